@@ -1,0 +1,51 @@
+// Builds the hub's Fastify instance from a validated Config and optional injected pieces.
+// Every plugin is registered here, explicitly and in order, so the order stays visible.
+// Never reads process.env: main.ts does that.
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
+import type { Logger } from 'pino'
+import type { Database } from '../db/database.ts'
+import type { Config } from './config.ts'
+import { createLoginLimiter } from './login-limiter.ts'
+import authPlugin from './plugins/auth.ts'
+import databasePlugin from './plugins/database.ts'
+import errorHandler from './plugins/error-handler.ts'
+import metricsPlugin from './plugins/metrics.ts'
+import authRoutes from './routes/auth.ts'
+import healthRoutes from './routes/health.ts'
+import usersRoutes from './routes/users.ts'
+
+export interface HubOptions {
+  config: Config
+  /** A database owned by the caller; when absent, one is made from config.databaseUrl. */
+  db?: Database
+  logger?: Logger
+  /** The clock for sessions and limits; tests inject one. */
+  now?: () => Date
+}
+
+export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
+  const { config, now = () => new Date() } = options
+  const app = Fastify({
+    loggerInstance: options.logger,
+    logger: options.logger === undefined ? { level: config.logLevel } : undefined,
+    // Let the hub close keep-alive HTTP connections at shutdown instead of waiting for them.
+    forceCloseConnections: true,
+    ajv: undefined
+  }).withTypeProvider<TypeBoxTypeProvider>()
+  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+
+  await app.register(errorHandler)
+  await app.register(databasePlugin, { config, db: options.db })
+  await app.register(metricsPlugin, { token: config.metricsToken })
+  await app.register(authPlugin, { now })
+  await app.register(healthRoutes)
+  await app.register(authRoutes, {
+    sessionTtlS: config.sessionTtlS,
+    limiter: createLoginLimiter({ max: config.loginMaxAttempts, windowMs: config.loginWindowMs, now: () => now().getTime() }),
+    now
+  })
+  await app.register(usersRoutes)
+  return app as unknown as FastifyInstance
+}

@@ -1,0 +1,91 @@
+// The hub's configuration: one TypeBox schema, the type derived from it, and a pure
+// loader from an environment-shaped record. main.ts is the only caller that passes
+// process.env; tests pass plain objects.
+import Type, { type Static } from 'typebox'
+import { Compile } from 'typebox/compile'
+import Value from 'typebox/value'
+
+const Int = (def: number, min: number, max: number) => Type.Integer({ default: def, minimum: min, maximum: max })
+
+export const ConfigSchema = Type.Object({
+  databaseUrl: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  host: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  port: Int(8080, 0, 65535),
+  dataDir: Type.String({ default: './.data', minLength: 1 }),
+  adminPassword: Type.Optional(Type.String({ minLength: 8 })),
+  heartbeatMs: Int(10_000, 100, 600_000),
+  env: Type.Enum(['development', 'production', 'test'], { default: 'development' }),
+  sessionTtlS: Int(86_400, 60, 31_536_000),
+  logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  dbPoolMax: Int(10, 1, 500),
+  dbConnectTimeoutMs: Int(5_000, 100, 120_000),
+  dbIdleTimeoutMs: Int(10_000, 0, 3_600_000),
+  dbStatementTimeoutMs: Int(15_000, 0, 3_600_000),
+  loginMaxAttempts: Int(10, 1, 10_000),
+  loginWindowMs: Int(60_000, 1_000, 3_600_000),
+  metricsToken: Type.Optional(Type.String({ minLength: 16 })),
+  shutdownTimeoutMs: Int(10_000, 100, 120_000)
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+/** Environment variable behind each config key; the table docs/configuration follows it. */
+export const ENV_KEYS: Record<keyof Config, string> = {
+  databaseUrl: 'DATABASE_URL',
+  host: 'HUB_HOST',
+  port: 'HUB_PORT',
+  dataDir: 'HUB_DATA_DIR',
+  adminPassword: 'HUB_ADMIN_PASSWORD',
+  heartbeatMs: 'HUB_HEARTBEAT_MS',
+  env: 'NODE_ENV',
+  sessionTtlS: 'HUB_SESSION_TTL_S',
+  logLevel: 'LOG_LEVEL',
+  dbPoolMax: 'HUB_DB_POOL_MAX',
+  dbConnectTimeoutMs: 'HUB_DB_CONNECT_TIMEOUT_MS',
+  dbIdleTimeoutMs: 'HUB_DB_IDLE_TIMEOUT_MS',
+  dbStatementTimeoutMs: 'HUB_DB_STATEMENT_TIMEOUT_MS',
+  loginMaxAttempts: 'HUB_LOGIN_MAX_ATTEMPTS',
+  loginWindowMs: 'HUB_LOGIN_WINDOW_MS',
+  metricsToken: 'HUB_METRICS_TOKEN',
+  shutdownTimeoutMs: 'HUB_SHUTDOWN_TIMEOUT_MS'
+}
+
+/** Values that must never be echoed back in an error message. */
+const SECRET_KEYS = new Set<string>(['databaseUrl', 'adminPassword', 'metricsToken'])
+
+const validator = Compile(ConfigSchema)
+
+export class ConfigError extends Error {
+  readonly problems: string[]
+  constructor (problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+/**
+ * Builds a Config from environment variables. Empty strings count as unset. Every bad
+ * key is reported at once, by its variable name, in a ConfigError.
+ */
+export function loadConfig (env: Record<string, string | undefined>): Config {
+  const raw: Record<string, unknown> = {}
+  for (const [key, name] of Object.entries(ENV_KEYS)) {
+    const value = env[name]
+    if (value !== undefined && value !== '') raw[key] = value
+  }
+  const candidate = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw))
+  const problems: string[] = []
+  for (const error of validator.Errors(candidate)) {
+    const key = error.instancePath.split('/')[1] as keyof Config | undefined
+    const name = key === undefined ? '(config)' : ENV_KEYS[key]
+    const given = key === undefined || SECRET_KEYS.has(key) ? undefined : env[name]
+    problems.push(`${name}: ${error.message}${given === undefined ? '' : ` (got ${JSON.stringify(given)})`}`)
+  }
+  const config = candidate as Config
+  if (problems.length === 0 && config.env === 'production' && config.adminPassword === undefined) {
+    problems.push('HUB_ADMIN_PASSWORD: required when NODE_ENV=production')
+  }
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)])
+  return config
+}

@@ -1,0 +1,17 @@
+// Every error the HTTP API answers with, created in one place. The code after the
+// `HUB_ERR_` prefix is what clients see in `{ error: { code, message } }`.
+import createError from '@fastify/error'
+
+export const BadRequestError = createError<[string]>('HUB_ERR_BAD_REQUEST', '%s', 400)
+export const UnauthorizedError = createError<[string?]>('HUB_ERR_UNAUTHORIZED', '%s', 401)
+export const ForbiddenError = createError<[string]>('HUB_ERR_FORBIDDEN', '%s', 403)
+export const NotFoundError = createError<[string]>('HUB_ERR_NOT_FOUND', '%s', 404)
+export const ConflictError = createError<[string]>('HUB_ERR_CONFLICT', '%s', 409)
+export const RateLimitedError = createError<[string]>('HUB_ERR_RATE_LIMITED', '%s', 429)
+export const NotReadyError = createError<[string]>('HUB_ERR_NOT_READY', '%s', 503)
+
+export const ERROR_PREFIX = 'HUB_ERR_'
+
+/** The same answer for an unknown user and a wrong password, so neither can be told apart. */
+export const badCredentials = () => new UnauthorizedError('invalid username or password')
+export const missingSession = () => new UnauthorizedError('a valid session token is required')

@@ -1,0 +1,53 @@
+// Bearer-session authentication for /api. `app.authenticate` is the preHandler routes use;
+// it resolves the session (one indexed lookup by token hash) and attaches `request.auth`.
+import fp from 'fastify-plugin'
+import type { FastifyRequest } from 'fastify'
+import { missingSession } from '../errors.ts'
+import type { Principal } from '../rbac.ts'
+import { hashToken } from '../tokens.ts'
+
+export interface Auth {
+  sessionId: string
+  expiresAt: Date
+  principal: Principal
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: Auth | null
+  }
+  interface FastifyInstance {
+    authenticate: (request: FastifyRequest) => Promise<void>
+  }
+}
+
+const MAX_TOKEN_LENGTH = 512
+
+/** The token of an `Authorization: Bearer <token>` header, if well-formed. */
+export function bearerToken (header: string | undefined): string | undefined {
+  if (header === undefined || header.length > MAX_TOKEN_LENGTH + 7) return undefined
+  const [scheme, token, extra] = header.split(' ')
+  if (scheme?.toLowerCase() !== 'bearer' || token === undefined || token === '' || extra !== undefined) return undefined
+  return token
+}
+
+/** The authenticated principal of a request that went through `app.authenticate`. */
+export function principalOf (request: FastifyRequest): Principal {
+  if (request.auth === null) throw missingSession()
+  return request.auth.principal
+}
+
+export default fp<{ now: () => Date }>(async (app, { now }) => {
+  app.decorateRequest('auth', null)
+  app.decorate('authenticate', async (request: FastifyRequest) => {
+    const token = bearerToken(request.headers.authorization)
+    if (token === undefined) throw missingSession()
+    const session = await app.repos.sessions.findActive(hashToken(token), now())
+    if (session === null) throw missingSession()
+    request.auth = {
+      sessionId: session.id,
+      expiresAt: session.expiresAt,
+      principal: { userId: session.userId, role: session.role, permissions: new Set(session.permissions) }
+    }
+  })
+}, { name: 'hub-auth', dependencies: ['hub-database'] })

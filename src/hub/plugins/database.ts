@@ -1,0 +1,39 @@
+// Decorates the instance with the database service and the repositories over it. An injected
+// Database belongs to the caller and stays open; one made here closes with the instance.
+import fp from 'fastify-plugin'
+import { createDatabase, type Database } from '../../db/database.ts'
+import { createSessionRepository, type SessionRepository } from '../../db/sessions.ts'
+import { createUserRepository, type UserRepository } from '../../db/users.ts'
+import type { Config } from '../config.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Database
+    repos: { users: UserRepository, sessions: SessionRepository }
+  }
+}
+
+export interface DatabasePluginOptions {
+  config: Config
+  db?: Database
+}
+
+export default fp<DatabasePluginOptions>(async (app, { config, db: injected }) => {
+  if (injected === undefined && config.databaseUrl === undefined) {
+    throw new Error('buildHub needs config.databaseUrl or an injected database')
+  }
+  const db = injected ?? createDatabase({
+    url: config.databaseUrl as string,
+    poolMax: config.dbPoolMax,
+    connectTimeoutMs: config.dbConnectTimeoutMs,
+    idleTimeoutMs: config.dbIdleTimeoutMs,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    log: app.log
+  })
+  app.decorate('db', db)
+  app.decorate('repos', {
+    users: createUserRepository(db.prisma),
+    sessions: createSessionRepository(db.prisma)
+  })
+  if (injected === undefined) app.addHook('onClose', async () => { await db.close() })
+}, { name: 'hub-database' })

@@ -1,0 +1,48 @@
+// The one error handler: every failure leaves as `{ error: { code, message } }` (PROTOCOL.md),
+// with 5xx internals hidden. Database failures are mapped here so routes stay plain.
+import fp from 'fastify-plugin'
+import type { FastifyError } from 'fastify'
+import { ERROR_PREFIX } from '../errors.ts'
+
+const CODE_BY_STATUS: Record<number, string> = {
+  400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 429: 'RATE_LIMITED', 503: 'NOT_READY'
+}
+
+/** Prisma's known request errors that are the client's doing, and the answer they deserve. */
+const PRISMA_CLIENT_ERRORS: Record<string, [number, string]> = {
+  P2002: [409, 'a record with these unique fields already exists'],
+  P2003: [409, 'the record is still referenced by other records'],
+  P2025: [404, 'record not found']
+}
+
+/** Errors meaning the database is unreachable: the hub is not ready, the request may be retried. */
+const isDatabaseDown = (err: { code?: unknown, name?: string, message?: string }): boolean =>
+  err.name === 'DriverAdapterError' || err.code === 'ECONNREFUSED' || err.code === 'P1001' || err.code === 'P1017' ||
+  err.code === '57P01' || err.code === '57P03' || /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(err.message ?? '')
+
+export default fp(async app => {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    let status = err.statusCode ?? 500
+    let code = typeof err.code === 'string' && err.code.startsWith(ERROR_PREFIX) ? err.code.slice(ERROR_PREFIX.length) : undefined
+    let message = err.message
+    const prismaError = typeof err.code === 'string' ? PRISMA_CLIENT_ERRORS[err.code] : undefined
+    if (err.validation !== undefined) {
+      status = 400
+      code = 'BAD_REQUEST'
+    } else if (prismaError !== undefined) {
+      [status, message] = prismaError
+    } else if (status >= 500 && isDatabaseDown(err)) {
+      status = 503
+      message = 'the database is unavailable; retry shortly'
+    }
+    code ??= CODE_BY_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'BAD_REQUEST')
+    if (status >= 500) {
+      request.log.error({ err }, 'request failed')
+      if (status !== 503) message = 'internal error'
+    }
+    void reply.code(status).send({ error: { code, message } })
+  })
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } })
+  })
+}, { name: 'hub-error-handler' })
