@@ -1,0 +1,81 @@
+/**
+ * Close codes and `error` frame codes of the agent protocol, with what each means for the agent.
+ * Modelled on centrifuge's disconnect.go: the code carries the decision "reconnect or give up", so
+ * an agent never has to parse a reason string to decide.
+ *
+ * Codes 1000-1015 are WebSocket's own (RFC 6455); 4000-4999 are ours, and their last three digits
+ * echo the closest HTTP status on purpose, so they read at a glance in logs.
+ */
+
+export const CLOSE = {
+  /** The hub is shutting down or restarting. Reconnect: another instance, or this one, will answer. */
+  GOING_AWAY: 1001,
+  /** The connection broke a hub policy that has no more specific code. Reconnect with backoff: the
+   *  next connection may behave. */
+  POLICY: 1008,
+  /** A frame exceeded the size limit. Reconnect with backoff; the agent should send smaller frames. */
+  TOO_BIG: 1009,
+  /** Too many bad frames on this connection. Reconnect with backoff: the agent or hub may be buggy,
+   *  and hammering the hub helps neither. */
+  PROTOCOL_ERROR: 4400,
+  /** The token is invalid, superseded, or the node was deleted. Terminal: reconnecting with the same
+   *  credentials can only fail again; a new token must be issued. */
+  UNAUTHORIZED: 4401,
+  /** `hello.protocol` is a version this hub does not speak. Terminal: retrying cannot change it;
+   *  the agent or the hub must be upgraded. */
+  UNSUPPORTED_VERSION: 4406,
+  /** No `hello` within 10 s, or the heartbeat was lost. Reconnect: usually a network hiccup. */
+  TIMEOUT: 4408,
+  /** A newer connection of the same node took over. Terminal for this connection: reconnecting would
+   *  replace the newer one, and two agents holding the same token would evict each other forever. */
+  REPLACED: 4409,
+  /** The agent flooded the hub past its rate limit. Reconnect after backoff. */
+  RATE_LIMITED: 4429
+} as const
+
+export type CloseCode = typeof CLOSE[keyof typeof CLOSE]
+
+const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
+  CLOSE.UNAUTHORIZED,
+  CLOSE.UNSUPPORTED_VERSION,
+  CLOSE.REPLACED
+])
+
+/**
+ * Whether an agent whose connection closed with `code` should connect again (with backoff).
+ * Everything not known to be terminal reconnects, including codes this version does not know and
+ * abnormal closures (1006): a lost connection must heal by itself.
+ */
+export function shouldReconnect (code: number): boolean {
+  return !TERMINAL_CLOSE_CODES.has(code)
+}
+
+/**
+ * Codes of hub -> agent `error` frames. An `error` refuses one frame; the connection stays open
+ * unless a close follows. `ref` names the refused frame (`"<serverId>:<seq>"` for a `status`, the
+ * `commandId` for `command.*`), so the agent knows what to drop or resend.
+ */
+export const ERROR = {
+  /** Unparsable or schema-invalid frame (the message says why). Fix the sender; do not resend as is.
+   *  Repeated bad frames end in close 4400. */
+  BAD_FRAME: 'BAD_FRAME',
+  /** A `status` names a server that does not exist or is not on this node. Drop it. */
+  NOT_YOUR_SERVER: 'NOT_YOUR_SERVER',
+  /** The reported status cannot follow the stored one (see LEGAL_TRANSITIONS). Drop it; the next
+   *  `hello` snapshot, which is not checked, can put the hub right. */
+  ILLEGAL_TRANSITION: 'ILLEGAL_TRANSITION',
+  /** The agent sends too fast; this frame was dropped. Slow down; a close 4429 follows if it goes on. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** A frame other than `hello` arrived before the `hello`. Send `hello` first. */
+  NOT_READY: 'NOT_READY',
+  /** A second `hello` on the same connection. Ignored; reconnect to send a new snapshot. */
+  ALREADY_HELLO: 'ALREADY_HELLO',
+  /** A `command.ack` or `command.result` names a command the hub does not know for this node
+   *  (expired, cancelled, or never sent). Drop it. */
+  UNKNOWN_COMMAND: 'UNKNOWN_COMMAND',
+  /** The hub could not store the frame (for example the database failed). Nothing was recorded:
+   *  resend later, with the same seq; replays are idempotent. */
+  INTERNAL: 'INTERNAL'
+} as const
+
+export type ErrorCode = typeof ERROR[keyof typeof ERROR]

@@ -1,0 +1,7 @@
+// The agent wire protocol, importable alone by the hub, agents and the simulator: it depends on
+// typebox and node builtins only, never on src/hub or src/db.
+export * from './constants.ts'
+export * from './codes.ts'
+export * from './messages.ts'
+export * from './safe-json.ts'
+export * from './codec.ts'
