@@ -31,6 +31,8 @@ export interface EmbeddedPostgresOptions {
   dataDir: string
   /** Database created on first start. */
   database?: string
+  /** TCP port on 127.0.0.1; a free one when absent. */
+  port?: number
   log?: { info (obj: object, msg: string): void }
 }
 
@@ -136,7 +138,7 @@ export async function startEmbeddedPostgres (options: EmbeddedPostgresOptions): 
     await exec(bin.pg_ctl, ['stop', '-D', pgdata, '-m', 'fast', '-w', '-t', '30'])
   }
 
-  const port = await freePort()
+  const port = options.port ?? await freePort()
   const serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300`
   await exec(bin.pg_ctl, ['start', '-D', pgdata, '-w', '-t', '30', '-l', path.join(pgdata, 'server.log'), '-o', serverOptions])
   options.log?.info({ port }, 'embedded PostgreSQL started')

@@ -40,9 +40,9 @@ export default fp(async app => {
       request.log.error({ err }, 'request failed')
       if (status !== 503) message = 'internal error'
     }
-    void reply.code(status).send({ error: { code, message } })
+    return reply.code(status).send({ error: { code, message } })
   })
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } })
+    return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } })
   })
 }, { name: 'hub-error-handler' })

@@ -1,0 +1,8 @@
+import neostandard from 'neostandard'
+
+export default [
+  ...neostandard({
+    ts: true,
+    ignores: ['src/db/generated/**', 'node_modules/**', '.data/**', 'coverage/**', '.tap/**', 'bench/results/**']
+  })
+]
