@@ -1,0 +1,28 @@
+// prisma/migrations and prisma/schema.prisma must describe the same schema: Prisma Client is
+// generated from the one, the database is built from the other, and here no schema engine can
+// diff them (ENVIRONMENT.md). So the migrated database is read from PostgreSQL's catalogs, the
+// schema through Prisma's own parser (its DMMF), and both are laid out the same way (schema-view.ts).
+// Each t.same fails on an entry either side lacks: a field added to the schema without a
+// migration, and an index added by a migration without the schema, both fail here.
+import path from 'node:path'
+import t from 'tap'
+import { readCatalog } from '../helpers/catalog.ts'
+import { createTestDatabase } from '../helpers/database.ts'
+import { readDatamodel } from '../helpers/prisma-dmmf.ts'
+import { viewOfCatalog, viewOfDatamodel } from '../helpers/schema-view.ts'
+
+const SCHEMA = path.resolve(import.meta.dirname, '../../prisma/schema.prisma')
+
+// The test database is a copy of the template that global-setup built with every migration.
+const { url } = await createTestDatabase(t)
+const database = viewOfCatalog(await readCatalog(url))
+const schema = viewOfDatamodel(await readDatamodel(SCHEMA))
+
+t.ok(schema.tables.length > 0 && Object.keys(schema.columns).length > 0, 'the schema declares tables and columns')
+t.same(database.tables, schema.tables, 'one table per model (@@map), and no other')
+t.same(database.columns, schema.columns, 'one column per scalar field (@map), with its type (@db.*, enums), nullability and default')
+t.same(database.enums, schema.enums, 'enum types with their labels, in order')
+t.same(database.primaryKeys, schema.primaryKeys, 'primary keys (@id, @@id): name and columns')
+t.same(database.indexes, schema.indexes, 'unique and normal indexes (@unique, @@unique, @@index): name, columns, order, direction')
+t.same(database.foreignKeys, schema.foreignKeys, 'foreign keys (@relation): columns, referenced columns, ON DELETE and ON UPDATE')
+t.same(database.undeclarable, [], 'nothing that schema.prisma cannot declare')

@@ -1,0 +1,57 @@
+// Starts a real hub (buildHub, real PostgreSQL database of its own, port 0) for one test and
+// tears it down with the test. Requests go through real sockets with fetch.
+import type { FastifyInstance } from 'fastify'
+import { loadConfig, type Config } from '../../src/hub/config.ts'
+import { buildHub } from '../../src/hub/build-hub.ts'
+import { seed } from '../../src/db/seed.ts'
+import { createAgentTokens, generateKeySet, type AgentTokens } from '../../src/hub/agent-tokens.ts'
+import { createTestDatabase } from './database.ts'
+
+// One signing key set for the whole test file: generating keys per hub would only cost time.
+let agentTokens: Promise<AgentTokens> | undefined
+const tokens = async () => await (agentTokens ??= generateKeySet().then(async keys => await createAgentTokens(keys, 'hub')))
+
+export const ADMIN_PASSWORD = 'admin-password-for-tests'
+
+export interface TestHub {
+  app: FastifyInstance
+  url: string
+  databaseUrl: string
+  /** fetch against the hub; `token` becomes a bearer header, `body` is sent as JSON. */
+  request (method: string, path: string, options?: { token?: string, body?: unknown, headers?: Record<string, string> }): Promise<{ status: number, body: any }>
+  login (username: string, password: string): Promise<string>
+  adminToken (): Promise<string>
+}
+
+interface Tap { teardown (fn: () => unknown): void }
+
+export async function startTestHub (t: Tap, overrides: Partial<Config> = {}, options: { now?: () => Date, env?: Config['env'] } = {}): Promise<TestHub> {
+  const { url: databaseUrl } = await createTestDatabase(t)
+  const config = { ...loadConfig({ NODE_ENV: options.env ?? 'test', LOG_LEVEL: 'silent' }), databaseUrl, dbPoolMax: 4, ...overrides }
+  const app = await buildHub({ config, now: options.now, agentTokens: await tokens() })
+  t.teardown(() => app.close())
+  await seed(app.db.prisma, { env: config.env, adminPassword: ADMIN_PASSWORD })
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+
+  const request: TestHub['request'] = async (method, path, { token, body, headers = {} } = {}) => {
+    const res = await fetch(url + path, {
+      method,
+      headers: {
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000)
+    })
+    const text = await res.text()
+    return { status: res.status, body: text === '' ? undefined : res.headers.get('content-type')?.includes('json') === true ? JSON.parse(text) : text }
+  }
+  const login = async (username: string, password: string) => {
+    const res = await request('POST', '/api/auth/login', { body: { username, password } })
+    if (res.status !== 201) throw new Error(`login of ${username} failed: ${res.status} ${JSON.stringify(res.body)}`)
+    return res.body.token as string
+  }
+  let admin: string | undefined
+  return { app, url, databaseUrl, request, login, adminToken: async () => (admin ??= await login('admin', ADMIN_PASSWORD)) }
+}
