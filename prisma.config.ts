@@ -1,5 +1,5 @@
 // Prisma 7 reads the connection string from here, not from schema.prisma. The hub itself
-// never uses this file: it builds its client from its validated Config (src/db/prisma.ts).
+// never uses this file: it builds its client from its validated Config (src/db/database.ts).
 import { defineConfig } from 'prisma/config'
 
 export default defineConfig({
