@@ -6,15 +6,26 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
 import type { Database } from '../db/database.ts'
+import { createAgentTokens, loadOrCreateKeySet, type AgentTokens } from './agent-tokens.ts'
+import { createLocalBus, type Bus } from './bus.ts'
 import type { Config } from './config.ts'
 import { createLoginLimiter } from './login-limiter.ts'
+import agentGateway from './plugins/agent-gateway.ts'
 import authPlugin from './plugins/auth.ts'
 import databasePlugin from './plugins/database.ts'
 import errorHandler from './plugins/error-handler.ts'
 import metricsPlugin from './plugins/metrics.ts'
 import authRoutes from './routes/auth.ts'
 import healthRoutes from './routes/health.ts'
+import nodesRoutes from './routes/nodes.ts'
 import usersRoutes from './routes/users.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Committed changes, published after commit (status transitions, presence). */
+    bus: Bus
+  }
+}
 
 export interface HubOptions {
   config: Config
@@ -23,6 +34,10 @@ export interface HubOptions {
   logger?: Logger
   /** The clock for sessions and limits; tests inject one. */
   now?: () => Date
+  /** Signs and checks agent tokens; by default from config.agentKeys or a key set under config.dataDir. */
+  agentTokens?: AgentTokens
+  /** Where committed changes are published; an in-process bus by default. */
+  bus?: Bus
 }
 
 export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
@@ -36,6 +51,11 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
 
+  const tokens = options.agentTokens ?? await createAgentTokens(
+    config.agentKeys === undefined ? await loadOrCreateKeySet(config.dataDir) : JSON.parse(config.agentKeys), config.issuer)
+  const bus = options.bus ?? createLocalBus(err => app.log.error({ err }, 'event listener failed'))
+
+  app.decorate('bus', bus)
   await app.register(errorHandler)
   await app.register(databasePlugin, { config, db: options.db })
   await app.register(metricsPlugin, { token: config.metricsToken })
@@ -47,5 +67,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
     now
   })
   await app.register(usersRoutes)
+  await app.register(nodesRoutes, { tokens })
+  await app.register(agentGateway, { config, tokens, bus })
   return app as unknown as FastifyInstance
 }

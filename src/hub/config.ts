@@ -24,12 +24,19 @@ export const ConfigSchema = Type.Object({
   loginMaxAttempts: Int(10, 1, 10_000),
   loginWindowMs: Int(60_000, 1_000, 3_600_000),
   metricsToken: Type.Optional(Type.String({ minLength: 16 })),
-  shutdownTimeoutMs: Int(10_000, 100, 120_000)
+  shutdownTimeoutMs: Int(10_000, 100, 120_000),
+  maxFrameBytes: Int(65_536, 1_024, 16_777_216),
+  helloTimeoutMs: Int(10_000, 100, 600_000),
+  agentRatePerSecond: Int(500, 1, 1_000_000),
+  agentBurst: Int(2_000, 1, 1_000_000),
+  /** JSON key set `{ keys: [{ kid, privateJwk }] }` shared by a farm of hubs; generated under dataDir when unset. */
+  agentKeys: Type.Optional(Type.String({ minLength: 2 })),
+  issuer: Type.String({ default: 'hub', minLength: 1 })
 })
 
 export type Config = Static<typeof ConfigSchema>
 
-/** Environment variable behind each config key; the table docs/configuration follows it. */
+/** Environment variable behind each config key; README.md lists them. */
 export const ENV_KEYS: Record<keyof Config, string> = {
   databaseUrl: 'DATABASE_URL',
   host: 'HUB_HOST',
@@ -47,11 +54,17 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   loginMaxAttempts: 'HUB_LOGIN_MAX_ATTEMPTS',
   loginWindowMs: 'HUB_LOGIN_WINDOW_MS',
   metricsToken: 'HUB_METRICS_TOKEN',
-  shutdownTimeoutMs: 'HUB_SHUTDOWN_TIMEOUT_MS'
+  shutdownTimeoutMs: 'HUB_SHUTDOWN_TIMEOUT_MS',
+  maxFrameBytes: 'HUB_MAX_FRAME_BYTES',
+  helloTimeoutMs: 'HUB_HELLO_TIMEOUT_MS',
+  agentRatePerSecond: 'HUB_AGENT_RATE',
+  agentBurst: 'HUB_AGENT_BURST',
+  agentKeys: 'HUB_AGENT_KEYS',
+  issuer: 'HUB_ISSUER'
 }
 
 /** Values that must never be echoed back in an error message. */
-const SECRET_KEYS = new Set<string>(['databaseUrl', 'adminPassword', 'metricsToken'])
+const SECRET_KEYS = new Set<string>(['databaseUrl', 'adminPassword', 'metricsToken', 'agentKeys'])
 
 const validator = Compile(ConfigSchema)
 

@@ -2,6 +2,7 @@
 // Database belongs to the caller and stays open; one made here closes with the instance.
 import fp from 'fastify-plugin'
 import { createDatabase, type Database } from '../../db/database.ts'
+import { createNodeRepository, type NodeRepository } from '../../db/nodes.ts'
 import { createSessionRepository, type SessionRepository } from '../../db/sessions.ts'
 import { createUserRepository, type UserRepository } from '../../db/users.ts'
 import type { Config } from '../config.ts'
@@ -9,7 +10,7 @@ import type { Config } from '../config.ts'
 declare module 'fastify' {
   interface FastifyInstance {
     db: Database
-    repos: { users: UserRepository, sessions: SessionRepository }
+    repos: { users: UserRepository, sessions: SessionRepository, nodes: NodeRepository }
   }
 }
 
@@ -33,7 +34,8 @@ export default fp<DatabasePluginOptions>(async (app, { config, db: injected }) =
   app.decorate('db', db)
   app.decorate('repos', {
     users: createUserRepository(db.prisma),
-    sessions: createSessionRepository(db.prisma)
+    sessions: createSessionRepository(db.prisma),
+    nodes: createNodeRepository(db.prisma)
   })
   if (injected === undefined) app.addHook('onClose', async () => { await db.close() })
 }, { name: 'hub-database' })

@@ -1,0 +1,45 @@
+// Nodes: the hosts agents run on, with their token version and presence.
+import type { Prisma, PrismaClient } from './generated/client.ts'
+
+type Tx = PrismaClient | Prisma.TransactionClient
+
+export const PUBLIC_NODE = { id: true, name: true, tokenVersion: true, connected: true, lastSeenAt: true, createdAt: true } as const
+
+export function createNodeRepository (prisma: PrismaClient) {
+  return {
+    async create (name: string, tx: Tx = prisma) {
+      return await tx.node.create({ data: { name }, select: PUBLIC_NODE })
+    },
+
+    async list (tx: Tx = prisma) {
+      return await tx.node.findMany({ select: PUBLIC_NODE, orderBy: { name: 'asc' } })
+    },
+
+    /** Bumps the token version, revoking every token issued before. Null when the node does not exist. */
+    async rotateToken (id: string, tx: Tx = prisma) {
+      const { count } = await tx.node.updateMany({ where: { id }, data: { tokenVersion: { increment: 1 } } })
+      return count === 0 ? null : await tx.node.findUniqueOrThrow({ where: { id }, select: PUBLIC_NODE })
+    },
+
+    async tokenVersion (id: string): Promise<number | undefined> {
+      return (await prisma.node.findUnique({ where: { id }, select: { tokenVersion: true } }))?.tokenVersion
+    },
+
+    /** Deletes the node; P2003 while it still has servers. */
+    async delete (id: string, tx: Tx = prisma): Promise<boolean> {
+      const { count } = await tx.node.deleteMany({ where: { id } })
+      return count === 1
+    },
+
+    async setConnected (id: string, connected: boolean, at: Date): Promise<void> {
+      await prisma.node.updateMany({ where: { id }, data: { connected, lastSeenAt: at } })
+    },
+
+    /** The node's servers with their stored status and seq. */
+    async servers (nodeId: string) {
+      return await prisma.server.findMany({ where: { nodeId }, select: { id: true, status: true, seq: true } })
+    }
+  }
+}
+
+export type NodeRepository = ReturnType<typeof createNodeRepository>

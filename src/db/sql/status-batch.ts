@@ -1,0 +1,58 @@
+// Group commit of agent status reports: one transaction writes a whole batch with multi-row
+// statements (unnest of arrays), so the cost per transition falls as load rises. The batch's
+// server rows are locked first (FOR UPDATE), so the seq and state-machine checks made in
+// memory hold until commit. Statements are named, hence prepared once per connection.
+import type pg from 'pg'
+
+export interface StoredServer {
+  id: string
+  nodeId: string
+  status: string
+  seq: number
+}
+
+export interface TransitionRow {
+  serverId: string
+  from: string
+  to: string
+  seq: number
+  reason: string | null
+  at: Date
+}
+
+export async function lockServers (client: pg.PoolClient, ids: string[]): Promise<Map<string, StoredServer>> {
+  const { rows } = await client.query<{ id: string, node_id: string, status: string, seq: string }>({
+    name: 'status_batch_lock',
+    text: 'SELECT id, node_id, status, seq FROM servers WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
+    values: [ids]
+  })
+  return new Map(rows.map(r => [r.id, { id: r.id, nodeId: r.node_id, status: r.status, seq: Number(r.seq) }]))
+}
+
+/** Inserts the transitions and moves each server to its last one, in two statements. */
+export async function writeTransitions (client: pg.PoolClient, rows: TransitionRow[], finals: Map<string, TransitionRow>): Promise<void> {
+  await client.query({
+    name: 'status_batch_insert',
+    text: `INSERT INTO server_status_transitions (server_id, from_status, to_status, seq, reason, at)
+           SELECT * FROM unnest($1::uuid[], $2::"ServerStatus"[], $3::"ServerStatus"[], $4::bigint[], $5::text[], $6::timestamptz[])`,
+    values: [rows.map(r => r.serverId), rows.map(r => r.from), rows.map(r => r.to), rows.map(r => r.seq), rows.map(r => r.reason), rows.map(r => r.at)]
+  })
+  const last = [...finals.values()]
+  await client.query({
+    name: 'status_batch_update',
+    text: `UPDATE servers s SET status = v.status, seq = v.seq, status_changed_at = v.at, updated_at = now()
+           FROM unnest($1::uuid[], $2::"ServerStatus"[], $3::bigint[], $4::timestamptz[]) AS v(id, status, seq, at)
+           WHERE s.id = v.id`,
+    values: [last.map(r => r.serverId), last.map(r => r.to), last.map(r => r.seq), last.map(r => r.at)]
+  })
+}
+
+/** Locks every server of a node (for the `hello` snapshot). */
+export async function lockNodeServers (client: pg.PoolClient, nodeId: string): Promise<Map<string, StoredServer>> {
+  const { rows } = await client.query<{ id: string, node_id: string, status: string, seq: string }>({
+    name: 'status_batch_lock_node',
+    text: 'SELECT id, node_id, status, seq FROM servers WHERE node_id = $1 ORDER BY id FOR UPDATE',
+    values: [nodeId]
+  })
+  return new Map(rows.map(r => [r.id, { id: r.id, nodeId: r.node_id, status: r.status, seq: Number(r.seq) }]))
+}

@@ -1,0 +1,52 @@
+// Reconciles a `hello` snapshot with the database: a snapshot status that differs from the
+// stored one is the agent's truth and is persisted as a transition with reason `hello`; the
+// stored seq becomes the larger of the two. Returns the stored seq per server for `welcome`.
+import type pg from 'pg'
+import type { HelloServer } from '../../agent-protocol/index.ts'
+import { lockNodeServers, writeTransitions, type TransitionRow } from '../../db/sql/status-batch.ts'
+import type { HubEvent } from '../bus.ts'
+
+export interface HelloResult {
+  lastSeq: Record<string, number>
+  /** Snapshot entries naming servers that are not on this node. */
+  foreign: HelloServer[]
+  events: HubEvent[]
+}
+
+export async function reconcileHello (pool: pg.Pool, nodeId: string, snapshot: HelloServer[], now: Date): Promise<HelloResult> {
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    const servers = await lockNodeServers(client, nodeId)
+    const rows: TransitionRow[] = []
+    const finals = new Map<string, TransitionRow>()
+    const foreign: HelloServer[] = []
+    for (const entry of snapshot) {
+      const stored = servers.get(entry.serverId)
+      if (stored === undefined) {
+        foreign.push(entry)
+        continue
+      }
+      const seq = Math.max(stored.seq, entry.seq)
+      if (entry.status !== stored.status || seq !== stored.seq) {
+        const row = { serverId: entry.serverId, from: stored.status, to: entry.status, seq, reason: 'hello', at: now }
+        if (entry.status !== stored.status) rows.push(row)
+        finals.set(entry.serverId, row)
+        stored.status = entry.status
+        stored.seq = seq
+      }
+    }
+    if (finals.size > 0) await writeTransitions(client, rows, finals)
+    await client.query('COMMIT')
+    return {
+      lastSeq: Object.fromEntries([...servers.values()].map(s => [s.id, s.seq])),
+      foreign,
+      events: rows.map(r => ({ kind: 'server.status', data: { serverId: r.serverId, nodeId, from: r.from, to: r.to, seq: r.seq, reason: r.reason }, at: r.at }))
+    }
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw err
+  } finally {
+    client.release()
+  }
+}
