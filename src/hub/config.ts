@@ -96,9 +96,22 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     problems.push(`${name}: ${error.message}${given === undefined ? '' : ` (got ${JSON.stringify(given)})`}`)
   }
   const config = candidate as Config
+  if (config.agentKeys !== undefined && !isKeySet(config.agentKeys)) {
+    problems.push('HUB_AGENT_KEYS: must be JSON {"keys":[{"kid":"...","privateJwk":{...}}]} with at least one key')
+  }
   if (problems.length === 0 && config.env === 'production' && config.adminPassword === undefined) {
     problems.push('HUB_ADMIN_PASSWORD: required when NODE_ENV=production')
   }
   if (problems.length > 0) throw new ConfigError([...new Set(problems)])
   return config
+}
+
+function isKeySet (text: string): boolean {
+  try {
+    const parsed = JSON.parse(text) as { keys?: Array<{ kid?: unknown, privateJwk?: unknown }> }
+    return Array.isArray(parsed.keys) && parsed.keys.length > 0 &&
+      parsed.keys.every(k => typeof k.kid === 'string' && typeof k.privateJwk === 'object' && k.privateJwk !== null)
+  } catch {
+    return false
+  }
 }

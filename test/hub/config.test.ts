@@ -30,3 +30,11 @@ t.test('production needs an admin password', async t => {
   t.same(err.problems, ['HUB_ADMIN_PASSWORD: required when NODE_ENV=production'])
   t.equal(loadConfig({ NODE_ENV: 'production', HUB_ADMIN_PASSWORD: 'long-enough' }).env, 'production')
 })
+
+t.test('a malformed agent key set is a configuration error, not a start-up crash', async t => {
+  for (const value of ['not json', '{}', '{"keys":[]}', '{"keys":[{"kid":1}]}']) {
+    const err = t.throws(() => loadConfig({ HUB_AGENT_KEYS: value })) as ConfigError
+    t.match(err.problems, [/^HUB_AGENT_KEYS: must be JSON/], value)
+    t.notMatch(err.message, value === 'not json' ? /not json/ : /\0/, 'the secret is not echoed')
+  }
+})
