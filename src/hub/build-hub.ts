@@ -45,9 +45,8 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger,
     logger: options.logger === undefined ? { level: config.logLevel } : undefined,
-    // Let the hub close keep-alive HTTP connections at shutdown instead of waiting for them.
-    forceCloseConnections: true,
-    ajv: undefined
+    // At shutdown, close idle keep-alive connections at once and let in-flight requests finish.
+    forceCloseConnections: 'idle'
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
 
