@@ -1,0 +1,94 @@
+// The realtime core without sockets: a fake transport that records frames, an injected clock
+// and timers that fire only when the test advances time.
+import t from 'tap'
+import { createAgentSession, type AgentSessionLimits } from '../../../src/hub/agents/agent-session.ts'
+import type { IngestOutcome } from '../../../src/hub/agents/status-ingest.ts'
+
+const LIMITS: AgentSessionLimits = { heartbeatMs: 1_000, helloTimeoutMs: 5_000, maxFrameBytes: 65_536, ratePerSecond: 100, burst: 100, maxBadFrames: 3, maxLimitedFrames: 10 }
+const SERVER = '6b1e0f38-4c5e-4d7e-9f5e-1b2c3d4e5f60'
+
+function harness (limits: Partial<AgentSessionLimits> = {}) {
+  let now = 0
+  const timers = new Set<{ at: number, fn: () => void }>()
+  const frames: any[] = []
+  const closes: Array<[number, string]> = []
+  let pings = 0
+  const session = createAgentSession({
+    nodeId: 'node-1',
+    transport: { send: f => frames.push(JSON.parse(f)), close: (code, reason) => closes.push([code, reason]), ping: () => { pings++ } },
+    limits: { ...LIMITS, ...limits },
+    now: () => now,
+    setTimer: (fn, ms) => {
+      const timer = { at: now + ms, fn }
+      timers.add(timer)
+      return { cancel: () => timers.delete(timer) }
+    },
+    hello: async () => ({ lastSeq: { [SERVER]: 0 }, foreign: [], events: [] }),
+    submit: async (): Promise<IngestOutcome> => ({ ok: true }),
+    log: { warn () {} }
+  })
+  const advance = (ms: number) => {
+    const until = now + ms
+    for (;;) {
+      const due = [...timers].filter(x => x.at <= until).sort((a, b) => a.at - b.at)[0]
+      if (due === undefined) break
+      timers.delete(due)
+      now = due.at
+      due.fn()
+    }
+    now = until
+  }
+  const hello = async () => {
+    session.onFrame(JSON.stringify({ type: 'hello', protocol: 1, agentVersion: 't', servers: [] }), false)
+    await new Promise(resolve => setImmediate(resolve))
+  }
+  return { session, frames, closes, advance, hello, timers, pings: () => pings }
+}
+
+t.test('no hello within the timeout closes with 4408', async t => {
+  const h = harness({ heartbeatMs: 10_000 })
+  h.advance(4_999)
+  t.same(h.closes, [])
+  h.advance(1)
+  t.same(h.closes, [[4408, 'hello timeout']])
+  t.equal(h.timers.size, 0, 'no timer left behind')
+})
+
+t.test('heartbeats ping every interval and a silent peer is dropped after 2 intervals', async t => {
+  const h = harness()
+  await h.hello()
+  t.match(h.frames, [{ type: 'welcome', heartbeatMs: 1_000 }])
+  h.advance(1_000)
+  t.equal(h.pings(), 1)
+  h.session.onPong()
+  h.advance(2_000)
+  t.equal(h.pings(), 3, 'still alive: heard from within 2 intervals')
+  t.same(h.closes, [])
+  h.advance(1_000)
+  t.same(h.closes, [[4408, 'heartbeat lost']])
+  t.equal(h.timers.size, 0)
+})
+
+t.test('bad frames are answered, then the connection closes with 4400', async t => {
+  const h = harness()
+  for (let i = 0; i < 4; i++) h.session.onFrame('nope', false)
+  t.equal(h.frames.filter(f => f.code === 'BAD_FRAME').length, 4)
+  t.same(h.closes, [[4400, 'too many bad frames']])
+  h.session.onFrame('nope', false)
+  t.equal(h.frames.length, 4, 'nothing is sent after close')
+})
+
+t.test('the rate limit refills with time', async t => {
+  const h = harness({ ratePerSecond: 10, burst: 2, maxLimitedFrames: 100 })
+  await h.hello()
+  const status = (seq: number) => JSON.stringify({ type: 'status', serverId: SERVER, status: 'STARTING', seq, at: new Date(0).toISOString() })
+  h.session.onFrame(status(1), false)
+  h.session.onFrame(status(2), false)
+  t.match(h.frames.at(-1), { type: 'error', code: 'RATE_LIMITED' })
+  h.advance(100)
+  h.session.onFrame(status(2), false)
+  await new Promise(resolve => setImmediate(resolve))
+  t.match(h.frames.at(-1), { type: 'status.ack', seq: 2 }, 'one token back after 100 ms at 10/s')
+  h.session.onClosed()
+  t.equal(h.timers.size, 0)
+})
