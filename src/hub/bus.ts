@@ -5,6 +5,11 @@ export type HubEvent =
   | { kind: 'server.status', data: { serverId: string, nodeId: string, from: string | null, to: string, seq: number | null, reason: string | null }, at: Date }
   | { kind: 'node.presence', data: { nodeId: string, connected: boolean }, at: Date }
 
+/** The `server.status` event of a committed transition. */
+export function statusEvent (nodeId: string, t: { serverId: string, from: string | null, to: string, seq: number | null, reason: string | null, at: Date }): HubEvent {
+  return { kind: 'server.status', data: { serverId: t.serverId, nodeId, from: t.from, to: t.to, seq: t.seq, reason: t.reason }, at: t.at }
+}
+
 export interface Bus {
   publish (events: HubEvent[]): void
   subscribe (listener: (events: HubEvent[]) => void): () => void

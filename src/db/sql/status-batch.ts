@@ -20,13 +20,18 @@ export interface TransitionRow {
   at: Date
 }
 
+interface ServerRow { id: string, node_id: string, status: string, seq: string }
+
+const byId = (rows: ServerRow[]): Map<string, StoredServer> =>
+  new Map(rows.map(r => [r.id, { id: r.id, nodeId: r.node_id, status: r.status, seq: Number(r.seq) }]))
+
 export async function lockServers (client: pg.PoolClient, ids: string[]): Promise<Map<string, StoredServer>> {
-  const { rows } = await client.query<{ id: string, node_id: string, status: string, seq: string }>({
+  const { rows } = await client.query<ServerRow>({
     name: 'status_batch_lock',
     text: 'SELECT id, node_id, status, seq FROM servers WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
     values: [ids]
   })
-  return new Map(rows.map(r => [r.id, { id: r.id, nodeId: r.node_id, status: r.status, seq: Number(r.seq) }]))
+  return byId(rows)
 }
 
 /** Inserts the transitions and moves each server to its last one, in two statements. */
@@ -49,10 +54,10 @@ export async function writeTransitions (client: pg.PoolClient, rows: TransitionR
 
 /** Locks every server of a node (for the `hello` snapshot). */
 export async function lockNodeServers (client: pg.PoolClient, nodeId: string): Promise<Map<string, StoredServer>> {
-  const { rows } = await client.query<{ id: string, node_id: string, status: string, seq: string }>({
+  const { rows } = await client.query<ServerRow>({
     name: 'status_batch_lock_node',
     text: 'SELECT id, node_id, status, seq FROM servers WHERE node_id = $1 ORDER BY id FOR UPDATE',
     values: [nodeId]
   })
-  return new Map(rows.map(r => [r.id, { id: r.id, nodeId: r.node_id, status: r.status, seq: Number(r.seq) }]))
+  return byId(rows)
 }

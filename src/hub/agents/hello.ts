@@ -4,7 +4,7 @@
 import type pg from 'pg'
 import type { HelloServer } from '../../agent-protocol/index.ts'
 import { lockNodeServers, writeTransitions, type TransitionRow } from '../../db/sql/status-batch.ts'
-import type { HubEvent } from '../bus.ts'
+import { statusEvent, type HubEvent } from '../bus.ts'
 
 export interface HelloResult {
   lastSeq: Record<string, number>
@@ -41,7 +41,7 @@ export async function reconcileHello (pool: pg.Pool, nodeId: string, snapshot: H
     return {
       lastSeq: Object.fromEntries([...servers.values()].map(s => [s.id, s.seq])),
       foreign,
-      events: rows.map(r => ({ kind: 'server.status', data: { serverId: r.serverId, nodeId, from: r.from, to: r.to, seq: r.seq, reason: r.reason }, at: r.at }))
+      events: rows.map(r => statusEvent(nodeId, r))
     }
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {})

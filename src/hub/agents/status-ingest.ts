@@ -14,7 +14,7 @@
 import type pg from 'pg'
 import { isLegalTransition, type ServerStatus } from '../../agent-protocol/index.ts'
 import { lockServers, writeTransitions, type TransitionRow } from '../../db/sql/status-batch.ts'
-import type { Bus } from '../bus.ts'
+import { statusEvent, type Bus } from '../bus.ts'
 
 export interface StatusReport {
   nodeId: string
@@ -72,20 +72,15 @@ export function createStatusIngest (options: StatusIngestOptions): StatusIngest 
   async function flush (lane: number): Promise<void> {
     const batch = (queues[lane] as Pending[]).splice(0, maxBatch)
     let outcomes: IngestOutcome[]
-    let committed: TransitionRow[] = []
-    let owners: string[] = []
+    let committed: Array<TransitionRow & { nodeId: string }> = []
     try {
-      ({ outcomes, committed, owners } = await commit(batch.map(p => p.report)))
+      ({ outcomes, committed } = await commit(batch.map(p => p.report)))
     } catch (err) {
       log.error({ err, reports: batch.length }, 'status batch failed; agents will resend')
       outcomes = batch.map(() => ({ ok: false, code: 'INTERNAL', message: 'storage failed; resend later' }))
     }
     batch.forEach((p, i) => p.resolve(outcomes[i] as IngestOutcome))
-    bus.publish(committed.map((row, i) => ({
-      kind: 'server.status',
-      data: { serverId: row.serverId, nodeId: owners[i] as string, from: row.from, to: row.to, seq: row.seq, reason: row.reason },
-      at: row.at
-    })))
+    bus.publish(committed.map(row => statusEvent(row.nodeId, row)))
   }
 
   async function commit (reports: StatusReport[]) {
@@ -93,8 +88,7 @@ export function createStatusIngest (options: StatusIngestOptions): StatusIngest 
     try {
       await client.query('BEGIN')
       const servers = await lockServers(client, [...new Set(reports.map(r => r.serverId))])
-      const rows: TransitionRow[] = []
-      const owners: string[] = []
+      const rows: Array<TransitionRow & { nodeId: string }> = []
       const finals = new Map<string, TransitionRow>()
       const outcomes = reports.map((r): IngestOutcome => {
         const server = servers.get(r.serverId)
@@ -103,9 +97,8 @@ export function createStatusIngest (options: StatusIngestOptions): StatusIngest 
         if (!isLegalTransition(server.status as ServerStatus, r.status)) {
           return { ok: false, code: 'ILLEGAL_TRANSITION', message: `${server.status} -> ${r.status} is not a legal transition` }
         }
-        const row = { serverId: r.serverId, from: server.status, to: r.status, seq: r.seq, reason: r.reason ?? null, at: r.at }
+        const row = { serverId: r.serverId, nodeId: r.nodeId, from: server.status, to: r.status, seq: r.seq, reason: r.reason ?? null, at: r.at }
         rows.push(row)
-        owners.push(r.nodeId)
         finals.set(r.serverId, row)
         server.status = r.status
         server.seq = r.seq
@@ -113,7 +106,7 @@ export function createStatusIngest (options: StatusIngestOptions): StatusIngest 
       })
       if (rows.length > 0) await writeTransitions(client, rows, finals)
       await client.query('COMMIT')
-      return { outcomes, committed: rows, owners }
+      return { outcomes, committed: rows }
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {})
       throw err

@@ -10,7 +10,7 @@ import { createAgentRegistry, type AgentRegistry } from '../agents/agent-registr
 import { createAgentSession } from '../agents/agent-session.ts'
 import { reconcileHello } from '../agents/hello.ts'
 import { createStatusIngest, type StatusIngest } from '../agents/status-ingest.ts'
-import type { Bus } from '../bus.ts'
+import { statusEvent, type Bus } from '../bus.ts'
 import type { Config } from '../config.ts'
 import { UnauthorizedError } from '../errors.ts'
 import { bearerToken } from './auth.ts'
@@ -46,7 +46,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, bus }) => {
     setConnected: async (nodeId, connected) => { await nodes.setConnected(nodeId, connected, new Date()) },
     markLost: async nodeId => {
       const lost = await markNodeServersUnknown(pool, nodeId)
-      bus.publish(lost.map(s => ({ kind: 'server.status', data: { serverId: s.serverId, nodeId, from: s.from, to: 'UNKNOWN', seq: null, reason: 'node lost' }, at: s.at })))
+      bus.publish(lost.map(s => statusEvent(nodeId, { ...s, to: 'UNKNOWN', seq: null, reason: 'node lost' })))
     },
     setTimer: timer,
     log: app.log
