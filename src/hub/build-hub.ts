@@ -19,6 +19,7 @@ import metricsPlugin from './plugins/metrics.ts'
 import authRoutes from './routes/auth.ts'
 import healthRoutes from './routes/health.ts'
 import nodesRoutes from './routes/nodes.ts'
+import serversRoutes from './routes/servers.ts'
 import usersRoutes from './routes/users.ts'
 
 declare module 'fastify' {
@@ -69,6 +70,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   })
   await app.register(usersRoutes)
   await app.register(nodesRoutes, { tokens })
+  await app.register(serversRoutes)
   await app.register(agentGateway, { config, tokens })
   return app as unknown as FastifyInstance
 }
