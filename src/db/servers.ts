@@ -4,8 +4,16 @@ import type { Prisma, PrismaClient } from './generated/client.ts'
 type Tx = PrismaClient | Prisma.TransactionClient
 
 export const PUBLIC_SERVER = {
-  id: true, name: true, status: true, port: true, nodeId: true, altId: true, ownerId: true,
-  statusChangedAt: true, createdAt: true, updatedAt: true
+  id: true,
+  name: true,
+  status: true,
+  port: true,
+  nodeId: true,
+  altId: true,
+  ownerId: true,
+  statusChangedAt: true,
+  createdAt: true,
+  updatedAt: true
 } as const
 export type PublicServer = Prisma.ServerGetPayload<{ select: typeof PUBLIC_SERVER }>
 
