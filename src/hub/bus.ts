@@ -3,25 +3,10 @@
 // feed (event-feed.ts), never straight from the writer, so one hub and several hubs sharing a
 // database see the same events in the same order (centrifuge's Broker idea: the core never
 // knows where events come from or who listens).
-import type { NewEvent, StoredEvent } from '../db/sql/events.ts'
+import type { StoredEvent } from '../db/sql/events.ts'
 
 export type HubEvent = StoredEvent
-export type { NewEvent }
-
-/** The `server.status` event of a committed transition. */
-export function statusEvent (nodeId: string, t: { serverId: string, from: string | null, to: string, seq: number | null, reason: string | null, at: Date }): NewEvent {
-  return {
-    kind: 'server.status',
-    serverId: t.serverId,
-    nodeId,
-    data: { serverId: t.serverId, nodeId, from: t.from, to: t.to, seq: t.seq, reason: t.reason },
-    at: t.at
-  }
-}
-
-export function presenceEvent (nodeId: string, connected: boolean, at: Date): NewEvent {
-  return { kind: 'node.presence', serverId: null, nodeId, data: { nodeId, connected }, at }
-}
+export { statusEvent, type NewEvent } from '../db/sql/events.ts'
 
 export interface BusListener {
   /** Consecutive events, in id order. */

@@ -25,8 +25,9 @@ export interface TestHub {
 
 interface Tap { teardown (fn: () => unknown): void }
 
-export async function startTestHub (t: Tap, overrides: Partial<Config> = {}, options: { now?: () => Date, env?: Config['env'] } = {}): Promise<TestHub> {
-  const { url: databaseUrl } = await createTestDatabase(t)
+/** `options.databaseUrl`: share another test hub's database (several hubs, one PostgreSQL). */
+export async function startTestHub (t: Tap, overrides: Partial<Config> = {}, options: { now?: () => Date, env?: Config['env'], databaseUrl?: string } = {}): Promise<TestHub> {
+  const databaseUrl = options.databaseUrl ?? (await createTestDatabase(t)).url
   const config = { ...loadConfig({ NODE_ENV: options.env ?? 'test', LOG_LEVEL: 'silent' }), databaseUrl, dbPoolMax: 4, ...overrides }
   const app = await buildHub({ config, now: options.now, agentTokens: await tokens() })
   t.teardown(() => app.close())

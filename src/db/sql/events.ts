@@ -18,6 +18,17 @@ export interface StoredEvent extends NewEvent {
   id: string
 }
 
+/** The `server.status` event of a committed transition. */
+export function statusEvent (nodeId: string, t: { serverId: string, from: string | null, to: string, seq: number | null, reason: string | null, at: Date }): NewEvent {
+  return {
+    kind: 'server.status',
+    serverId: t.serverId,
+    nodeId,
+    data: { serverId: t.serverId, nodeId, from: t.from, to: t.to, seq: t.seq, reason: t.reason },
+    at: t.at
+  }
+}
+
 /**
  * Appends events in one statement and notifies the feeds (delivered at commit). Call it last in
  * the transaction: the counter row lock it takes is held until commit, serialising committers

@@ -1,43 +1,107 @@
-// Node presence in the database: the `connected` flag on nodes, and a lost node's servers
-// becoming UNKNOWN. Both write their events in the same transaction.
+// Node presence in the database, shared by every hub on it: `connected` and `connection_id` (the
+// live connection, wherever it is held), `last_seen_at` as a lease the holding hub renews, and a
+// lost node's servers becoming UNKNOWN. Every change writes its events in the same transaction.
 import type pg from 'pg'
-import { appendEvents, type NewEvent } from './events.ts'
+import { appendEvents, statusEvent, type NewEvent } from './events.ts'
 
-export interface PresenceChange { nodeId: string, connected: boolean, at: Date }
+export interface PresenceChange { nodeId: string, connectionId: string, connected: boolean, at: Date }
 
-/** Writes presence changes in arrival order (the last per node wins) with one event each. */
-export async function writePresence (client: pg.PoolClient, changes: PresenceChange[], events: NewEvent[]): Promise<void> {
-  const last = new Map(changes.map(c => [c.nodeId, c]))
-  await client.query({
-    name: 'presence_write',
-    text: `UPDATE nodes n SET connected = v.connected, last_seen_at = v.at, updated_at = now()
-           FROM unnest($1::uuid[], $2::boolean[], $3::timestamptz[]) AS v(id, connected, at)
-           WHERE n.id = v.id`,
-    values: [[...last.keys()], [...last.values()].map(c => c.connected), [...last.values()].map(c => c.at)]
-  })
-  await appendEvents(client, events)
-}
-
-export interface LostServer { serverId: string, from: string, at: Date }
+const presenceEvent = (c: PresenceChange): NewEvent =>
+  ({ kind: 'node.presence', serverId: null, nodeId: c.nodeId, data: { nodeId: c.nodeId, connected: c.connected, connectionId: c.connectionId }, at: c.at })
 
 /**
- * Every server of the node that is not UNKNOWN already becomes UNKNOWN, with a transition
- * (seq NULL: the hub, not the agent, made it). Returns the servers moved, for their events.
+ * Applies presence changes in order. A connect always applies; a disconnect only while its
+ * connection is still the node's live one (a replaced connection's late disconnect changes
+ * nothing). Returns, per change, the id of its event, or undefined when it did not apply.
  */
-export async function markNodeServersUnknown (client: pg.PoolClient, nodeId: string): Promise<LostServer[]> {
-  const { rows } = await client.query<{ server_id: string, from_status: string, at: Date }>({
-    name: 'presence_mark_unknown',
+export async function writePresence (client: pg.PoolClient, changes: PresenceChange[]): Promise<Array<string | undefined>> {
+  const { rows } = await client.query<{ id: string, connection_id: string | null }>({
+    name: 'presence_lock',
+    text: 'SELECT id, connection_id FROM nodes WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
+    values: [[...new Set(changes.map(c => c.nodeId))]]
+  })
+  const live = new Map(rows.map(r => [r.id, r.connection_id]))
+  const applied = changes.map(c => {
+    if (!live.has(c.nodeId)) return false // deleted meanwhile
+    if (c.connected) live.set(c.nodeId, c.connectionId)
+    else if (live.get(c.nodeId) === c.connectionId) live.set(c.nodeId, null)
+    else return false
+    return true
+  })
+  const events = changes.filter((_, i) => applied[i]).map(presenceEvent)
+  if (events.length === 0) return changes.map(() => undefined)
+  const touched = [...new Set(changes.filter((_, i) => applied[i]).map(c => c.nodeId))]
+  await client.query({
+    name: 'presence_write',
+    text: `UPDATE nodes n SET connection_id = v.connection_id, connected = v.connection_id IS NOT NULL,
+             last_seen_at = now(), updated_at = now()
+           FROM unnest($1::uuid[], $2::uuid[]) AS v(id, connection_id)
+           WHERE n.id = v.id`,
+    values: [touched, touched.map(id => live.get(id) ?? null)]
+  })
+  const last = BigInt(await appendEvents(client, events))
+  let next = last - BigInt(events.length)
+  return applied.map(ok => ok ? String(++next) : undefined)
+}
+
+/** Renews the lease of the nodes whose live connection this hub holds. */
+export async function renewLeases (pool: pg.Pool, held: Array<{ nodeId: string, connectionId: string }>): Promise<void> {
+  if (held.length === 0) return
+  await pool.query({
+    name: 'presence_renew',
+    text: `UPDATE nodes n SET last_seen_at = now()
+           FROM unnest($1::uuid[], $2::uuid[]) AS v(id, connection_id)
+           WHERE n.id = v.id AND n.connection_id = v.connection_id`,
+    values: [held.map(h => h.nodeId), held.map(h => h.connectionId)]
+  })
+}
+
+export interface SweepResult { nodes: number, servers: number }
+
+/**
+ * Nodes unseen for `graceMs` (disconnected that long, or held by a hub that stopped renewing
+ * the lease) are lost: still-connected ones become disconnected, and their servers that are not
+ * UNKNOWN yet become UNKNOWN, with a transition whose seq is NULL (the hub, not the agent, made
+ * it). SKIP LOCKED lets several hubs sweep at once without waiting on or repeating each other.
+ */
+export async function sweepLostNodes (client: pg.PoolClient, graceMs: number, limit = 1_000): Promise<SweepResult> {
+  const { rows: lost } = await client.query<{ id: string, connection_id: string | null }>({
+    name: 'presence_sweep_lock',
+    text: `SELECT id, connection_id FROM nodes n
+           WHERE last_seen_at < now() - make_interval(secs => $1::double precision / 1000)
+             AND (connected OR EXISTS (SELECT 1 FROM servers s WHERE s.node_id = n.id AND s.status <> 'UNKNOWN'))
+           ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+    values: [graceMs, limit]
+  })
+  if (lost.length === 0) return { nodes: 0, servers: 0 }
+  const ids = lost.map(n => n.id)
+  const stillConnected = lost.filter(n => n.connection_id !== null)
+  if (stillConnected.length > 0) {
+    await client.query({
+      name: 'presence_sweep_disconnect',
+      text: 'UPDATE nodes SET connected = false, connection_id = NULL, updated_at = now() WHERE id = ANY($1::uuid[])',
+      values: [stillConnected.map(n => n.id)]
+    })
+  }
+  const { rows: moved } = await client.query<{ server_id: string, node_id: string, from_status: string, at: Date }>({
+    name: 'presence_sweep_unknown',
     text: `WITH old AS (
-             SELECT id, status FROM servers WHERE node_id = $1 AND status <> 'UNKNOWN' ORDER BY id FOR UPDATE
+             SELECT id, node_id, status FROM servers WHERE node_id = ANY($1::uuid[]) AND status <> 'UNKNOWN' ORDER BY id FOR UPDATE
            ), moved AS (
              UPDATE servers s SET status = 'UNKNOWN', status_changed_at = now(), updated_at = now()
              FROM old WHERE s.id = old.id
-             RETURNING s.id, old.status AS from_status, s.status_changed_at AS at
+             RETURNING s.id, old.node_id, old.status AS from_status, s.status_changed_at AS at
+           ), recorded AS (
+             INSERT INTO server_status_transitions (server_id, from_status, to_status, seq, reason, at)
+             SELECT id, from_status, 'UNKNOWN', NULL, 'node lost', at FROM moved
            )
-           INSERT INTO server_status_transitions (server_id, from_status, to_status, seq, reason, at)
-           SELECT id, from_status, 'UNKNOWN', NULL, 'node lost', at FROM moved
-           RETURNING server_id, from_status, at`,
-    values: [nodeId]
+           SELECT id AS server_id, node_id, from_status, at FROM moved`,
+    values: [ids]
   })
-  return rows.map(r => ({ serverId: r.server_id, from: r.from_status, at: r.at }))
+  const now = new Date()
+  await appendEvents(client, [
+    ...stillConnected.map(n => presenceEvent({ nodeId: n.id, connectionId: n.connection_id as string, connected: false, at: now })),
+    ...moved.map(s => statusEvent(s.node_id, { serverId: s.server_id, from: s.from_status, to: 'UNKNOWN', seq: null, reason: 'node lost', at: s.at }))
+  ])
+  return { nodes: lost.length, servers: moved.length }
 }

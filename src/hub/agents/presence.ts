@@ -1,40 +1,70 @@
-// Presence writes: a node connected or gone, persisted on its row with its `node.presence`
-// event. Group-committed on one lane, so a storm of 10,000 reconnecting agents costs a few
-// dozen transactions, not 10,000 (each of which would queue on the event counter), and one
-// node's changes are written in the order they happened.
+// Presence in the database, for every hub sharing it:
+//  - connects and disconnects are group-committed on one lane (a storm of 10,000 reconnecting
+//    agents costs a few dozen transactions, not 10,000 each queueing on the event counter), in
+//    the order they happened, each with its `node.presence` event;
+//  - the hub renews the lease (`last_seen_at`) of the nodes it holds every heartbeat;
+//  - a sweep, every half heartbeat, marks lost the nodes unseen for the grace (2 × heartbeat):
+//    disconnected that long, or held by a hub that died. The first sweep waits one grace after
+//    start-up, so a restarted hub (or a whole restarted farm) gives agents time to come back
+//    before anything becomes UNKNOWN, like Nomad's failover TTL.
 import type pg from 'pg'
-import { appendEvents } from '../../db/sql/events.ts'
-import { markNodeServersUnknown, writePresence, type PresenceChange } from '../../db/sql/presence.ts'
+import { renewLeases, sweepLostNodes, writePresence, type PresenceChange } from '../../db/sql/presence.ts'
 import { inTransaction } from '../../db/sql/transaction.ts'
-import { presenceEvent, statusEvent } from '../bus.ts'
 import { createGroupCommit, type Refusal } from '../group-commit.ts'
 
-export interface PresenceWriter {
-  setConnected (nodeId: string, connected: boolean): Promise<void>
-  /** The node's servers become UNKNOWN (node lost). */
-  markLost (nodeId: string): Promise<void>
-  drain (): Promise<void>
+export interface Presence {
+  /** Records the change; resolves to its event id, or undefined when it no longer applied. */
+  write (change: Omit<PresenceChange, 'at'>): Promise<string | undefined>
+  /** Starts lease renewal for `held()` and the lost-node sweep. */
+  start (held: () => Array<{ nodeId: string, connectionId: string }>): void
+  /** Stops the timers and waits for queued writes. */
+  stop (): Promise<void>
 }
 
-export function createPresenceWriter (pool: pg.Pool, now: () => Date = () => new Date()): PresenceWriter {
-  const writer = createGroupCommit<PresenceChange, Error | undefined>({
-    commit: async changes => await inTransaction(pool, async client => {
-      await writePresence(client, changes, changes.map(c => presenceEvent(c.nodeId, c.connected, c.at)))
-      return changes.map(() => undefined)
-    }),
-    fail: (why: Refusal, err) => err instanceof Error ? err : new Error(`presence not written: ${why}`)
+export interface PresenceOptions {
+  pool: pg.Pool
+  heartbeatMs: number
+  log: { warn (obj: object, msg: string): void }
+  now?: () => Date
+}
+
+type Outcome = { ok: true, eventId: string | undefined } | { ok: false, err: Error }
+
+export function createPresence (options: PresenceOptions): Presence {
+  const { pool, heartbeatMs, log, now = () => new Date() } = options
+  const graceMs = 2 * heartbeatMs
+  const writer = createGroupCommit<PresenceChange, Outcome>({
+    commit: async changes => {
+      const ids = await inTransaction(pool, async client => await writePresence(client, changes))
+      return ids.map(eventId => ({ ok: true, eventId }))
+    },
+    fail: (why: Refusal, err) => ({ ok: false, err: err instanceof Error ? err : new Error(`presence not written: ${why}`) })
   })
+  const timers: NodeJS.Timeout[] = []
+  let busy: Promise<unknown> = Promise.resolve()
+  // One maintenance task at a time: a slow database must not pile up renewals and sweeps.
+  const task = (name: string, work: () => Promise<unknown>) => () => {
+    busy = busy.then(work).catch(err => log.warn({ err }, `presence ${name} failed; retrying next time`))
+  }
+
   return {
-    async setConnected (nodeId, connected) {
-      const failed = await writer.submit({ nodeId, connected, at: now() })
-      if (failed !== undefined) throw failed
+    async write (change) {
+      const outcome = await writer.submit({ ...change, at: now() })
+      if (!outcome.ok) throw outcome.err
+      return outcome.eventId
     },
-    async markLost (nodeId) {
-      await inTransaction(pool, async client => {
-        const lost = await markNodeServersUnknown(client, nodeId)
-        await appendEvents(client, lost.map(s => statusEvent(nodeId, { ...s, to: 'UNKNOWN', seq: null, reason: 'node lost' })))
-      })
+    start (held) {
+      timers.push(setInterval(task('lease renewal', async () => { await renewLeases(pool, held()) }), heartbeatMs))
+      const sweep = task('sweep', async () => await inTransaction(pool, async client => await sweepLostNodes(client, graceMs)))
+      timers.push(setTimeout(() => {
+        sweep()
+        timers.push(setInterval(sweep, Math.max(50, Math.floor(heartbeatMs / 2))))
+      }, graceMs))
     },
-    drain: async () => { await writer.drain() }
+    async stop () {
+      for (const timer of timers) clearTimeout(timer)
+      await writer.drain()
+      await busy
+    }
   }
 }

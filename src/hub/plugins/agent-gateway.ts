@@ -8,7 +8,7 @@ import type { AgentTokens } from '../agent-tokens.ts'
 import { createAgentRegistry, type AgentRegistry } from '../agents/agent-registry.ts'
 import { createAgentSession } from '../agents/agent-session.ts'
 import { reconcileHello } from '../agents/hello.ts'
-import { createPresenceWriter } from '../agents/presence.ts'
+import { createPresence } from '../agents/presence.ts'
 import { createStatusIngest, type StatusIngest } from '../agents/status-ingest.ts'
 import type { Config } from '../config.ts'
 import { UnauthorizedError } from '../errors.ts'
@@ -38,29 +38,22 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens }) => {
   const { pool } = app.db
   const nodes = app.repos.nodes
   const ingest = createStatusIngest({ pool, lanes: Math.max(1, Math.floor(config.dbPoolMax / 2)), log: app.log })
-  const presence = createPresenceWriter(pool)
-  const registry = createAgentRegistry({
-    graceMs: 2 * config.heartbeatMs,
-    setConnected: presence.setConnected,
-    markLost: presence.markLost,
-    setTimer: timer,
-    log: app.log
-  })
+  const presence = createPresence({ pool, heartbeatMs: config.heartbeatMs, log: app.log })
+  const registry = createAgentRegistry({ write: presence.write, log: app.log })
+  const unsubscribe = app.bus.subscribe(events => registry.onEvents(events))
   app.decorate('agents', registry)
   app.decorate('ingest', ingest)
   app.decorateRequest('agentNodeId', null)
 
   await app.register(websocket, { options: { maxPayload: config.maxFrameBytes } })
 
-  app.addHook('onReady', async () => {
-    const connected = await app.db.prisma.node.findMany({ where: { connected: true }, select: { id: true } })
-    registry.expectReturn(connected.map(n => n.id))
-  })
+  app.addHook('onReady', async () => { presence.start(registry.held) })
   // preClose: before Fastify closes the HTTP server, so agents get 1001 rather than a reset.
   app.addHook('preClose', async () => {
     registry.closeAll(CLOSE.GOING_AWAY, 'hub shutting down')
+    unsubscribe()
     await ingest.drain()
-    await presence.drain()
+    await presence.stop()
   })
 
   const authenticate = async (request: FastifyRequest) => {

@@ -23,7 +23,7 @@ function harness (limits: Partial<AgentSessionLimits> = {}) {
       timers.add(timer)
       return { cancel: () => timers.delete(timer) }
     },
-    hello: async () => ({ lastSeq: { [SERVER]: 0 }, foreign: [], events: [] }),
+    hello: async () => ({ lastSeq: { [SERVER]: 0 }, foreign: [] }),
     submit: async (): Promise<IngestOutcome> => ({ ok: true }),
     log: { warn () {} }
   })
