@@ -9,7 +9,7 @@ import type { AgentTokens } from '../agent-tokens.ts'
 import { createAgentRegistry, type AgentRegistry } from '../agents/agent-registry.ts'
 import { createAgentSession } from '../agents/agent-session.ts'
 import { reconcileHello } from '../agents/hello.ts'
-import { createStatusIngest, type StatusIngest } from '../agents/status-ingest.ts'
+import { createStatusIngest, type StatusIngest, type StatusIngestOptions } from '../agents/status-ingest.ts'
 import { statusEvent, type Bus } from '../bus.ts'
 import type { Config } from '../config.ts'
 import { UnauthorizedError } from '../errors.ts'
@@ -25,10 +25,14 @@ declare module 'fastify' {
   }
 }
 
+/** Overrides of the ingest's batching; unset in production, where lanes follow the pool size. */
+export type IngestTuning = Partial<Pick<StatusIngestOptions, 'lanes' | 'maxBatch' | 'maxQueue'>>
+
 export interface AgentGatewayOptions {
   config: Config
   tokens: AgentTokens
   bus: Bus
+  ingest?: IngestTuning
 }
 
 const timer = (fn: () => void, ms: number) => {
@@ -36,10 +40,10 @@ const timer = (fn: () => void, ms: number) => {
   return { cancel: () => clearTimeout(t) }
 }
 
-export default fp<AgentGatewayOptions>(async (app, { config, tokens, bus }) => {
+export default fp<AgentGatewayOptions>(async (app, { config, tokens, bus, ingest: tuning }) => {
   const { pool } = app.db
   const nodes = app.repos.nodes
-  const ingest = createStatusIngest({ pool, bus, lanes: Math.max(1, Math.floor(config.dbPoolMax / 2)), log: app.log })
+  const ingest = createStatusIngest({ pool, bus, lanes: Math.max(1, Math.floor(config.dbPoolMax / 2)), ...tuning, log: app.log })
   const registry = createAgentRegistry({
     bus,
     graceMs: 2 * config.heartbeatMs,
