@@ -10,7 +10,7 @@ import { createAgentTokens, loadOrCreateKeySet, type AgentTokens } from './agent
 import { createLocalBus, type Bus } from './bus.ts'
 import type { Config } from './config.ts'
 import { createLoginLimiter } from './login-limiter.ts'
-import agentGateway from './plugins/agent-gateway.ts'
+import agentGateway, { type IngestTuning } from './plugins/agent-gateway.ts'
 import authPlugin from './plugins/auth.ts'
 import databasePlugin from './plugins/database.ts'
 import errorHandler from './plugins/error-handler.ts'
@@ -40,6 +40,8 @@ export interface HubOptions {
   agentTokens?: AgentTokens
   /** Where the event feed publishes committed events; an in-process bus by default. */
   bus?: Bus
+  /** Status ingest batching, for benchmarks only (bench/ingest.ts measures a one-transaction-per-report baseline with it). */
+  ingest?: IngestTuning
 }
 
 export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
@@ -71,6 +73,6 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(usersRoutes)
   await app.register(nodesRoutes, { tokens })
   await app.register(serversRoutes)
-  await app.register(agentGateway, { config, tokens })
+  await app.register(agentGateway, { config, tokens, ingest: options.ingest })
   return app as unknown as FastifyInstance
 }

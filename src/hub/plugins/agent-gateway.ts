@@ -9,7 +9,7 @@ import { createAgentRegistry, type AgentRegistry } from '../agents/agent-registr
 import { createAgentSession } from '../agents/agent-session.ts'
 import { reconcileHello } from '../agents/hello.ts'
 import { createPresence } from '../agents/presence.ts'
-import { createStatusIngest, type StatusIngest } from '../agents/status-ingest.ts'
+import { createStatusIngest, type StatusIngest, type StatusIngestOptions } from '../agents/status-ingest.ts'
 import type { Config } from '../config.ts'
 import { UnauthorizedError } from '../errors.ts'
 import { bearerToken } from './auth.ts'
@@ -24,9 +24,13 @@ declare module 'fastify' {
   }
 }
 
+/** Overrides of the ingest's batching; unset in production, where lanes follow the pool size. */
+export type IngestTuning = Partial<Pick<StatusIngestOptions, 'lanes' | 'maxBatch' | 'maxQueue'>>
+
 export interface AgentGatewayOptions {
   config: Config
   tokens: AgentTokens
+  ingest?: IngestTuning
 }
 
 const timer = (fn: () => void, ms: number) => {
@@ -34,10 +38,10 @@ const timer = (fn: () => void, ms: number) => {
   return { cancel: () => clearTimeout(t) }
 }
 
-export default fp<AgentGatewayOptions>(async (app, { config, tokens }) => {
+export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tuning }) => {
   const { pool } = app.db
   const nodes = app.repos.nodes
-  const ingest = createStatusIngest({ pool, lanes: Math.max(1, Math.floor(config.dbPoolMax / 2)), log: app.log })
+  const ingest = createStatusIngest({ pool, lanes: Math.max(1, Math.floor(config.dbPoolMax / 2)), ...tuning, log: app.log })
   const presence = createPresence({ pool, heartbeatMs: config.heartbeatMs, log: app.log })
   const registry = createAgentRegistry({ write: presence.write, log: app.log })
   const unsubscribe = app.bus.subscribe(events => registry.onEvents(events))

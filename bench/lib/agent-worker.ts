@@ -1,0 +1,152 @@
+// A load-generator process: holds a slice of the benchmark's agents (the simulator's agent
+// client, so each one speaks the full protocol: hello, welcome, acks, heartbeats) or, in `plain`
+// mode, bare WebSocket connections for the reference server. Several of these run at once: one
+// `ws`-based process saturates its own core long before the hub does, and a process may hold at
+// most ~19,900 sockets.
+import { performance } from 'node:perf_hooks'
+import WebSocket from 'ws'
+import { createAgentClient, type AgentClient } from '../../agent-simulator/agent-client.ts'
+import type { AgentStatus } from '../../src/agent-protocol/index.ts'
+import type { BenchAgent } from './fixture.ts'
+import { serve } from './rpc.ts'
+
+const NEXT: Record<string, AgentStatus> = { STOPPED: 'STARTING', STARTING: 'RUNNING', RUNNING: 'STOPPING', STOPPING: 'STOPPED' }
+
+interface Slot { client: AgentClient, serverId: string, inFlight: number }
+
+let url = ''
+let agents: BenchAgent[] = []
+const clients: AgentClient[] = []
+const plain: WebSocket[] = []
+let slots: Slot[] = []
+let acks = 0
+let skipped = 0
+let errors: Record<string, number> = {}
+const closes: Record<string, number> = {}
+let samples: number[] = []
+let recording = false
+let running: { stop (): void } | undefined
+const count = (into: Record<string, number>, key: string) => { into[key] = (into[key] ?? 0) + 1 }
+
+function send (slot: Slot, loop: boolean): boolean {
+  const server = slot.client.snapshot().find(s => s.serverId === slot.serverId)
+  // The status we go to next follows what the client believes; UNKNOWN/others restart the cycle.
+  const to = NEXT[server?.status ?? 'STOPPED'] ?? 'STOPPED'
+  let promise
+  try {
+    promise = slot.client.report(slot.serverId, to)
+  } catch (err) {
+    count(errors, (err as { code?: string }).code ?? 'THROWN')
+    return false
+  }
+  slot.inFlight++
+  promise.catch((err: { code?: string }) => { count(errors, err.code ?? 'REJECTED') }).finally(() => {
+    slot.inFlight--
+    if (loop && running !== undefined) send(slot, true)
+  })
+  return true
+}
+
+serve({
+  setup (arg: { url: string, agents: BenchAgent[] }) {
+    url = arg.url
+    agents = arg.agents
+    return agents.length
+  },
+  /** Every agent at once; a failed first connect is retried (as a real agent would), up to 5 times. */
+  async connect (arg: { plain?: boolean }) {
+    const started = performance.now()
+    const failures: Record<string, number> = {}
+    let slowest = 0
+    await Promise.all(agents.map(async agent => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          if (arg.plain === true) {
+            const ws = new WebSocket(url)
+            await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+            ws.on('error', () => {})
+            plain.push(ws)
+          } else {
+            const client = createAgentClient({
+              url,
+              token: agent.token,
+              servers: agent.servers.map(serverId => ({ serverId, status: 'STOPPED' as const, seq: 0 })),
+              handshakeTimeoutMs: 60_000,
+              ackTimeoutMs: 60_000,
+              onAck: ms => { acks++; if (recording) samples.push(ms) },
+              onClose: e => { count(closes, String(e.code)) }
+            })
+            await client.connect()
+            clients.push(client)
+          }
+          slowest = Math.max(slowest, performance.now() - started)
+          return
+        } catch (err) {
+          count(failures, (err as { code?: string }).code ?? 'ERROR')
+          if (attempt >= 5) throw err
+          await new Promise(resolve => setTimeout(resolve, 200 + Math.random() * 800))
+        }
+      }
+    }))
+    slots = clients.flatMap(client => client.snapshot().map(s => ({ client, serverId: s.serverId, inFlight: 0 })))
+    return { connected: plain.length + clients.length, failures, ms: performance.now() - started, slowestMs: slowest }
+  },
+  /** Closed loop: every server keeps `window` statuses in flight, sending the next on each ack. */
+  window (arg: { window: number }) {
+    running = { stop () {} }
+    for (const slot of slots) for (let i = 0; i < arg.window; i++) send(slot, true)
+  },
+  /** Open loop at a fixed rate, round-robin over the servers; catches up if a tick ran late. */
+  rate (arg: { perSecond: number }) {
+    const started = performance.now()
+    let sent = 0
+    let i = 0
+    const timer = setInterval(() => {
+      const due = Math.floor(arg.perSecond * (performance.now() - started) / 1000) - sent
+      for (let k = 0; k < due; k++) {
+        const slot = slots[i++ % slots.length] as Slot
+        if (!send(slot, false)) skipped++
+        sent++
+      }
+    }, 2)
+    running = { stop: () => clearInterval(timer) }
+  },
+  /** Starts a measurement window: counters and samples from now on. */
+  mark (arg: { record: boolean }) {
+    acks = 0
+    skipped = 0
+    errors = {}
+    samples = []
+    recording = arg.record
+    return { cpuSeconds: cpu() }
+  },
+  read (arg: { samples?: boolean }) {
+    return { acks, skipped, errors, closes, cpuSeconds: cpu(), ...(arg.samples === true ? { samples } : {}) }
+  },
+  /** Stops sending at once, leaving what is in flight. */
+  halt () {
+    running?.stop()
+    running = undefined
+    recording = false
+  },
+  /** Stops sending and waits (at most 60 s) until every status in flight is settled. */
+  async stop () {
+    running?.stop()
+    running = undefined
+    const deadline = Date.now() + 60_000
+    while (slots.some(s => s.inFlight > 0) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+    recording = false
+    return { inFlight: slots.reduce((n, s) => n + s.inFlight, 0) }
+  },
+  async close () {
+    await Promise.all(clients.map(async c => { await c.close() }))
+    for (const ws of plain) ws.terminate()
+    clients.length = 0
+    plain.length = 0
+  }
+})
+
+function cpu (): number {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1e6
+}

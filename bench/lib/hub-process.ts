@@ -1,0 +1,81 @@
+// A hub in a process of its own (so RSS and CPU figures are the hub's alone): buildHub over the
+// benchmark's database, listening on a free port. Options come in BENCH_HUB as JSON:
+// { env: {HUB_*: ...}, ingest?: IngestTuning }. Answers `stats`, `gc` and `close` over IPC.
+import { Writable } from 'node:stream'
+import pino from 'pino'
+import { buildHub } from '../../src/hub/build-hub.ts'
+import { loadConfig } from '../../src/hub/config.ts'
+import type { IngestTuning } from '../../src/hub/plugins/agent-gateway.ts'
+import { serve } from './rpc.ts'
+
+const options = JSON.parse(process.env.BENCH_HUB ?? '{}') as { env: Record<string, string>, ingest?: IngestTuning }
+const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', HUB_PORT: '0', ...options.env })
+
+// Warnings and errors are counted by message (a failed hello, a failed batch), not printed.
+const logged: Record<string, number> = {}
+const counter = new Writable({
+  write (chunk: Buffer, _enc, done) {
+    for (const line of chunk.toString().split('\n')) {
+      if (line === '') continue
+      const msg = (JSON.parse(line) as { msg?: string }).msg ?? '?'
+      logged[msg] = (logged[msg] ?? 0) + 1
+    }
+    done()
+  }
+})
+const app = await buildHub({ config, logger: pino({ level: config.logLevel }, counter), ingest: options.ingest })
+const url = await app.listen({ host: '127.0.0.1', port: 0 })
+
+// The deepest queue for a pool connection (a wait can only grow when someone asks for one), and
+// how long each checkout holds its connection: for the ingest, that is one batch's transaction.
+const pool = app.db.pool
+let maxWaiting = 0
+let holds: number[] = []
+const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown
+;(pool as unknown as { connect: (...args: unknown[]) => unknown }).connect = (...args: unknown[]) => {
+  const result = connect(...args)
+  if (pool.waitingCount > maxWaiting) maxWaiting = pool.waitingCount
+  if (result instanceof Promise) {
+    result.then((client: { release: (err?: unknown) => void }) => {
+      const since = performance.now()
+      const release = client.release
+      client.release = (err?: unknown) => {
+        client.release = release
+        if (holds.length < 1_000_000) holds.push(performance.now() - since)
+        release.call(client, err)
+      }
+    }, () => {})
+  }
+  return result
+}
+
+const gc = globalThis.gc as () => void
+const stats = () => {
+  const cpu = process.cpuUsage()
+  return {
+    rss: process.memoryUsage.rss(),
+    heapUsed: process.memoryUsage().heapUsed,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    agents: app.agents.size(),
+    pool: { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, maxWaiting, max: config.dbPoolMax },
+    logged
+  }
+}
+
+serve({
+  stats,
+  resetMaxWaiting () { maxWaiting = 0 },
+  /** Connection hold times (ms) since the last call, and resets them. */
+  holds () {
+    const out = holds
+    holds = []
+    return out
+  },
+  async gc () {
+    gc()
+    await new Promise(resolve => setTimeout(resolve, 300))
+    gc()
+    return stats()
+  },
+  async close () { await app.close() }
+}, { url: url.replace('http', 'ws') + '/agent/v1', pid: process.pid })
