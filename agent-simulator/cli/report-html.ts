@@ -81,7 +81,7 @@ ${correctness}${violations}
 <p class="muted">The simulator, the hub and PostgreSQL may share these cores: read every figure with that in mind.</p>
 ${table([['CPU', r.machine.cpuModel], ['cores', r.machine.cores], ['memory', `${(r.machine.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB`],
   ['OS', `${r.machine.platform} ${r.machine.release}`], ['Node.js', r.machine.node], ['simulator workers', r.simulator.workers],
-  ['simulator CPU', `${r.simulator.cpuUserS} s user + ${r.simulator.cpuSystemS} s system over ${r.simulator.wallS} s (${r.simulator.coresUsed} cores)`]])}
+  ['simulator CPU', `${r.simulator.cpuUserS} s user + ${r.simulator.cpuSystemS} s system over ${r.simulator.wallS} s (${r.simulator.coresUsed} cores; ${r.simulator.loadCoresUsed} during load)`]])}
 <h2>Options</h2>
 <pre>${e(JSON.stringify(r.options, null, 2))}</pre>
 </body></html>

@@ -38,6 +38,8 @@ export interface Report {
     cpuSystemS: number
     /** Share of one core the whole simulator process used over the run (1 = one full core). */
     coresUsed: number
+    /** The same over the load phase alone, the figure to set beside the hub's. */
+    loadCoresUsed: number
     perWorker: Array<{ worker: number, cpuUserS: number, cpuSystemS: number }>
   }
   phases: { connectS: number, loadS: number, drainS: number }
@@ -62,6 +64,7 @@ export interface ReportInput {
   hubVersion: string
   workers: number
   cpu: { userUs: number, systemUs: number }
+  loadCpu: { userUs: number, systemUs: number }
   perWorkerCpu: Array<{ worker: number, userUs: number, systemUs: number }>
   phases: Report['phases']
   totals: Counters
@@ -115,6 +118,7 @@ export function buildReport (input: ReportInput): Report {
       cpuUserS: round(input.cpu.userUs / 1e6),
       cpuSystemS: round(input.cpu.systemUs / 1e6),
       coresUsed: round((input.cpu.userUs + input.cpu.systemUs) / 1e6 / Math.max(wallS, 0.001)),
+      loadCoresUsed: round((input.loadCpu.userUs + input.loadCpu.systemUs) / 1e6 / loadS),
       perWorker: input.perWorkerCpu.map((w) => ({ worker: w.worker, cpuUserS: round(w.userUs / 1e6), cpuSystemS: round(w.systemUs / 1e6) }))
     },
     phases: input.phases,
