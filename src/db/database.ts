@@ -19,6 +19,8 @@ export interface DatabaseOptions {
 export interface Database {
   readonly pool: pg.Pool
   readonly prisma: PrismaClient
+  /** A new connection outside the pool, for LISTEN (a pooled one would be lent to queries). */
+  dedicatedClient (applicationName: string): pg.Client
   /** True when a query round-trips within `timeoutMs`. Never throws. */
   ready (timeoutMs?: number): Promise<boolean>
   close (): Promise<void>
@@ -52,6 +54,12 @@ export function createDatabase (options: DatabaseOptions): Database {
   return {
     pool,
     prisma,
+    dedicatedClient: applicationName => new pg.Client({
+      connectionString: options.url,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      keepAlive: true,
+      application_name: applicationName
+    }),
     async ready (timeoutMs = 2_000) {
       let timer: NodeJS.Timeout | undefined
       const timeout = new Promise<false>(resolve => { timer = setTimeout(resolve, timeoutMs, false) })

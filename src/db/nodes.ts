@@ -31,10 +31,6 @@ export function createNodeRepository (prisma: PrismaClient) {
       return count === 1
     },
 
-    async setConnected (id: string, connected: boolean, at: Date): Promise<void> {
-      await prisma.node.updateMany({ where: { id }, data: { connected, lastSeenAt: at } })
-    },
-
     /** The node's servers with their stored status and seq. */
     async servers (nodeId: string) {
       return await prisma.server.findMany({ where: { nodeId }, select: { id: true, status: true, seq: true } })

@@ -14,15 +14,17 @@ import agentGateway from './plugins/agent-gateway.ts'
 import authPlugin from './plugins/auth.ts'
 import databasePlugin from './plugins/database.ts'
 import errorHandler from './plugins/error-handler.ts'
+import eventsPlugin from './plugins/events.ts'
 import metricsPlugin from './plugins/metrics.ts'
 import authRoutes from './routes/auth.ts'
 import healthRoutes from './routes/health.ts'
 import nodesRoutes from './routes/nodes.ts'
+import serversRoutes from './routes/servers.ts'
 import usersRoutes from './routes/users.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Committed changes, published after commit (status transitions, presence). */
+    /** Committed events with their ids, as the event feed reads them from PostgreSQL. */
     bus: Bus
   }
 }
@@ -36,7 +38,7 @@ export interface HubOptions {
   now?: () => Date
   /** Signs and checks agent tokens; by default from config.agentKeys or a key set under config.dataDir. */
   agentTokens?: AgentTokens
-  /** Where committed changes are published; an in-process bus by default. */
+  /** Where the event feed publishes committed events; an in-process bus by default. */
   bus?: Bus
 }
 
@@ -57,6 +59,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   app.decorate('bus', bus)
   await app.register(errorHandler)
   await app.register(databasePlugin, { config, db: options.db })
+  await app.register(eventsPlugin, { config, bus })
   await app.register(metricsPlugin, { token: config.metricsToken })
   await app.register(authPlugin, { now })
   await app.register(healthRoutes)
@@ -67,6 +70,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   })
   await app.register(usersRoutes)
   await app.register(nodesRoutes, { tokens })
-  await app.register(agentGateway, { config, tokens, bus })
+  await app.register(serversRoutes)
+  await app.register(agentGateway, { config, tokens })
   return app as unknown as FastifyInstance
 }

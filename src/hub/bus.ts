@@ -1,32 +1,54 @@
-// The in-process publish interface: what the realtime core hands over after commit. Panels
-// (and later a PostgreSQL LISTEN/NOTIFY broker for several hubs) subscribe here; the core
-// never knows who listens (centrifuge's Broker idea).
-export type HubEvent =
-  | { kind: 'server.status', data: { serverId: string, nodeId: string, from: string | null, to: string, seq: number | null, reason: string | null }, at: Date }
-  | { kind: 'node.presence', data: { nodeId: string, connected: boolean }, at: Date }
+// The publish interface: committed changes, each with its global event id, handed to whoever
+// listens in this process (the panel gateway). Events reach it from PostgreSQL through the event
+// feed (event-feed.ts), never straight from the writer, so one hub and several hubs sharing a
+// database see the same events in the same order (centrifuge's Broker idea: the core never
+// knows where events come from or who listens).
+import type { NewEvent, StoredEvent } from '../db/sql/events.ts'
+
+export type HubEvent = StoredEvent
+export type { NewEvent }
 
 /** The `server.status` event of a committed transition. */
-export function statusEvent (nodeId: string, t: { serverId: string, from: string | null, to: string, seq: number | null, reason: string | null, at: Date }): HubEvent {
-  return { kind: 'server.status', data: { serverId: t.serverId, nodeId, from: t.from, to: t.to, seq: t.seq, reason: t.reason }, at: t.at }
+export function statusEvent (nodeId: string, t: { serverId: string, from: string | null, to: string, seq: number | null, reason: string | null, at: Date }): NewEvent {
+  return {
+    kind: 'server.status',
+    serverId: t.serverId,
+    nodeId,
+    data: { serverId: t.serverId, nodeId, from: t.from, to: t.to, seq: t.seq, reason: t.reason },
+    at: t.at
+  }
+}
+
+export function presenceEvent (nodeId: string, connected: boolean, at: Date): NewEvent {
+  return { kind: 'node.presence', serverId: null, nodeId, data: { nodeId, connected }, at }
+}
+
+export interface BusListener {
+  /** Consecutive events, in id order. */
+  (events: HubEvent[]): void
 }
 
 export interface Bus {
   publish (events: HubEvent[]): void
-  subscribe (listener: (events: HubEvent[]) => void): () => void
+  /** Events were lost before this process saw them (pruned while the feed was cut off). */
+  gap (): void
+  subscribe (listener: BusListener, onGap?: () => void): () => void
 }
 
 export function createLocalBus (onListenerError: (err: unknown) => void = () => {}): Bus {
-  const listeners = new Set<(events: HubEvent[]) => void>()
+  const listeners = new Map<BusListener, (() => void) | undefined>()
+  // A failing consumer must not stop the others, nor the feed that published.
+  const guarded = (fn: () => void) => { try { fn() } catch (err) { onListenerError(err) } }
   return {
     publish (events) {
       if (events.length === 0) return
-      for (const listener of listeners) {
-        // A failing consumer must not stop the others, nor the ingest path that published.
-        try { listener(events) } catch (err) { onListenerError(err) }
-      }
+      for (const listener of listeners.keys()) guarded(() => listener(events))
     },
-    subscribe (listener) {
-      listeners.add(listener)
+    gap () {
+      for (const onGap of listeners.values()) if (onGap !== undefined) guarded(onGap)
+    },
+    subscribe (listener, onGap) {
+      listeners.set(listener, onGap)
       return () => { listeners.delete(listener) }
     }
   }

@@ -31,7 +31,10 @@ export const ConfigSchema = Type.Object({
   agentBurst: Int(2_000, 1, 1_000_000),
   /** JSON key set `{ keys: [{ kid, privateJwk }] }` shared by a farm of hubs; generated under dataDir when unset. */
   agentKeys: Type.Optional(Type.String({ minLength: 2 })),
-  issuer: Type.String({ default: 'hub', minLength: 1 })
+  issuer: Type.String({ default: 'hub', minLength: 1 }),
+  /** Events are kept while younger than this or among the newest eventRetentionCount. */
+  eventRetentionMs: Int(600_000, 60_000, 604_800_000),
+  eventRetentionCount: Int(100_000, 1_000, 100_000_000)
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -60,7 +63,9 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   agentRatePerSecond: 'HUB_AGENT_RATE',
   agentBurst: 'HUB_AGENT_BURST',
   agentKeys: 'HUB_AGENT_KEYS',
-  issuer: 'HUB_ISSUER'
+  issuer: 'HUB_ISSUER',
+  eventRetentionMs: 'HUB_EVENT_RETENTION_MS',
+  eventRetentionCount: 'HUB_EVENT_RETENTION_COUNT'
 }
 
 /** Values that must never be echoed back in an error message. */

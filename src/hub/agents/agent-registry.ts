@@ -1,6 +1,6 @@
 // Live agent sessions by node, and node presence. One live connection per node: a newer one
-// replaces the older (closed with 4409). When a node's connection ends, `node.presence` goes
-// out at once; if the node has not come back within the grace (2 × heartbeat), its servers
+// replaces the older (closed with 4409). When a node's connection ends, its presence is written
+// at once (with its `node.presence` event); if the node has not come back within the grace (2 × heartbeat), its servers
 // become UNKNOWN. At start-up, nodes the database still marks connected get the same grace
 // (a restarted hub gives agents time to reconnect before flipping anything, like Nomad's
 // failover TTL).
@@ -8,11 +8,9 @@
 // Scope: one hub instance. Which instance holds a node is in this process's memory only; the
 // cross-instance version (LISTEN/NOTIFY) comes with the multi-hub work.
 import { CLOSE } from '../../agent-protocol/index.ts'
-import type { Bus } from '../bus.ts'
 import type { AgentSession } from './agent-session.ts'
 
 export interface AgentRegistryDeps {
-  bus: Bus
   graceMs: number
   setConnected: (nodeId: string, connected: boolean) => Promise<void>
   markLost: (nodeId: string) => Promise<void>
@@ -38,7 +36,6 @@ export function createAgentRegistry (deps: AgentRegistryDeps): AgentRegistry {
   // gives them the start-up grace instead of flipping their servers to UNKNOWN.
   let closing = false
   const presence = (nodeId: string, connected: boolean) => {
-    deps.bus.publish([{ kind: 'node.presence', data: { nodeId, connected }, at: new Date() }])
     deps.setConnected(nodeId, connected).catch(err => deps.log.warn({ err, nodeId }, 'presence not persisted'))
   }
   const startGrace = (nodeId: string) => {

@@ -3,20 +3,19 @@
 // stored seq becomes the larger of the two. Returns the stored seq per server for `welcome`.
 import type pg from 'pg'
 import type { HelloServer } from '../../agent-protocol/index.ts'
+import { appendEvents } from '../../db/sql/events.ts'
 import { lockNodeServers, writeTransitions, type TransitionRow } from '../../db/sql/status-batch.ts'
-import { statusEvent, type HubEvent } from '../bus.ts'
+import { inTransaction } from '../../db/sql/transaction.ts'
+import { statusEvent } from '../bus.ts'
 
 export interface HelloResult {
   lastSeq: Record<string, number>
   /** Snapshot entries naming servers that are not on this node. */
   foreign: HelloServer[]
-  events: HubEvent[]
 }
 
 export async function reconcileHello (pool: pg.Pool, nodeId: string, snapshot: HelloServer[], now: Date): Promise<HelloResult> {
-  const client = await pool.connect()
-  try {
-    await client.query('BEGIN')
+  return await inTransaction(pool, async client => {
     const servers = await lockNodeServers(client, nodeId)
     const rows: TransitionRow[] = []
     const finals = new Map<string, TransitionRow>()
@@ -37,16 +36,10 @@ export async function reconcileHello (pool: pg.Pool, nodeId: string, snapshot: H
       }
     }
     if (finals.size > 0) await writeTransitions(client, rows, finals)
-    await client.query('COMMIT')
+    await appendEvents(client, rows.map(r => statusEvent(nodeId, r)))
     return {
       lastSeq: Object.fromEntries([...servers.values()].map(s => [s.id, s.seq])),
-      foreign,
-      events: rows.map(r => statusEvent(nodeId, r))
+      foreign
     }
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw err
-  } finally {
-    client.release()
-  }
+  })
 }

@@ -4,13 +4,12 @@ import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import type { FastifyRequest } from 'fastify'
 import { CLOSE } from '../../agent-protocol/index.ts'
-import { markNodeServersUnknown } from '../../db/sql/presence.ts'
 import type { AgentTokens } from '../agent-tokens.ts'
 import { createAgentRegistry, type AgentRegistry } from '../agents/agent-registry.ts'
 import { createAgentSession } from '../agents/agent-session.ts'
 import { reconcileHello } from '../agents/hello.ts'
+import { createPresenceWriter } from '../agents/presence.ts'
 import { createStatusIngest, type StatusIngest } from '../agents/status-ingest.ts'
-import { statusEvent, type Bus } from '../bus.ts'
 import type { Config } from '../config.ts'
 import { UnauthorizedError } from '../errors.ts'
 import { bearerToken } from './auth.ts'
@@ -28,7 +27,6 @@ declare module 'fastify' {
 export interface AgentGatewayOptions {
   config: Config
   tokens: AgentTokens
-  bus: Bus
 }
 
 const timer = (fn: () => void, ms: number) => {
@@ -36,18 +34,15 @@ const timer = (fn: () => void, ms: number) => {
   return { cancel: () => clearTimeout(t) }
 }
 
-export default fp<AgentGatewayOptions>(async (app, { config, tokens, bus }) => {
+export default fp<AgentGatewayOptions>(async (app, { config, tokens }) => {
   const { pool } = app.db
   const nodes = app.repos.nodes
-  const ingest = createStatusIngest({ pool, bus, lanes: Math.max(1, Math.floor(config.dbPoolMax / 2)), log: app.log })
+  const ingest = createStatusIngest({ pool, lanes: Math.max(1, Math.floor(config.dbPoolMax / 2)), log: app.log })
+  const presence = createPresenceWriter(pool)
   const registry = createAgentRegistry({
-    bus,
     graceMs: 2 * config.heartbeatMs,
-    setConnected: async (nodeId, connected) => { await nodes.setConnected(nodeId, connected, new Date()) },
-    markLost: async nodeId => {
-      const lost = await markNodeServersUnknown(pool, nodeId)
-      bus.publish(lost.map(s => statusEvent(nodeId, { ...s, to: 'UNKNOWN', seq: null, reason: 'node lost' })))
-    },
+    setConnected: presence.setConnected,
+    markLost: presence.markLost,
     setTimer: timer,
     log: app.log
   })
@@ -65,6 +60,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, bus }) => {
   app.addHook('preClose', async () => {
     registry.closeAll(CLOSE.GOING_AWAY, 'hub shutting down')
     await ingest.drain()
+    await presence.drain()
   })
 
   const authenticate = async (request: FastifyRequest) => {
@@ -97,11 +93,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, bus }) => {
       },
       now: Date.now,
       setTimer: timer,
-      hello: async msg => {
-        const result = await reconcileHello(pool, nodeId, msg.servers, new Date())
-        bus.publish(result.events)
-        return result
-      },
+      hello: async msg => await reconcileHello(pool, nodeId, msg.servers, new Date()),
       submit: async report => await ingest.submit(report),
       log
     })

@@ -3,6 +3,7 @@
 import fp from 'fastify-plugin'
 import { createDatabase, type Database } from '../../db/database.ts'
 import { createNodeRepository, type NodeRepository } from '../../db/nodes.ts'
+import { createServerRepository, type ServerRepository } from '../../db/servers.ts'
 import { createSessionRepository, type SessionRepository } from '../../db/sessions.ts'
 import { createUserRepository, type UserRepository } from '../../db/users.ts'
 import type { Config } from '../config.ts'
@@ -10,7 +11,7 @@ import type { Config } from '../config.ts'
 declare module 'fastify' {
   interface FastifyInstance {
     db: Database
-    repos: { users: UserRepository, sessions: SessionRepository, nodes: NodeRepository }
+    repos: { users: UserRepository, sessions: SessionRepository, nodes: NodeRepository, servers: ServerRepository }
   }
 }
 
@@ -35,7 +36,8 @@ export default fp<DatabasePluginOptions>(async (app, { config, db: injected }) =
   app.decorate('repos', {
     users: createUserRepository(db.prisma),
     sessions: createSessionRepository(db.prisma),
-    nodes: createNodeRepository(db.prisma)
+    nodes: createNodeRepository(db.prisma),
+    servers: createServerRepository(db.prisma)
   })
   if (injected === undefined) app.addHook('onClose', async () => { await db.close() })
 }, { name: 'hub-database' })

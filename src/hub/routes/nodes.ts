@@ -16,7 +16,7 @@ const nodesRoutes: FastifyPluginAsyncTypebox<{ tokens: AgentTokens }> = async (a
   const { nodes } = app.repos
   const revokeLive = (nodeId: string, reason: string) => app.agents.get(nodeId)?.close(CLOSE.UNAUTHORIZED, reason)
 
-  app.addHook('preHandler', app.authenticate)
+  app.addHook('onRequest', app.authenticate)
   app.addHook('preHandler', async (request: FastifyRequest) => {
     if (!can(principalOf(request), 'nodes.manage')) throw new ForbiddenError('permission nodes.manage is required')
   })

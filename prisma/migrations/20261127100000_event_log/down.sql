@@ -1,0 +1,3 @@
+-- Reverts 20261127100000_event_log.
+DROP TABLE "event_counter";
+DROP TABLE "events";

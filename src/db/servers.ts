@@ -1,0 +1,91 @@
+// Servers, their status history, and the configuration templates (alts) they are made from.
+import type { Prisma, PrismaClient } from './generated/client.ts'
+
+type Tx = PrismaClient | Prisma.TransactionClient
+
+export const PUBLIC_SERVER = {
+  id: true,
+  name: true,
+  status: true,
+  port: true,
+  nodeId: true,
+  altId: true,
+  ownerId: true,
+  statusChangedAt: true,
+  createdAt: true,
+  updatedAt: true
+} as const
+export type PublicServer = Prisma.ServerGetPayload<{ select: typeof PUBLIC_SERVER }>
+
+const PUBLIC_ALT = { id: true, name: true, image: true, startup: true, createdAt: true } as const
+
+export interface Page<T> { items: T[], next: string | null }
+
+/** Takes `limit + 1` rows: the extra one only says whether a next page exists. */
+function page<T extends { id: string }> (rows: T[], limit: number): Page<T> {
+  const items = rows.slice(0, limit)
+  return { items, next: rows.length > limit ? (items[items.length - 1] as T).id : null }
+}
+
+export function createServerRepository (prisma: PrismaClient) {
+  return {
+    /** Servers by id; `ownerId` restricts to one owner's (for callers without `servers.view`). */
+    async list (options: { ownerId?: string, nodeId?: string, after?: string, limit: number }): Promise<Page<PublicServer>> {
+      const rows = await prisma.server.findMany({
+        where: {
+          ...(options.ownerId === undefined ? {} : { ownerId: options.ownerId }),
+          ...(options.nodeId === undefined ? {} : { nodeId: options.nodeId }),
+          ...(options.after === undefined ? {} : { id: { gt: options.after } })
+        },
+        select: PUBLIC_SERVER,
+        orderBy: { id: 'asc' },
+        take: options.limit + 1
+      })
+      return page(rows, options.limit)
+    },
+
+    async get (id: string, tx: Tx = prisma): Promise<PublicServer | null> {
+      return await tx.server.findUnique({ where: { id }, select: PUBLIC_SERVER })
+    },
+
+    /** Prisma raises P2002 for a port the node already uses, P2003 for an unknown node, alt or owner. */
+    async create (data: { name: string, nodeId: string, altId: string, ownerId: string, port: number }, tx: Tx = prisma): Promise<PublicServer> {
+      return await tx.server.create({ data, select: PUBLIC_SERVER })
+    },
+
+    async delete (id: string, tx: Tx = prisma): Promise<boolean> {
+      const { count } = await tx.server.deleteMany({ where: { id } })
+      return count === 1
+    },
+
+    /**
+     * Status history, newest first. `before` is a transition id: the page holds the ones older
+     * than it (by time, ties broken by id). Undefined when `before` names no transition of this server.
+     */
+    async transitions (serverId: string, options: { before?: string, limit: number }) {
+      let where: Prisma.ServerStatusTransitionWhereInput = { serverId }
+      if (options.before !== undefined) {
+        const anchor = await prisma.serverStatusTransition.findFirst({ where: { id: options.before, serverId }, select: { id: true, at: true } })
+        if (anchor === null) return undefined
+        where = { serverId, OR: [{ at: { lt: anchor.at } }, { at: anchor.at, id: { lt: anchor.id } }] }
+      }
+      const rows = await prisma.serverStatusTransition.findMany({
+        where,
+        orderBy: [{ at: 'desc' }, { id: 'desc' }],
+        take: options.limit + 1
+      })
+      return page(rows.map(r => ({ ...r, seq: r.seq === null ? null : Number(r.seq) })), options.limit)
+    },
+
+    async alts () {
+      return await prisma.alt.findMany({ select: PUBLIC_ALT, orderBy: { name: 'asc' } })
+    },
+
+    /** Prisma raises P2002 for a name already taken. */
+    async createAlt (data: { name: string, image: string, startup: string }) {
+      return await prisma.alt.create({ data, select: PUBLIC_ALT })
+    }
+  }
+}
+
+export type ServerRepository = ReturnType<typeof createServerRepository>

@@ -1,0 +1,101 @@
+// The global event log: appended inside the transaction of the change it describes, read back
+// in id order by every hub's event feed (LISTEN/NOTIFY wakes them) and by panels resuming with
+// `since`. See the event_log migration for why ids come from a counter row.
+import type pg from 'pg'
+
+export const EVENTS_CHANNEL = 'hub_events'
+
+export interface NewEvent {
+  kind: 'server.status' | 'node.presence' | 'action.updated'
+  serverId: string | null
+  nodeId: string | null
+  data: Record<string, unknown>
+  at: Date
+}
+
+export interface StoredEvent extends NewEvent {
+  /** A decimal string: ids outgrow 2^53 in theory, and the protocol sends them as strings. */
+  id: string
+}
+
+/**
+ * Appends events in one statement and notifies the feeds (delivered at commit). Call it last in
+ * the transaction: the counter row lock it takes is held until commit, serialising committers
+ * for that short time only. Returns the last id given out ('0' when `events` is empty).
+ */
+export async function appendEvents (client: pg.PoolClient | pg.Client, events: NewEvent[]): Promise<string> {
+  if (events.length === 0) return '0'
+  const { rows } = await client.query<{ last: string }>({
+    name: 'events_append',
+    text: `WITH c AS (
+             UPDATE event_counter SET last_id = last_id + $1 WHERE id = 1 RETURNING last_id
+           ), ins AS (
+             INSERT INTO events (id, kind, server_id, node_id, data, at)
+             SELECT c.last_id - $1 + e.ord, e.kind, e.server_id, e.node_id, e.data, e.at
+             FROM c, unnest($2::text[], $3::uuid[], $4::uuid[], $5::jsonb[], $6::timestamptz[])
+               WITH ORDINALITY AS e(kind, server_id, node_id, data, at, ord)
+             RETURNING id
+           )
+           SELECT max(id)::text AS last, pg_notify('${EVENTS_CHANNEL}', max(id)::text) FROM ins`,
+    values: [
+      events.length,
+      events.map(e => e.kind),
+      events.map(e => e.serverId),
+      events.map(e => e.nodeId),
+      events.map(e => JSON.stringify(e.data)),
+      events.map(e => e.at)
+    ]
+  })
+  return (rows[0] as { last: string }).last
+}
+
+interface EventRow { id: string, kind: NewEvent['kind'], server_id: string | null, node_id: string | null, data: Record<string, unknown>, at: Date }
+
+const toEvent = (r: EventRow): StoredEvent => ({ id: r.id, kind: r.kind, serverId: r.server_id, nodeId: r.node_id, data: r.data, at: r.at })
+
+/** Events after `afterId`, oldest first, at most `limit`. */
+export async function readEventsAfter (pool: pg.Pool, afterId: string, limit: number): Promise<StoredEvent[]> {
+  const { rows } = await pool.query<EventRow>({
+    name: 'events_after',
+    text: 'SELECT id::text, kind, server_id, node_id, data, at FROM events WHERE id > $1 ORDER BY events.id LIMIT $2',
+    values: [afterId, limit]
+  })
+  return rows.map(toEvent)
+}
+
+/** Events after `afterId` about any of these servers or nodes, oldest first, at most `limit`. */
+export async function readEventsFor (pool: pg.Pool, afterId: string, serverIds: string[], nodeIds: string[], limit: number): Promise<StoredEvent[]> {
+  const { rows } = await pool.query<EventRow>({
+    name: 'events_for',
+    text: `SELECT id::text, kind, server_id, node_id, data, at FROM events
+           WHERE id > $1 AND (server_id = ANY($2::uuid[]) OR node_id = ANY($3::uuid[]))
+           ORDER BY events.id LIMIT $4`,
+    values: [afterId, serverIds, nodeIds, limit]
+  })
+  return rows.map(toEvent)
+}
+
+/** The last id given out, and the oldest id still kept ('0' when the log is empty). */
+export async function eventBounds (pool: pg.Pool): Promise<{ last: string, oldest: string }> {
+  const { rows } = await pool.query<{ last: string, oldest: string | null }>({
+    name: 'events_bounds',
+    text: 'SELECT (SELECT last_id::text FROM event_counter WHERE id = 1) AS last, (SELECT min(id)::text FROM events) AS oldest'
+  })
+  const row = rows[0] as { last: string, oldest: string | null }
+  return { last: row.last, oldest: row.oldest ?? row.last }
+}
+
+/**
+ * Deletes events that are both older than `keepMs` and outside the newest `keepCount`: the
+ * retention is whichever keeps more. Returns how many went.
+ */
+export async function pruneEvents (pool: pg.Pool, keepCount: number, keepMs: number): Promise<number> {
+  const { rowCount } = await pool.query({
+    name: 'events_prune',
+    text: `DELETE FROM events
+           WHERE id <= (SELECT last_id FROM event_counter WHERE id = 1) - $1
+             AND at < now() - make_interval(secs => $2::double precision / 1000)`,
+    values: [keepCount, keepMs]
+  })
+  return rowCount ?? 0
+}

@@ -1,0 +1,121 @@
+// Feeds the bus from the event log. A dedicated connection LISTENs on the events channel; each
+// notification (sent at commit by appendEvents) wakes one read of everything after the last id
+// this process has published. Reads never overlap and always resume from that id, so events
+// reach the bus once each, in id order, whichever hub committed them. A lost connection is
+// redialled with backoff and followed by a catch-up read; a slow timer reads too, as a safety
+// net for a connection that died without telling. Events pruned before this process read them
+// are reported as a gap (panels get `resync`).
+import type pg from 'pg'
+import { EVENTS_CHANNEL, eventBounds, readEventsAfter } from '../db/sql/events.ts'
+import type { Bus } from './bus.ts'
+
+export interface EventFeedOptions {
+  pool: pg.Pool
+  connect: () => pg.Client
+  bus: Bus
+  log: { warn (obj: object, msg: string): void, error (obj: object, msg: string): void }
+  /** Events per read. */
+  batch?: number
+  /** The safety-net read interval. */
+  pollMs?: number
+  /** Upper bound of the redial delay (full jitter from 100 ms, doubling). */
+  maxBackoffMs?: number
+}
+
+export interface EventFeed {
+  start (): Promise<void>
+  stop (): Promise<void>
+  /** The last event id published to the bus. */
+  lastId (): string
+}
+
+export function createEventFeed (options: EventFeedOptions): EventFeed {
+  const { pool, connect, bus, log, batch = 2_000, pollMs = 5_000, maxBackoffMs = 5_000 } = options
+  let cursor = '0'
+  let client: pg.Client | undefined
+  let stopped = false
+  let reading: Promise<void> | undefined
+  let again = false
+  let attempts = 0
+  let redial: NodeJS.Timeout | undefined
+  let poll: NodeJS.Timeout | undefined
+
+  /** Reads until caught up; a wake-up during a read makes it go round once more. */
+  function wake (): void {
+    if (stopped) return
+    if (reading !== undefined) {
+      again = true
+      return
+    }
+    reading = (async () => {
+      do {
+        again = false
+        if (stopped) return
+        for (;;) {
+          const events = await readEventsAfter(pool, cursor, batch)
+          if (events.length === 0) break
+          const first = events[0] as { id: string }
+          if (BigInt(first.id) !== BigInt(cursor) + 1n) {
+            log.warn({ after: cursor, next: first.id }, 'events were pruned before this hub read them')
+            bus.gap()
+          }
+          cursor = (events[events.length - 1] as { id: string }).id
+          bus.publish(events)
+          if (events.length < batch || stopped) break
+        }
+      } while (again)
+    })()
+      .catch(err => log.error({ err }, 'event feed read failed; retrying on the next wake-up'))
+      .finally(() => { reading = undefined })
+  }
+
+  async function listen (): Promise<void> {
+    const c = connect()
+    c.on('notification', msg => {
+      if (msg.payload !== undefined && BigInt(msg.payload) <= BigInt(cursor)) return
+      wake()
+    })
+    c.on('error', err => {
+      log.warn({ err }, 'event feed connection lost')
+      lost(c)
+    })
+    c.on('end', () => lost(c))
+    client = c
+    await c.connect()
+    await c.query(`LISTEN ${EVENTS_CHANNEL}`)
+    attempts = 0
+  }
+
+  function lost (c: pg.Client): void {
+    if (client !== c || stopped) return
+    client = undefined
+    c.end().catch(() => {})
+    const delay = Math.random() * Math.min(maxBackoffMs, 100 * 2 ** attempts++)
+    redial = setTimeout(() => {
+      listen().then(wake, err => {
+        log.warn({ err }, 'event feed could not reconnect')
+        lost(client ?? c)
+      })
+    }, delay)
+  }
+
+  return {
+    async start () {
+      cursor = (await eventBounds(pool)).last
+      await listen()
+      poll = setInterval(wake, pollMs)
+      poll.unref()
+      wake() // anything committed between reading the bound and LISTEN
+    },
+    async stop () {
+      stopped = true
+      clearTimeout(redial)
+      clearInterval(poll)
+      const c = client
+      client = undefined
+      await reading
+      await c?.end().catch(() => {})
+    },
+    lastId: () => cursor
+  }
+}

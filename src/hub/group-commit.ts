@@ -1,0 +1,78 @@
+// Group commit: items submitted from many connections are written together, one transaction per
+// batch, so the cost per item falls as load rises.
+//
+// Items are spread over `lanes`; each lane runs at most one transaction at a time. While a
+// lane's transaction is in flight, new items queue behind it and all go into the next one: at
+// low load an item commits alone and at once, under load batches grow by themselves (PostgreSQL's
+// own group-commit idea), with no timer adding latency. One key always maps to one lane and a
+// lane commits in order, so items of one key are written in submission order.
+//
+// A failed commit fails only its own batch: each of its items gets `fail('error')`.
+
+export type Refusal = 'error' | 'overloaded' | 'closed'
+
+export interface GroupCommitOptions<T, R> {
+  commit: (items: T[]) => Promise<R[]>
+  /** The result of an item whose batch failed, or that was refused (queue full, draining). */
+  fail: (why: Refusal, err?: unknown) => R
+  lanes?: number
+  laneOf?: (item: T) => number
+  maxBatch?: number
+  /** Items waiting per lane before new ones are refused. */
+  maxQueue?: number
+}
+
+export interface GroupCommit<T, R> {
+  submit (item: T): Promise<R>
+  /** Waits for queued items to commit; later submissions are refused. */
+  drain (): Promise<void>
+}
+
+interface Pending<T, R> { item: T, resolve: (result: R) => void }
+
+export function createGroupCommit<T, R> (options: GroupCommitOptions<T, R>): GroupCommit<T, R> {
+  const { commit, fail, lanes = 1, laneOf = () => 0, maxBatch = 1_000, maxQueue = 20_000 } = options
+  const queues: Array<Array<Pending<T, R>>> = Array.from({ length: lanes }, () => [])
+  const busy: Array<Promise<void> | undefined> = Array.from({ length: lanes }, () => undefined)
+  let closed = false
+
+  function schedule (lane: number): void {
+    if (busy[lane] !== undefined || queues[lane]?.length === 0) return
+    // setImmediate: let the frames of the current I/O phase join this batch.
+    busy[lane] = new Promise<void>(resolve => setImmediate(resolve))
+      .then(async () => { await flush(lane) })
+      .finally(() => {
+        busy[lane] = undefined
+        schedule(lane)
+      })
+  }
+
+  async function flush (lane: number): Promise<void> {
+    const batch = (queues[lane] as Array<Pending<T, R>>).splice(0, maxBatch)
+    let results: R[]
+    try {
+      results = await commit(batch.map(p => p.item))
+    } catch (err) {
+      const failed = fail('error', err)
+      results = batch.map(() => failed)
+    }
+    batch.forEach((p, i) => p.resolve(results[i] as R))
+  }
+
+  return {
+    async submit (item) {
+      const lane = laneOf(item) % lanes
+      const queue = queues[lane] as Array<Pending<T, R>>
+      if (closed) return fail('closed')
+      if (queue.length >= maxQueue) return fail('overloaded')
+      return await new Promise<R>(resolve => {
+        queue.push({ item, resolve })
+        schedule(lane)
+      })
+    },
+    async drain () {
+      closed = true
+      while (busy.some(b => b !== undefined)) await Promise.all(busy)
+    }
+  }
+}
