@@ -24,7 +24,8 @@ export interface Fleet {
 }
 
 interface NodeRow { id: string, name: string }
-interface ServerRow { id: string, name: string, nodeId: string, status: string, seq: number | string }
+/** `seq` is absent from the API's server view: 0 is then safe, since `welcome.lastSeq` corrects it. */
+interface ServerRow { id: string, name: string, nodeId: string, status: string, seq?: number | string | null }
 
 export async function provision (api: ApiClient, opts: { prefix: string, agents: number, servers: number }, databaseUrl: string | undefined, log: (line: string) => void): Promise<Fleet> {
   const notes: string[] = []
@@ -50,7 +51,7 @@ export async function provision (api: ApiClient, opts: { prefix: string, agents:
     const agents = nodes.map(({ node, token }) => ({
       nodeId: node.id,
       token,
-      servers: (byNode.get(node.id) ?? []).map((s): HelloServer => ({ serverId: s.id, status: agentStatusOf(s.status), seq: Number(s.seq) }))
+      servers: (byNode.get(node.id) ?? []).map((s): HelloServer => ({ serverId: s.id, status: agentStatusOf(s.status), seq: Number(s.seq ?? 0) || 0 }))
     }))
     return { agents, notes }
   } finally {
@@ -62,7 +63,7 @@ async function ensureServers (api: ApiClient, db: pg.Pool | undefined, nodes: No
   const nodeIds = new Set(nodes.map((n) => n.id))
   let have: ServerRow[]
   try {
-    have = (await listAll<ServerRow>(api, '/api/servers')).filter((s) => nodeIds.has(s.nodeId))
+    have = (await listAll<ServerRow>(api, '/api/servers', 'limit=500')).filter((s) => nodeIds.has(s.nodeId))
   } catch (err) {
     if (!(err instanceof ApiError && err.routeMissing) || db === undefined) throw err
     have = await selectServers(db, [...nodeIds])
@@ -110,12 +111,12 @@ async function pickAlt (api: ApiClient): Promise<string> {
   return alt.id
 }
 
-/** Every page of a `{ items, next }` list. */
-async function listAll<T> (api: ApiClient, path: string): Promise<T[]> {
+/** Every page of a `{ items, next }` list; `next` goes back as `after` (PROTOCOL.md's cursor). */
+async function listAll<T> (api: ApiClient, path: string, query = ''): Promise<T[]> {
   const out: T[] = []
   let next: string | null = null
   do {
-    const page: { items: T[], next: string | null } = await api.request('GET', next === null ? path : `${path}?cursor=${encodeURIComponent(next)}`)
+    const page: { items: T[], next: string | null } = await api.request('GET', `${path}?${query}${next === null ? '' : `${query === '' ? '' : '&'}after=${encodeURIComponent(next)}`}`)
     out.push(...page.items)
     next = page.next
   } while (next !== null)

@@ -100,6 +100,8 @@ export function buildReport (input: ReportInput): Report {
     thresholds.push({ name: 'acked transitions/s at least', limit: o.minRate, actual: rates.acksPerS, met: rates.acksPerS >= o.minRate })
   }
   const violations = [...('violations' in input.transitions ? input.transitions.violations : []), ...input.driverViolations]
+  // A run that measured nothing (no agent connected, or the hub acked nothing) must not pass.
+  if (input.totals.acks === 0) violations.push({ kind: 'no-load', message: `no status was acked (${input.totals.transitions} sent, ${input.totals.connectFailures} failed connects)` })
   const failedCheck = 'missing' in input.transitions && (input.transitions.missing > 0 || input.transitions.wrongStatus > 0)
   const wallS = (input.finishedAt.getTime() - input.startedAt.getTime()) / 1000
   const { adminPassword: _pw, databaseUrl, ...safeOptions } = o

@@ -109,7 +109,7 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
       const deadline = Date.now() + ms
       while (!done()) {
         if (failure !== undefined) throw failure
-        if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`)
+        if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}; errors so far: ${JSON.stringify(agg.errors)}`)
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(SAMPLE_EVERY_MS, Math.max(1, deadline - Date.now())))
           wake = () => { clearTimeout(timer); resolve() }
