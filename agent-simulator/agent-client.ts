@@ -30,6 +30,7 @@ export type * from './types.ts'
 
 interface Pending {
   seq: number
+  status: AgentStatus
   /** Encoded once: a replay must carry the original `at`. */
   frame: string
   sentAt: number
@@ -183,7 +184,7 @@ export function createAgentClient (options: AgentClientOptions): AgentClient {
     const entry = take(ack.serverId, ack.seq)
     // Absent: a duplicate ack, or one already settled by a welcome.
     if (entry === undefined) return
-    options.onAck?.(performance.now() - entry.sentAt)
+    options.onAck?.(performance.now() - entry.sentAt, ack, entry.status)
     settle(entry, null, ack)
   }
 
@@ -266,7 +267,7 @@ export function createAgentClient (options: AgentClientOptions): AgentClient {
     const msg: StatusMessage = { type: 'status', serverId, status, seq: server.seq, at: new Date().toISOString() }
     if (reason !== undefined) msg.reason = reason
     const { promise, resolve, reject } = Promise.withResolvers<StatusAckMessage>()
-    const entry: Pending = { seq: msg.seq, frame: encode(msg), sentAt: 0, settled: false, timer: undefined, resolve, reject }
+    const entry: Pending = { seq: msg.seq, status, frame: encode(msg), sentAt: 0, settled: false, timer: undefined, resolve, reject }
     // On timeout the promise rejects but the entry stays: a late ack still reports its latency (the
     // slow tail is what a benchmark is after), and a reconnect still replays it.
     entry.timer = setTimeout(() => {
@@ -280,6 +281,11 @@ export function createAgentClient (options: AgentClientOptions): AgentClient {
   function sendRaw (data: string | Buffer): void {
     if (socket?.readyState !== WebSocket.OPEN) throw new AgentClientError('NOT_CONNECTED', `sendRaw() while ${state}`)
     socket.send(data)
+  }
+
+  function drop (): void {
+    // terminate() destroys the socket without sending a close frame: the hub sees a bare TCP end.
+    if (socket !== null) end(socket, 'DROPPED', 'connection dropped')
   }
 
   function onSocketClose (ws: WebSocket, code: number, reason: string): void {
@@ -344,6 +350,7 @@ export function createAgentClient (options: AgentClientOptions): AgentClient {
     report,
     sendRaw,
     snapshot,
+    drop,
     close
   }
 }

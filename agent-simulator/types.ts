@@ -46,8 +46,10 @@ export interface AgentClientOptions {
   onClose?: (event: AgentCloseEvent) => void
   /** A reconnect is scheduled: `attempt` counts from 0 since the last welcome. */
   onReconnect?: (attempt: number, delayMs: number) => void
-  /** Latency of one status -> status.ack, from the last time it was sent; for histograms. */
-  onAck?: (latencyMs: number) => void
+  /** Latency of one status -> status.ack, from the last time it was sent; for histograms. Only acks
+   *  the hub sent for this very status: those synthesized from `welcome.lastSeq` do not count, since
+   *  the hub may have stored them folded into the hello snapshot rather than as a row of their own. */
+  onAck?: (latencyMs: number, ack: StatusAckMessage, status: AgentStatus) => void
   log?: AgentLog
   /** Source of jitter, [0, 1). Default Math.random. */
   random?: () => number
@@ -70,6 +72,9 @@ export interface AgentClient {
   sendRaw (data: string | Buffer): void
   /** The current status and seq of every server, as the next hello would send them. */
   snapshot (): HelloServer[]
+  /** Destroys the TCP connection at once, without a close frame, as a crash or a cut cable would;
+   *  the client then reconnects as after any drop. For chaos tests; a no-op while not connected. */
+  drop (): void
   /** Closes with 1000 and never reconnects; rejects what is still pending. */
   close (): Promise<void>
 }

@@ -1,0 +1,237 @@
+/**
+ * One worker thread's share of the fleet. A `ws` client saturates its own core long before the hub
+ * does, so the agents are partitioned over threads; each runs its agents' lifecycles, its share of
+ * the chaos and of a fixed rate, and ships a stats sample to the main thread every second.
+ *
+ * Phases, driven by the main thread: connect (ramped, `connectConcurrency` at a time, so a large
+ * fleet does not stampede the hub's hello path) -> 'load' -> 'stop' (no new statuses; wait a bounded
+ * time for the acks in flight; close every agent) -> the final message with every acked transition,
+ * which the correctness check looks for in the database.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { createAgentClient, type AgentClient, AgentClientError } from '../agent-client.ts'
+import type { AgentStatus, HelloServer } from '../../src/agent-protocol/index.ts'
+import { cycleStep, realisticStep, type Step } from './lifecycle.ts'
+import { encodeHistogram, newHistogram, recordMs, zeroCounters, type LatencyName, type WorkerSample } from './stats.ts'
+import type { AckedByServer, FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts'
+
+const init = workerData as WorkerInit
+const port = parentPort
+if (port === null) throw new Error('agent-worker.ts runs as a worker thread')
+
+interface SimServer {
+  id: string
+  agent: SimAgent
+  status: AgentStatus
+  /** Realistic mode: the next step and when (performance.now()) it is due. */
+  step: Step | undefined
+  nextAt: number
+  inflight: number
+}
+interface SimAgent { index: number, client: AgentClient, servers: SimServer[], ready: boolean }
+
+const TICK_MS = 20
+const MAX_INFLIGHT_PER_SERVER = 8
+const DRAIN_MS = 10_000
+
+let counters = zeroCounters()
+let errors: Record<string, number> = {}
+const hist = { statusAck: newHistogram() }
+const acked: AckedByServer = {}
+const agents: SimAgent[] = []
+const servers: SimServer[] = []
+let loading = false
+let inflightTotal = 0
+
+const countError = (code: string) => { errors[code] = (errors[code] ?? 0) + 1 }
+
+function makeClient (agent: SimAgent, token: string, hello: HelloServer[]): AgentClient {
+  return createAgentClient({
+    url: init.url,
+    token,
+    servers: hello,
+    agentVersion: 'agent-simulator',
+    ackTimeoutMs: 30_000,
+    onAck: (ms, ack, status) => {
+      counters.acks++
+      recordMs(hist.statusAck, ms)
+      const list = (acked[ack.serverId] ??= { seqs: [], statuses: [] })
+      list.seqs.push(ack.seq)
+      list.statuses.push(status)
+    },
+    onErrorFrame: (frame) => { counters.errorFrames++; countError(`hub:${frame.code}`) },
+    onWelcome: () => { agent.ready = true },
+    onClose: () => { agent.ready = false },
+    onReconnect: () => { counters.reconnects++ },
+    onCommand: () => { counters.commands++; return { ok: true } }
+  })
+}
+
+for (const [i, spec] of init.agents.entries()) {
+  const agent: SimAgent = { index: i, client: undefined as unknown as AgentClient, servers: [], ready: false }
+  agent.client = makeClient(agent, spec.token, spec.servers)
+  for (const s of spec.servers) {
+    const server: SimServer = { id: s.serverId, agent, status: s.status as AgentStatus, step: undefined, nextAt: 0, inflight: 0 }
+    agent.servers.push(server)
+    servers.push(server)
+  }
+  agents.push(agent)
+}
+
+async function connectAll (): Promise<void> {
+  let next = 0
+  const lane = async () => {
+    while (next < agents.length) {
+      const agent = agents[next++] as SimAgent
+      // connect() is one attempt; a refused first attempt is retried a few times with a pause.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await agent.client.connect()
+          break
+        } catch (err) {
+          counters.connectFailures++
+          countError(`connect:${(err as AgentClientError).code ?? 'ERROR'}`)
+          if (attempt >= 4) break
+          await new Promise((resolve) => setTimeout(resolve, 250 * (attempt + 1)))
+        }
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(init.connectConcurrency, agents.length) }, lane))
+}
+
+function send (server: SimServer, to: AgentStatus, reason: string): boolean {
+  let promise
+  try {
+    promise = server.agent.client.report(server.id, to, reason)
+  } catch (err) {
+    counters.skipped++
+    countError(`local:${(err as AgentClientError).code ?? 'ERROR'}`)
+    return false
+  }
+  server.status = to
+  server.inflight++
+  inflightTotal++
+  counters.transitions++
+  promise.then(() => {}, (err: AgentClientError) => {
+    if (err.code === 'ACK_TIMEOUT') counters.ackTimeouts++
+    else counters.rejected++
+    countError(`status:${err.code}`)
+  }).finally(() => { server.inflight--; inflightTotal-- })
+  return true
+}
+
+// Realistic mode: each server waits out its current step, spread at start so they do not move in step.
+let cursor = 0
+let budget = 0
+let lastTick = performance.now()
+function tick (): void {
+  const now = performance.now()
+  const dt = now - lastTick
+  lastTick = now
+  if (!loading) return
+  if (init.ratePerS === undefined) {
+    for (const s of servers) {
+      if (s.nextAt > now || s.step === undefined) continue
+      if (s.inflight >= MAX_INFLIGHT_PER_SERVER || !send(s, s.step.to, s.step.reason)) {
+        s.nextAt = now + 1000 // backpressure: try the same step again a little later
+        continue
+      }
+      s.step = realisticStep(s.status)
+      s.nextAt = now + s.step.delayMs
+    }
+    return
+  }
+  // Rate mode: a token budget refilled at this worker's share of the rate, spent round-robin on
+  // servers whose agent is connected and not too far behind on acks (the hub's backpressure).
+  budget = Math.min(budget + init.ratePerS * dt / 1000, init.ratePerS) // at most 1 s of catch-up
+  let tries = 0
+  while (budget >= 1 && tries < servers.length) {
+    const s = servers[cursor] as SimServer
+    cursor = (cursor + 1) % servers.length
+    tries++
+    if (!s.agent.ready || s.inflight >= MAX_INFLIGHT_PER_SERVER) continue
+    if (send(s, cycleStep(s.status), 'rate')) budget--
+  }
+  if (budget >= 1 && tries >= servers.length) counters.skipped += Math.floor(budget)
+}
+
+function chaos (): void {
+  if (!loading) return
+  const pick = (fraction: number) => agents.filter(() => Math.random() < fraction)
+  for (const agent of pick(init.dropFraction)) {
+    if (agent.ready) { agent.client.drop(); counters.drops++ }
+  }
+  for (const agent of pick(init.restartFraction)) restart(agent)
+}
+
+/** A restarted agent process: the old client closes, a new one says hello with the same servers. */
+function restart (agent: SimAgent): void {
+  const old = agent.client
+  const hello = old.snapshot()
+  const spec = init.agents[agent.index]
+  if (spec === undefined) return
+  counters.restarts++
+  agent.ready = false
+  agent.client = makeClient(agent, spec.token, hello)
+  old.close().then(() => agent.client.connect()).catch((err: AgentClientError) => {
+    counters.connectFailures++
+    countError(`connect:${err.code ?? 'ERROR'}`)
+  })
+}
+
+function sample (): WorkerSample {
+  const histograms: Partial<Record<LatencyName, string>> = {}
+  if (hist.statusAck.totalCount > 0) histograms.statusAck = encodeHistogram(hist.statusAck)
+  hist.statusAck.reset()
+  const cpu = process.threadCpuUsage()
+  const s: WorkerSample = {
+    worker: init.worker,
+    at: Date.now(),
+    connected: agents.reduce((n, a) => n + (a.ready ? 1 : 0), 0),
+    counters,
+    errors,
+    histograms,
+    cpuUserUs: cpu.user,
+    cpuSystemUs: cpu.system
+  }
+  counters = zeroCounters()
+  errors = {}
+  return s
+}
+
+const post = (msg: FromWorker) => port.postMessage(msg)
+const ticker = setInterval(tick, TICK_MS)
+const sampler = setInterval(() => post({ type: 'sample', sample: sample() }), init.sampleEveryMs)
+const chaosTimer = init.dropFraction > 0 || init.restartFraction > 0 ? setInterval(chaos, init.chaosEveryMs) : undefined
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.type === 'load') {
+    const now = performance.now()
+    // Spread the first realistic step over its whole delay, so servers do not all move at once.
+    for (const s of servers) {
+      s.step = realisticStep(s.status)
+      s.nextAt = now + Math.random() * s.step.delayMs
+    }
+    lastTick = now
+    loading = true
+  } else if (msg.type === 'stop') {
+    loading = false
+    stop().catch((err: unknown) => post({ type: 'failed', message: String(err) }))
+  }
+})
+
+async function stop (): Promise<void> {
+  clearInterval(chaosTimer)
+  // Bounded drain: statuses still unacked after it are simply not counted as acked.
+  const deadline = performance.now() + DRAIN_MS
+  // inflightTotal drops as acks arrive, between the loop's awaits.
+  // eslint-disable-next-line no-unmodified-loop-condition
+  while (inflightTotal > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  clearInterval(ticker)
+  clearInterval(sampler)
+  await Promise.all(agents.map(async (a) => await a.client.close()))
+  post({ type: 'final', sample: sample(), acked, unackedAtEnd: inflightTotal })
+}
+
+connectAll().then(() => post({ type: 'connected', sample: sample() }), (err: unknown) => post({ type: 'failed', message: String(err) }))
