@@ -1,13 +1,16 @@
 // Connections: 10,000 idle authenticated agents (hello sent, welcome received) held by one hub
 // process, and the memory they cost next to a bare `ws` server holding as many plain
-// connections, in the same run. The agents all connect at once against a fresh hub (the storm
-// after a hub restart): time until every one is welcomed, and the database pool's deepest queue.
-// RSS deltas are taken after a forced GC in each server process (node --expose-gc), before and
-// after the connections, so both servers are measured the same way.
-// The load generators, the hub and PostgreSQL share the machine (2 cores here). Writes
-// bench/results/connections.md.
+// connections, in the same run. Each server is measured twice, each time as a fresh process:
+//  - ramp: the connections arrive at a steady rate (--ramp per second), as a fleet does in normal
+//    operation; RSS per connection here is the cost of holding them;
+//  - storm: every connection at once (as after a hub restart): time until every agent is
+//    welcomed, the database pool's deepest queue, and RSS after the storm, which also holds what
+//    the allocator kept from the storm's peak.
+// RSS is read after a forced GC (node --expose-gc), before and after the connections, the same
+// way for both servers. The load generators, the hub and PostgreSQL share the machine (2 cores
+// here). Writes bench/results/connections.md.
 //
-// Usage: node bench/connections.ts [--agents 10000] [--workers 2] [--hold 15]
+// Usage: node bench/connections.ts [--agents 10000] [--workers 2] [--hold 15] [--ramp 1000]
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -20,12 +23,14 @@ const { values: args } = parseArgs({
   options: {
     agents: { type: 'string', default: '10000' },
     workers: { type: 'string', default: '2' },
-    hold: { type: 'string', default: '15' }
+    hold: { type: 'string', default: '15' },
+    ramp: { type: 'string', default: '1000' }
   }
 })
 const AGENTS = Number(args.agents)
 const WORKERS = Number(args.workers)
 const HOLD = Number(args.hold)
+const RAMP = Number(args.ramp)
 const root = path.resolve(import.meta.dirname, '..')
 const command = `node bench/connections.ts ${process.argv.slice(2).join(' ')}`.trim()
 const log = (msg: string) => process.stderr.write(`[connections] ${msg}\n`)
@@ -41,96 +46,84 @@ const startWorkers = async (url: string) => {
   return workers
 }
 
-let bare: { rss0: number, rss1: number, connections: number, connectMs: number } | undefined
-let hub: {
-  rss0: number,
-  rss1: number,
-  heap0: number,
-  heap1: number,
-  agents: number,
-  stormMs: number,
-  slowestMs: number,
-  failures: Record<string, number>,
-  maxWaiting: number,
-  poolMax: number,
-  logged: Record<string, number>,
-  heldAgents: number,
+interface Phase {
+  rss0: number
+  rss1: number
+  heap0: number
+  heap1: number
+  held: number
+  connectMs: number
+  slowestMs: number
+  failures: Record<string, number>
+  maxWaiting?: number
+  poolMax?: number
+  logged?: Record<string, number>
   closes: Record<string, number>
-} | undefined
+}
 
-try {
-  // 1. The reference: a bare ws server.
-  {
-    log('bare ws server')
-    const server = spawnChild<{ url: string }>(lib('ws-server-process.ts'), {})
-    const { url } = await server.ready
-    const workers = await startWorkers(url)
-    try {
-      const before = await server.call('gc')
-      const t0 = performance.now()
-      await Promise.all(workers.map(async w => await w.call('connect', { plain: true })))
-      const connectMs = performance.now() - t0
-      await sleep(2_000)
-      const after = await server.call('gc')
-      bare = { rss0: before.rss, rss1: after.rss, connections: after.connections, connectMs }
-      log(`bare ws: ${after.connections} connections, ${int((after.rss - before.rss) / after.connections)} B each`)
-      await Promise.all(workers.map(async w => await w.call('close')))
-    } finally {
-      await Promise.all(workers.map(async w => await w.stop()))
-      await server.stop()
-    }
-  }
-
-  // 2. The hub: a fresh process, every agent at once.
-  {
-    log('hub: connect storm')
-    const server = spawnChild<{ url: string }>(lib('hub-process.ts'), {
+/** One fresh server process, the agents connecting in a ramp or a storm, then held idle. */
+async function measure (server: 'bare' | 'hub', mode: 'ramp' | 'storm'): Promise<Phase> {
+  log(`${server}: ${mode}`)
+  const child = server === 'bare'
+    ? spawnChild<{ url: string }>(lib('ws-server-process.ts'), {})
+    : spawnChild<{ url: string }>(lib('hub-process.ts'), {
       BENCH_HUB: JSON.stringify({ env: { DATABASE_URL: fixture.databaseUrl, HUB_AGENT_KEYS: fixture.agentKeys, HUB_ISSUER: ISSUER } })
     })
-    const { url } = await server.ready
-    const workers = await startWorkers(url)
-    try {
-      const before = await server.call('gc')
-      await server.call('resetMaxWaiting')
-      const t0 = performance.now()
-      const results = await Promise.all(workers.map(async w => await w.call('connect', {}, 180_000)))
-      const stormMs = performance.now() - t0
-      const afterStorm = await server.call('stats')
-      log(`hub: ${afterStorm.agents} agents welcomed in ${int(stormMs)} ms; pool max waiting ${afterStorm.pool.maxWaiting}`)
-      log(`hub: holding them idle for ${HOLD} s`)
-      await sleep(HOLD * 1000)
-      const after = await server.call('gc')
-      const reads = await Promise.all(workers.map(async w => await w.call('read', {})))
-      hub = {
-        rss0: before.rss,
-        rss1: after.rss,
-        heap0: before.heapUsed,
-        heap1: after.heapUsed,
-        agents: afterStorm.agents,
-        stormMs,
-        slowestMs: Math.max(...results.map(r => r.slowestMs)),
-        failures: sumCounts(results.map(r => r.failures)),
-        maxWaiting: afterStorm.pool.maxWaiting,
-        poolMax: afterStorm.pool.max,
-        logged: after.logged,
-        heldAgents: after.agents,
-        closes: sumCounts(reads.map(r => r.closes))
-      }
-      log(`hub: ${after.agents} agents held, ${int((after.rss - before.rss) / after.agents)} B each`)
-      await Promise.all(workers.map(async w => await w.call('close', undefined, 120_000)))
-      await server.call('close', undefined, 60_000)
-    } finally {
-      await Promise.all(workers.map(async w => await w.stop()))
-      await server.stop()
+  const { url } = await child.ready
+  const workers = await startWorkers(url)
+  try {
+    const before = await child.call('gc')
+    if (server === 'hub') await child.call('resetMaxWaiting')
+    const t0 = performance.now()
+    const perSecond = mode === 'ramp' ? RAMP / WORKERS : undefined
+    const results = await Promise.all(workers.map(async w => await w.call('connect', { plain: server === 'bare', perSecond }, 180_000)))
+    const connectMs = performance.now() - t0
+    const connected = await child.call('stats')
+    log(`${server} ${mode}: connected in ${int(connectMs)} ms; holding them idle for ${HOLD} s`)
+    await sleep(HOLD * 1000)
+    const after = await child.call('gc')
+    const reads = server === 'hub' ? await Promise.all(workers.map(async w => await w.call('read', {}))) : []
+    const held = server === 'hub' ? after.agents : after.connections
+    log(`${server} ${mode}: ${held} held, ${int((after.rss - before.rss) / held)} B each`)
+    await Promise.all(workers.map(async w => await w.call('close', undefined, 120_000)))
+    if (server === 'hub') await child.call('close', undefined, 60_000)
+    return {
+      rss0: before.rss,
+      rss1: after.rss,
+      heap0: before.heapUsed,
+      heap1: after.heapUsed,
+      held,
+      connectMs,
+      slowestMs: Math.max(...results.map(r => r.slowestMs)),
+      failures: sumCounts(results.map(r => r.failures)),
+      maxWaiting: connected.pool?.maxWaiting,
+      poolMax: connected.pool?.max,
+      logged: after.logged,
+      closes: sumCounts(reads.map(r => r.closes))
     }
+  } finally {
+    await Promise.all(workers.map(async w => await w.stop()))
+    await child.stop()
+  }
+}
+
+let phases: Record<'bareRamp' | 'hubRamp' | 'bareStorm' | 'hubStorm', Phase>
+try {
+  phases = {
+    bareRamp: await measure('bare', 'ramp'),
+    hubRamp: await measure('hub', 'ramp'),
+    bareStorm: await measure('bare', 'storm'),
+    hubStorm: await measure('hub', 'storm')
   }
 } finally {
   await fixture.close()
 }
 
-if (bare === undefined || hub === undefined) throw new Error('a phase did not complete')
-const bareEach = (bare.rss1 - bare.rss0) / bare.connections
-const hubEach = (hub.rss1 - hub.rss0) / hub.heldAgents
+const each = (p: Phase) => (p.rss1 - p.rss0) / p.held
+const ratio = (hub: Phase, bare: Phase) => (each(hub) / each(bare)).toFixed(2)
+const row = (label: string, bare: Phase, hub: Phase) =>
+  `| ${label} | ${int(bare.held)} / ${int(hub.held)} | ${mib(bare.rss0)} → ${mib(bare.rss1)} | ${mib(hub.rss0)} → ${mib(hub.rss1)} | **${int(each(bare))} B** | **${int(each(hub))} B** | ${int((hub.heap1 - hub.heap0) / hub.held)} B | **${ratio(hub, bare)}×** |`
+const { hubRamp, bareRamp, hubStorm, bareStorm } = phases
 const report = `# Connections: ${int(AGENTS)} idle agents on one hub, and a connect storm
 
 Measured ${new Date().toISOString()} on ${facts}.
@@ -138,37 +131,35 @@ Measured ${new Date().toISOString()} on ${facts}.
 shared machine where other engineers run tests at the same time: figures are noisy; compare the
 two servers of one run.
 
-Command: \`${command}\`. Agents are the simulator's agent client (token on the upgrade, hello with one
-server, welcome), split over ${WORKERS} generator processes. Hub: default config (pool of ${hub.poolMax}
-connections, heartbeat 10 s), in its own process; its PostgreSQL is the embedded one.
+Command: \`${command}\`${process.env.MALLOC_ARENA_MAX === undefined ? '' : ` with \`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX}\` for every process`}. Agents are the simulator's agent client (token on the upgrade, hello with one
+server, welcome), split over ${WORKERS} generator processes. Hub: default config (pool of ${hubStorm.poolMax ?? '?'}
+connections, heartbeat 10 s), in its own process; its PostgreSQL is the embedded one. Every phase
+is a fresh server process.
 
 ## Memory per connection (target: hub ≤ 2× bare ws)
 
-RSS of the server process after a forced GC, before and after the connections (${HOLD} s of idling, heartbeats included, for the hub).
+RSS of the server process after a forced GC, before and after the connections, after ${HOLD} s of
+idling (heartbeats included, for the hub). Ramp: ${int(RAMP)} connections per second; storm: all at once.
 
-| | bare \`ws\` server | hub (authenticated agents) |
-| --- | --- | --- |
-| connections held | ${int(bare.connections)} | ${int(hub.heldAgents)} |
-| RSS before → after | ${mib(bare.rss0)} → ${mib(bare.rss1)} | ${mib(hub.rss0)} → ${mib(hub.rss1)} |
-| **RSS per connection** | **${int(bareEach)} B** | **${int(hubEach)} B** |
-| JS heap per connection | | ${int((hub.heap1 - hub.heap0) / hub.heldAgents)} B |
-
-Hub / bare ws: **${(hubEach / bareEach).toFixed(2)}×**.
+| arrival | held (bare / hub) | bare \`ws\` RSS | hub RSS | **bare per connection** | **hub per connection** | hub JS heap per connection | **hub / bare** |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${row('ramp', bareRamp, hubRamp)}
+${row('storm', bareStorm, hubStorm)}
 
 ## Connect storm (target: all welcomed within 30 s, pool not exhausted)
 
-All ${int(AGENTS)} agents start connect() at the same moment against the freshly started hub.
+All ${int(AGENTS)} agents start connect() at the same moment against a freshly started hub.
 
 | | |
 | --- | --- |
-| **all welcomed after** | **${(hub.stormMs / 1000).toFixed(1)} s** (slowest agent ${(hub.slowestMs / 1000).toFixed(1)} s) |
-| agents attached on the hub | ${int(hub.agents)} |
-| failed connect attempts (retried) | ${showCounts(hub.failures)} |
-| deepest queue for a pool connection | ${hub.maxWaiting} waiting (pool of ${hub.poolMax}) |
-| hub warnings/errors logged (e.g. "hello failed") | ${showCounts(hub.logged)} |
-| closes seen by agents while idle | ${showCounts(hub.closes)} |
+| **all welcomed after** | **${(hubStorm.connectMs / 1000).toFixed(1)} s** (slowest agent ${(hubStorm.slowestMs / 1000).toFixed(1)} s) |
+| agents held on the hub | ${int(hubStorm.held)} |
+| failed connect attempts (retried) | ${showCounts(hubStorm.failures)} |
+| deepest queue for a pool connection | ${hubStorm.maxWaiting ?? '?'} waiting (pool of ${hubStorm.poolMax ?? '?'}) |
+| hub warnings/errors logged (e.g. "hello failed") | ${showCounts(hubStorm.logged ?? {})} |
+| closes seen by agents while idle | ${showCounts(hubStorm.closes)} |
 
-For comparison, the ${int(bare.connections)} plain connections to the bare ws server took ${(bare.connectMs / 1000).toFixed(1)} s.
+For comparison, the ${int(bareStorm.held)} plain connections to the bare ws server took ${(bareStorm.connectMs / 1000).toFixed(1)} s.
 `
 await writeFile(path.join(root, 'bench/results/connections.md'), report)
 process.stdout.write(report)

@@ -53,12 +53,16 @@ serve({
     agents = arg.agents
     return agents.length
   },
-  /** Every agent at once; a failed first connect is retried (as a real agent would), up to 5 times. */
-  async connect (arg: { plain?: boolean }) {
+  /**
+   * Every agent at once, or `perSecond` of them per second (a ramp); a failed first connect is
+   * retried (as a real agent would), up to 5 times.
+   */
+  async connect (arg: { plain?: boolean, perSecond?: number }) {
     const started = performance.now()
     const failures: Record<string, number> = {}
     let slowest = 0
-    await Promise.all(agents.map(async agent => {
+    await Promise.all(agents.map(async (agent, i) => {
+      if (arg.perSecond !== undefined) await new Promise(resolve => setTimeout(resolve, i * 1_000 / arg.perSecond!))
       for (let attempt = 0; ; attempt++) {
         try {
           if (arg.plain === true) {

@@ -21,19 +21,10 @@ export function createNodeRepository (prisma: PrismaClient) {
       return count === 0 ? null : await tx.node.findUniqueOrThrow({ where: { id }, select: PUBLIC_NODE })
     },
 
-    async tokenVersion (id: string): Promise<number | undefined> {
-      return (await prisma.node.findUnique({ where: { id }, select: { tokenVersion: true } }))?.tokenVersion
-    },
-
     /** Deletes the node; P2003 while it still has servers. */
     async delete (id: string, tx: Tx = prisma): Promise<boolean> {
       const { count } = await tx.node.deleteMany({ where: { id } })
       return count === 1
-    },
-
-    /** The node's servers with their stored status and seq. */
-    async servers (nodeId: string) {
-      return await prisma.server.findMany({ where: { nodeId }, select: { id: true, status: true, seq: true } })
     }
   }
 }

@@ -1,5 +1,6 @@
 // Group commit: items submitted from many connections are written together, one transaction per
-// batch, so the cost per item falls as load rises.
+// batch, so the cost per item falls as load rises. (The same mechanism batches lookups that
+// arrive in storms, such as agent token versions.)
 //
 // Items are spread over `lanes`; each lane runs at most one transaction at a time. While a
 // lane's transaction is in flight, new items queue behind it and all go into the next one: at

@@ -52,12 +52,18 @@ export async function writeTransitions (client: pg.PoolClient, rows: TransitionR
   })
 }
 
-/** Locks every server of a node (for the `hello` snapshot). */
-export async function lockNodeServers (client: pg.PoolClient, nodeId: string): Promise<Map<string, StoredServer>> {
+/** Locks every server of these nodes (for `hello` snapshots), by node. */
+export async function lockNodeServers (client: pg.PoolClient, nodeIds: string[]): Promise<Map<string, Map<string, StoredServer>>> {
   const { rows } = await client.query<ServerRow>({
-    name: 'status_batch_lock_node',
-    text: 'SELECT id, node_id, status, seq FROM servers WHERE node_id = $1 ORDER BY id FOR UPDATE',
-    values: [nodeId]
+    name: 'status_batch_lock_nodes',
+    text: 'SELECT id, node_id, status, seq FROM servers WHERE node_id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
+    values: [nodeIds]
   })
-  return byId(rows)
+  const byNode = new Map<string, Map<string, StoredServer>>()
+  for (const [id, server] of byId(rows)) {
+    let servers = byNode.get(server.nodeId)
+    if (servers === undefined) byNode.set(server.nodeId, servers = new Map())
+    servers.set(id, server)
+  }
+  return byNode
 }

@@ -1,12 +1,18 @@
-// Reconciles a `hello` snapshot with the database: a snapshot status that differs from the
-// stored one is the agent's truth and is persisted as a transition with reason `hello`; the
-// stored seq becomes the larger of the two. Returns the stored seq per server for `welcome`.
+// Reconciles `hello` snapshots with the database, group-committed: after a hub restart thousands
+// of agents say hello at once, and one transaction per hello would queue them all on the pool.
+//
+// Per node: a snapshot status that differs from the stored one is the agent's truth and is
+// persisted as a transition with reason `hello`; the stored seq becomes the larger of the two.
+// Returns the stored seq per server for `welcome`. Hellos of one batch are reconciled in order,
+// so two hellos of the same node (a quick reconnect) see each other's effect.
 import type pg from 'pg'
 import type { HelloServer } from '../../agent-protocol/index.ts'
-import { appendEvents } from '../../db/sql/events.ts'
-import { lockNodeServers, writeTransitions, type TransitionRow } from '../../db/sql/status-batch.ts'
+import { appendEvents, statusEvent, type NewEvent } from '../../db/sql/events.ts'
+import { lockNodeServers, writeTransitions, type StoredServer, type TransitionRow } from '../../db/sql/status-batch.ts'
 import { inTransaction } from '../../db/sql/transaction.ts'
-import { statusEvent } from '../bus.ts'
+import { createGroupCommit, type Refusal } from '../group-commit.ts'
+
+export interface Hello { nodeId: string, servers: HelloServer[], at: Date }
 
 export interface HelloResult {
   lastSeq: Record<string, number>
@@ -14,32 +20,62 @@ export interface HelloResult {
   foreign: HelloServer[]
 }
 
-export async function reconcileHello (pool: pg.Pool, nodeId: string, snapshot: HelloServer[], now: Date): Promise<HelloResult> {
-  return await inTransaction(pool, async client => {
-    const servers = await lockNodeServers(client, nodeId)
-    const rows: TransitionRow[] = []
-    const finals = new Map<string, TransitionRow>()
+export interface HelloReconciler {
+  reconcile (hello: Hello): Promise<HelloResult>
+  drain (): Promise<void>
+}
+
+type Outcome = { ok: true, result: HelloResult } | { ok: false, err: Error }
+
+export function createHelloReconciler (pool: pg.Pool, options: { lanes?: number, maxBatch?: number } = {}): HelloReconciler {
+  const hellos = createGroupCommit<Hello, Outcome>({
+    lanes: options.lanes ?? 1,
+    laneOf: h => Number.parseInt(h.nodeId.slice(-8), 16),
+    maxBatch: options.maxBatch ?? 500,
+    commit: async batch => await inTransaction(pool, async client => {
+      const results = await reconcileHellos(client, batch)
+      return results.map(result => ({ ok: true, result }))
+    }),
+    fail: (why: Refusal, err) => ({ ok: false, err: err instanceof Error ? err : new Error(`hello not recorded: ${why}`) })
+  })
+  return {
+    async reconcile (hello) {
+      const outcome = await hellos.submit(hello)
+      if (!outcome.ok) throw outcome.err
+      return outcome.result
+    },
+    drain: async () => { await hellos.drain() }
+  }
+}
+
+export async function reconcileHellos (client: pg.PoolClient, batch: Hello[]): Promise<HelloResult[]> {
+  const stored = await lockNodeServers(client, [...new Set(batch.map(h => h.nodeId))])
+  const rows: TransitionRow[] = []
+  const events: NewEvent[] = []
+  const finals = new Map<string, TransitionRow>()
+  const results = batch.map(({ nodeId, servers, at }): HelloResult => {
+    const own = stored.get(nodeId) ?? new Map<string, StoredServer>()
     const foreign: HelloServer[] = []
-    for (const entry of snapshot) {
-      const stored = servers.get(entry.serverId)
-      if (stored === undefined) {
+    for (const entry of servers) {
+      const server = own.get(entry.serverId)
+      if (server === undefined) {
         foreign.push(entry)
         continue
       }
-      const seq = Math.max(stored.seq, entry.seq)
-      if (entry.status !== stored.status || seq !== stored.seq) {
-        const row = { serverId: entry.serverId, from: stored.status, to: entry.status, seq, reason: 'hello', at: now }
-        if (entry.status !== stored.status) rows.push(row)
-        finals.set(entry.serverId, row)
-        stored.status = entry.status
-        stored.seq = seq
+      const seq = Math.max(server.seq, entry.seq)
+      if (entry.status === server.status && seq === server.seq) continue
+      const row = { serverId: entry.serverId, from: server.status, to: entry.status, seq, reason: 'hello', at }
+      if (entry.status !== server.status) {
+        rows.push(row)
+        events.push(statusEvent(nodeId, row))
       }
+      finals.set(entry.serverId, row)
+      server.status = entry.status
+      server.seq = seq
     }
-    if (finals.size > 0) await writeTransitions(client, rows, finals)
-    await appendEvents(client, rows.map(r => statusEvent(nodeId, r)))
-    return {
-      lastSeq: Object.fromEntries([...servers.values()].map(s => [s.id, s.seq])),
-      foreign
-    }
+    return { lastSeq: Object.fromEntries([...own.values()].map(s => [s.id, s.seq])), foreign }
   })
+  if (finals.size > 0) await writeTransitions(client, rows, finals)
+  await appendEvents(client, events)
+  return results
 }

@@ -1,17 +1,21 @@
 // /agent/v1: the thin WebSocket adapter over the realtime core (agents/*). Authentication runs
 // in preValidation, before the upgrade, so a bad token gets HTTP 401 and no socket.
+import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import type { FastifyRequest } from 'fastify'
 import { CLOSE } from '../../agent-protocol/index.ts'
+import { tokenVersions } from '../../db/sql/node-tokens.ts'
 import type { AgentTokens } from '../agent-tokens.ts'
 import { createAgentRegistry, type AgentRegistry } from '../agents/agent-registry.ts'
 import { createAgentSession } from '../agents/agent-session.ts'
-import { reconcileHello } from '../agents/hello.ts'
+import { createHelloReconciler } from '../agents/hello.ts'
+import { createGroupCommit } from '../group-commit.ts'
 import { createPresence } from '../agents/presence.ts'
 import { createStatusIngest, type StatusIngest, type StatusIngestOptions } from '../agents/status-ingest.ts'
 import type { Config } from '../config.ts'
-import { UnauthorizedError } from '../errors.ts'
+import { NotReadyError, UnauthorizedError } from '../errors.ts'
 import { bearerToken } from './auth.ts'
 
 declare module 'fastify' {
@@ -33,6 +37,11 @@ export interface AgentGatewayOptions {
   ingest?: IngestTuning
 }
 
+function releaseUpgrade (tcp: Socket): void {
+  const response = (tcp as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+  response?.detachSocket(tcp)
+}
+
 const timer = (fn: () => void, ms: number) => {
   const t = setTimeout(fn, ms)
   return { cancel: () => clearTimeout(t) }
@@ -40,10 +49,23 @@ const timer = (fn: () => void, ms: number) => {
 
 export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tuning }) => {
   const { pool } = app.db
-  const nodes = app.repos.nodes
   const ingest = createStatusIngest({ pool, lanes: Math.max(1, Math.floor(config.dbPoolMax / 2)), ...tuning, log: app.log })
   const presence = createPresence({ pool, heartbeatMs: config.heartbeatMs, log: app.log })
+  const hellos = createHelloReconciler(pool)
   const registry = createAgentRegistry({ write: presence.write, log: app.log })
+  // Upgrades share token-version queries the way reports share transactions: while one query
+  // is in flight the next ones gather (a reconnect storm would otherwise queue one query per
+  // agent on the pool). No cache: a rotated token must fail on the very next upgrade. A failed
+  // lookup answers 503, not 401: agents treat 401 as terminal, and this is the hub's fault.
+  const versions = createGroupCommit<string, number | undefined | 'failed'>({
+    lanes: 2,
+    laneOf: id => Number.parseInt(id.slice(-8), 16),
+    commit: async ids => {
+      const found = await tokenVersions(pool, ids)
+      return ids.map(id => found.get(id))
+    },
+    fail: () => 'failed'
+  })
   const unsubscribe = app.bus.subscribe(events => registry.onEvents(events))
   app.decorate('agents', registry)
   app.decorate('ingest', ingest)
@@ -56,43 +78,48 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
   app.addHook('preClose', async () => {
     registry.closeAll(CLOSE.GOING_AWAY, 'hub shutting down')
     unsubscribe()
-    await ingest.drain()
+    await Promise.all([ingest.drain(), hellos.drain()])
     await presence.stop()
   })
 
   const authenticate = async (request: FastifyRequest) => {
     const token = bearerToken(request.headers.authorization)
     const claims = token === undefined ? undefined : await tokens.verify(token)
-    if (claims === undefined || await nodes.tokenVersion(claims.nodeId) !== claims.version) {
+    const version = claims === undefined ? undefined : await versions.submit(claims.nodeId)
+    if (version === 'failed') throw new NotReadyError('the hub cannot check agent tokens right now; retry')
+    if (claims === undefined || version !== claims.version) {
       throw new UnauthorizedError('a valid agent token is required')
     }
     request.agentNodeId = claims.nodeId
   }
 
+  const limits = {
+    heartbeatMs: config.heartbeatMs,
+    helloTimeoutMs: config.helloTimeoutMs,
+    maxFrameBytes: config.maxFrameBytes,
+    ratePerSecond: config.agentRatePerSecond,
+    burst: config.agentBurst,
+    maxBadFrames: 20,
+    maxLimitedFrames: 1_000
+  }
+
+  // Memory per connection matters here (10,000 agents per hub): the ws socket is the Transport
+  // itself (send, close, ping), limits and logger are shared (session logs carry the nodeId), and
+  // nothing keeps the upgrade request alive for the connection's life. Two things did: the
+  // plugin's 'error' listener, whose closure holds the request and reply (replaced by one that
+  // holds nothing), and the plugin's ServerResponse, left attached to the TCP socket as its
+  // `_httpMessage` (detached: nothing will ever be written through it).
   app.get('/agent/v1', { websocket: true, preValidation: authenticate }, (socket, request) => {
     const nodeId = request.agentNodeId as string
-    const log = request.log.child({ nodeId })
     const session = createAgentSession({
       nodeId,
-      transport: {
-        send: frame => socket.send(frame),
-        close: (code, reason) => socket.close(code, reason),
-        ping: () => socket.ping()
-      },
-      limits: {
-        heartbeatMs: config.heartbeatMs,
-        helloTimeoutMs: config.helloTimeoutMs,
-        maxFrameBytes: config.maxFrameBytes,
-        ratePerSecond: config.agentRatePerSecond,
-        burst: config.agentBurst,
-        maxBadFrames: 20,
-        maxLimitedFrames: 1_000
-      },
+      transport: socket,
+      limits,
       now: Date.now,
       setTimer: timer,
-      hello: async msg => await reconcileHello(pool, nodeId, msg.servers, new Date()),
+      hello: async msg => await hellos.reconcile({ nodeId, servers: msg.servers, at: new Date() }),
       submit: async report => await ingest.submit(report),
-      log
+      log: app.log
     })
     // Attached synchronously, before any await, so no early frame is lost.
     socket.on('message', (data, isBinary) => session.onFrame(data as Buffer, isBinary))
@@ -101,7 +128,9 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
       session.onClosed()
       registry.detach(session)
     })
-    socket.on('error', err => log.warn({ err }, 'agent socket error'))
+    socket.removeAllListeners('error')
+    socket.on('error', err => app.log.warn({ err, nodeId }, 'agent socket error'))
+    releaseUpgrade(request.raw.socket)
     registry.attach(session)
   })
 }, { name: 'hub-agent-gateway', dependencies: ['hub-database'] })
