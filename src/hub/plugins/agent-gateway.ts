@@ -95,6 +95,10 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens }) => {
       setTimer: timer,
       hello: async msg => await reconcileHello(pool, nodeId, msg.servers, new Date()),
       submit: async report => await ingest.submit(report),
+      reply: async reply => await app.actions.store.reply(reply),
+      onReady: () => {
+        app.actions.dispatcher.nodeReady(session).catch(err => log.warn({ err }, 'pending commands not sent; they wait for the next connection'))
+      },
       log
     })
     // Attached synchronously, before any await, so no early frame is lost.
@@ -107,4 +111,4 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens }) => {
     socket.on('error', err => log.warn({ err }, 'agent socket error'))
     registry.attach(session)
   })
-}, { name: 'hub-agent-gateway', dependencies: ['hub-database'] })
+}, { name: 'hub-agent-gateway', dependencies: ['hub-database', 'hub-actions'] })
