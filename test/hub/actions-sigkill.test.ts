@@ -49,8 +49,13 @@ t.test('SIGKILL mid-dispatch, restart: no lost and no duplicated final result', 
   await chmod(dataDir, 0o755)
   t.teardown(() => rm(dataDir, { recursive: true, force: true }))
   const env = {
-    DATABASE_URL: databaseUrl, HUB_DATA_DIR: dataDir, HUB_PORT: String(await freePort()), NODE_ENV: 'test',
-    HUB_ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'info', HUB_ACTION_SWEEP_MS: '100'
+    DATABASE_URL: databaseUrl,
+    HUB_DATA_DIR: dataDir,
+    HUB_PORT: String(await freePort()),
+    NODE_ENV: 'test',
+    HUB_ADMIN_PASSWORD: PASSWORD,
+    LOG_LEVEL: 'info',
+    HUB_ACTION_SWEEP_MS: '100'
   }
   let hub = startHub(env)
   t.teardown(() => { if (hub.child.exitCode === null) hub.child.kill('SIGKILL') })
