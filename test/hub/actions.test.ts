@@ -162,7 +162,7 @@ t.test('offline node: delivered right after welcome; expired ones are not, and r
   t.same(await eventsOf(hub, cmd.commandId), ['QUEUED', 'DISPATCHED', 'ACKED', 'SUCCEEDED'])
 })
 
-t.test('a command dispatched but not acked when the connection drops is redelivered after reconnect', async t => {
+t.test('a command dispatched but not acked, or acked without a result, when the connection drops is redelivered after reconnect', async t => {
   const hub = await startTestHub(t)
   const { agentToken, servers: [s1] } = await addNode(hub, 'n1')
   let agent = await connectRaw(hub, agentToken)
@@ -181,6 +181,22 @@ t.test('a command dispatched but not acked when the connection drops is redelive
   agent.send({ type: 'command.result', commandId: again.commandId, ok: true })
   await stateIs(hub, again.commandId, 'SUCCEEDED')
   t.same(await eventsOf(hub, again.commandId), ['QUEUED', 'DISPATCHED', 'ACKED', 'SUCCEEDED'], 'one final result')
+
+  // Acked, and the connection drops before the result is recorded: sent again, so the agent can
+  // answer with the result it has.
+  const stop = await post(hub, s1 as string, { action: 'STOP' })
+  const cmd = await agent.next('command')
+  agent.send({ type: 'command.ack', commandId: cmd.commandId })
+  await stateIs(hub, stop.body.actionId, 'ACKED')
+  await agent.close()
+  const third = await connectRaw(hub, agentToken)
+  t.teardown(() => third.close())
+  await hello(third, [s1 as string])
+  t.equal((await third.next('command')).commandId, stop.body.actionId, 'an ACKED command is sent again too')
+  third.send({ type: 'command.ack', commandId: stop.body.actionId })
+  third.send({ type: 'command.result', commandId: stop.body.actionId, ok: true })
+  await stateIs(hub, stop.body.actionId, 'SUCCEEDED')
+  t.same(await eventsOf(hub, stop.body.actionId), ['QUEUED', 'DISPATCHED', 'ACKED', 'SUCCEEDED'])
 })
 
 t.test('ack timeout → EXPIRED, run timeout → FAILED; late replies are ignored', async t => {

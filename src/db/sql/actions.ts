@@ -172,12 +172,17 @@ export async function sweepTimedOut (client: pg.PoolClient, limit: number): Prom
   return rows.map(toRow)
 }
 
-/** What a node should get now: QUEUED and not expired, or DISPATCHED within the ack timeout (redelivery). Oldest first. */
+/**
+ * What a node should get now, oldest first: QUEUED and not expired; DISPATCHED within the ack
+ * timeout (it may never have arrived); ACKED within the run timeout (its result may have gone to a
+ * connection or hub that died: an agent that already finished it answers the redelivery with the
+ * result again, one that is still running it ignores it).
+ */
 export async function pendingForNode (pool: pg.Pool, nodeId: string): Promise<ActionRow[]> {
   const { rows } = await pool.query<Raw>({
     name: 'actions_pending_for_node',
     text: `SELECT ${COLUMNS} FROM server_actions a JOIN servers s ON s.id = a.server_id
-           WHERE s.node_id = $1 AND a.state IN ('QUEUED', 'DISPATCHED') AND a.deadline_at > now()
+           WHERE s.node_id = $1 AND a.state IN ${LIVE} AND a.deadline_at > now()
            ORDER BY a.timestamp, a.id`,
     values: [nodeId]
   })

@@ -9,8 +9,9 @@
 //      event log, which the creating transaction already notifies), so a hub holding a node
 //      connected elsewhere than where the POST landed hears of it within one notification;
 //   3. the node becoming ready (right after `welcome`): everything QUEUED and not expired, and
-//      everything DISPATCHED within its ack timeout (sent before the connection dropped, or by a
-//      hub that died before sending) goes out, oldest first. Agents dedupe by commandId.
+//      everything DISPATCHED or ACKED within its timeout (sent before the connection dropped, by a
+//      hub that died before sending, or whose result was lost with the connection) goes out,
+//      oldest first. Agents dedupe by commandId and answer a finished one with its result again.
 // Ordering: a session is marked ready before its pending read starts, so an action committed
 // before that read is found by it, and one committed after it is offered by path 1 or 2.
 import type { CommandMessage } from '../../agent-protocol/index.ts'
@@ -85,8 +86,8 @@ export function createDispatcher (deps: DispatcherDeps): Dispatcher {
     async nodeReady (target) {
       const rows = await deps.pending(target.nodeId)
       for (const row of rows) {
-        if (row.state === 'DISPATCHED') send(row)
-        else claim(row.id, row.nodeId)
+        if (row.state === 'QUEUED') claim(row.id, row.nodeId)
+        else send(row)
       }
     }
   }
