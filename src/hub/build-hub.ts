@@ -10,12 +10,15 @@ import { createAgentTokens, loadOrCreateKeySet, type AgentTokens } from './agent
 import { createLocalBus, type Bus } from './bus.ts'
 import type { Config } from './config.ts'
 import { createLoginLimiter } from './login-limiter.ts'
+import actionsPlugin from './plugins/actions.ts'
 import agentGateway, { type IngestTuning } from './plugins/agent-gateway.ts'
 import authPlugin from './plugins/auth.ts'
 import databasePlugin from './plugins/database.ts'
 import errorHandler from './plugins/error-handler.ts'
 import eventsPlugin from './plugins/events.ts'
 import metricsPlugin from './plugins/metrics.ts'
+import queuePlugin from './plugins/queue.ts'
+import actionsRoutes from './routes/actions.ts'
 import authRoutes from './routes/auth.ts'
 import healthRoutes from './routes/health.ts'
 import nodesRoutes from './routes/nodes.ts'
@@ -62,6 +65,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(errorHandler)
   await app.register(databasePlugin, { config, db: options.db })
   await app.register(eventsPlugin, { config, bus })
+  await app.register(queuePlugin, { config })
   await app.register(metricsPlugin, { token: config.metricsToken })
   await app.register(authPlugin, { now })
   await app.register(healthRoutes)
@@ -73,6 +77,8 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(usersRoutes)
   await app.register(nodesRoutes, { tokens })
   await app.register(serversRoutes)
+  await app.register(actionsPlugin, { config, bus })
+  await app.register(actionsRoutes)
   await app.register(agentGateway, { config, tokens, ingest: options.ingest })
   return app as unknown as FastifyInstance
 }

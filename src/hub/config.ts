@@ -34,7 +34,15 @@ export const ConfigSchema = Type.Object({
   issuer: Type.String({ default: 'hub', minLength: 1 }),
   /** Events are kept while younger than this or among the newest eventRetentionCount. */
   eventRetentionMs: Int(600_000, 60_000, 604_800_000),
-  eventRetentionCount: Int(100_000, 1_000, 100_000_000)
+  eventRetentionCount: Int(100_000, 1_000, 100_000_000),
+  /** pg-boss's own schema, apart from the Prisma tables. */
+  queueSchema: Type.String({ default: 'pgboss', pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
+  /** Power actions: time to reach the agent (sent as `expiresAt`), then to be acked, then to finish. */
+  actionDeliverTimeoutMs: Int(60_000, 100, 86_400_000),
+  actionAckTimeoutMs: Int(30_000, 100, 3_600_000),
+  actionRunTimeoutMs: Int(120_000, 100, 86_400_000),
+  /** How often each hub sweeps actions whose current state timed out. */
+  actionSweepMs: Int(1_000, 50, 60_000)
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -65,7 +73,12 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   agentKeys: 'HUB_AGENT_KEYS',
   issuer: 'HUB_ISSUER',
   eventRetentionMs: 'HUB_EVENT_RETENTION_MS',
-  eventRetentionCount: 'HUB_EVENT_RETENTION_COUNT'
+  eventRetentionCount: 'HUB_EVENT_RETENTION_COUNT',
+  queueSchema: 'HUB_QUEUE_SCHEMA',
+  actionDeliverTimeoutMs: 'HUB_ACTION_DELIVER_TIMEOUT_MS',
+  actionAckTimeoutMs: 'HUB_ACTION_ACK_TIMEOUT_MS',
+  actionRunTimeoutMs: 'HUB_ACTION_RUN_TIMEOUT_MS',
+  actionSweepMs: 'HUB_ACTION_SWEEP_MS'
 }
 
 /** Values that must never be echoed back in an error message. */

@@ -12,6 +12,13 @@ export const NotReadyError = createError<[string]>('HUB_ERR_NOT_READY', '%s', 50
 
 export const ERROR_PREFIX = 'HUB_ERR_'
 
+/** A 409 because a live START, STOP or RESTART blocks the action: the answer names it. */
+export function actionConflict (actionId: string, action: string, state: string): Error {
+  const err = new ConflictError(`${action} ${actionId} is still ${state} on this server`) as Error & { extra?: Record<string, unknown> }
+  err.extra = { actionId }
+  return err
+}
+
 /** The same answer for an unknown user and a wrong password, so neither can be told apart. */
 export const badCredentials = () => new UnauthorizedError('invalid username or password')
 export const missingSession = () => new UnauthorizedError('a valid session token is required')

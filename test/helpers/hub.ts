@@ -10,6 +10,8 @@ import { createTestDatabase } from './database.ts'
 // One signing key set for the whole test file: generating keys per hub would only cost time.
 let agentTokens: Promise<AgentTokens> | undefined
 const tokens = async () => await (agentTokens ??= generateKeySet().then(async keys => await createAgentTokens(keys, 'hub')))
+/** The key set every test hub of this file signs agent tokens with (for a second hub on the same database). */
+export const testAgentTokens = tokens
 
 export const ADMIN_PASSWORD = 'admin-password-for-tests'
 

@@ -38,7 +38,7 @@ t.test('/readyz is 503 while PostgreSQL is down and 200 again after it restarts,
   await pg.stop()
   const down = await get('/readyz')
   t.equal(down.status, 503)
-  t.same(await down.json(), { status: 'not ready', checks: { database: false } })
+  t.same(await down.json(), { status: 'not ready', checks: { database: false, queue: false } })
   const me = await get('/api/me', token)
   t.equal(me.status, 503, 'requests needing the database answer 503, not 500')
   t.equal((await me.json() as { error: { code: string } }).error.code, 'NOT_READY')

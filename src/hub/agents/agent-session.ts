@@ -2,7 +2,7 @@
 // rate limits and bad-frame accounting. Knows nothing of Fastify or ws (see transport.ts).
 import {
   CLOSE, ERROR, PROTOCOL_VERSION, decodeAgentMessage, encode,
-  type AgentMessage, type HelloMessage, type HubMessage
+  type AgentMessage, type CommandMessage, type HelloMessage, type HubMessage
 } from '../../agent-protocol/index.ts'
 import type { Transport } from './transport.ts'
 import { createTokenBucket } from '../token-bucket.ts'
@@ -29,8 +29,23 @@ export interface AgentSessionDeps {
   setTimer: (fn: () => void, ms: number) => { cancel (): void }
   hello: (msg: HelloMessage) => Promise<HelloResult>
   submit: (report: StatusReport) => Promise<IngestOutcome>
-  log: { warn (obj: object, msg: string): void }
+  /** A `command.ack` or `command.result` of this node, to be recorded. */
+  reply?: (reply: CommandReply) => Promise<CommandReplyOutcome>
+  /** The session became ready (welcome sent): pending commands go out now. */
+  onReady?: () => void
+  log: { warn (obj: object, msg: string): void, info? (obj: object, msg: string): void }
 }
+
+export type CommandReply =
+  | { type: 'ack', nodeId: string, commandId: string }
+  | { type: 'result', nodeId: string, commandId: string, ok: boolean, code: string | null, message: string | null }
+
+/**
+ * `applied`: the action moved. `ignored`: a duplicate or late reply (the action is already past
+ * it, or final, or expired); nothing moves. `unknown`: never sent to this node. `refused`: not
+ * recorded (storage failed, hub closing); the agent may resend.
+ */
+export type CommandReplyOutcome = { kind: 'applied' | 'unknown' | 'refused' } | { kind: 'ignored', row: { state: string } }
 
 export interface AgentSession {
   readonly nodeId: string
@@ -39,6 +54,9 @@ export interface AgentSession {
   /** The transport closed (for whatever reason): stop timers. */
   onClosed (): void
   close (code: number, reason: string): void
+  /** True between `welcome` and the close: commands may be sent. */
+  isReady (): boolean
+  sendCommand (msg: CommandMessage): void
 }
 
 export function createAgentSession (deps: AgentSessionDeps): AgentSession {
@@ -96,6 +114,7 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
       for (const f of result.foreign) error(ERROR.NOT_YOUR_SERVER, 'this server is not on your node', `${f.serverId}:${f.seq}`)
       state = 'ready'
       send({ type: 'welcome', protocol: PROTOCOL_VERSION, nodeId, heartbeatMs: limits.heartbeatMs, lastSeq: result.lastSeq })
+      deps.onReady?.()
     } catch (err) {
       log.warn({ nodeId, err }, 'hello failed')
       close(CLOSE.GOING_AWAY, 'hub could not record hello; reconnect')
@@ -110,8 +129,23 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     else error(outcome.code, outcome.message, ref)
   }
 
+  async function onCommandReply (msg: Extract<AgentMessage, { type: 'command.ack' | 'command.result' }>) {
+    const reply: CommandReply = msg.type === 'command.ack'
+      ? { type: 'ack', nodeId, commandId: msg.commandId }
+      : { type: 'result', nodeId, commandId: msg.commandId, ok: msg.ok, code: msg.error?.code ?? null, message: msg.error?.message ?? null }
+    const outcome = deps.reply === undefined ? { kind: 'unknown' as const } : await deps.reply(reply)
+    if (outcome.kind === 'unknown') error(ERROR.UNKNOWN_COMMAND, 'no such command for this node', msg.commandId)
+    else if (outcome.kind === 'refused') error(ERROR.INTERNAL, 'the hub could not record this; resend later', msg.commandId)
+    else if (outcome.kind === 'ignored') {
+      // Duplicates are normal after a reconnect (at-least-once); late ones lose to a timeout.
+      (log.info ?? log.warn).call(log, { nodeId, commandId: msg.commandId, type: msg.type, state: outcome.row.state }, 'command reply ignored: duplicate, late or after expiry')
+    }
+  }
+
   return {
     nodeId,
+    isReady: () => state === 'ready',
+    sendCommand: msg => { if (state === 'ready') send(msg) },
     onFrame (data, isBinary) {
       if (state === 'closed') return
       lastSeen = now()
@@ -140,8 +174,7 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
         return
       }
       if (msg.type === 'status') onStatus(msg).catch(fault)
-      // Commands are not dispatched yet, so no commandId can be this node's.
-      else error(ERROR.UNKNOWN_COMMAND, 'no such command for this node', msg.commandId)
+      else onCommandReply(msg).catch(fault)
     },
     onPong () { lastSeen = now() },
     onClosed () {

@@ -119,6 +119,10 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
       setTimer: timer,
       hello: async msg => await hellos.reconcile({ nodeId, servers: msg.servers, at: new Date() }),
       submit: async report => await ingest.submit(report),
+      reply: async reply => await app.actions.store.reply(reply),
+      onReady: () => {
+        app.actions.dispatcher.nodeReady(session).catch(err => app.log.warn({ err, nodeId }, 'pending commands not sent; they wait for the next connection'))
+      },
       log: app.log
     })
     // Attached synchronously, before any await, so no early frame is lost.
@@ -133,4 +137,4 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
     releaseUpgrade(request.raw.socket)
     registry.attach(session)
   })
-}, { name: 'hub-agent-gateway', dependencies: ['hub-database'] })
+}, { name: 'hub-agent-gateway', dependencies: ['hub-database', 'hub-actions'] })

@@ -40,7 +40,9 @@ export default fp(async app => {
       request.log.error({ err }, 'request failed')
       if (status !== 503) message = 'internal error'
     }
-    return reply.code(status).send({ error: { code, message } })
+    // Errors may carry extra fields for the client (a 409's blocking `actionId`): see errors.ts.
+    const extra = status < 500 ? (err as { extra?: Record<string, unknown> }).extra : undefined
+    return reply.code(status).send({ error: { ...extra, code, message } })
   })
   app.setNotFoundHandler((request, reply) => {
     return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } })

@@ -1,0 +1,222 @@
+// Durable action writes, group-committed (group-commit.ts): creations, dispatch claims, agent
+// replies and timeout sweeps. Each transaction writes its rows, settles the pg-boss jobs of the
+// actions it made final, and appends one `action.updated` event per move, last. At low load a
+// write commits alone; under load many share one transaction, which matters here because every
+// event-writing transaction holds the event counter row until it commits.
+import type pg from 'pg'
+import type { PgBoss } from 'pg-boss'
+import { appendEvents, type NewEvent } from '../../db/sql/events.ts'
+import {
+  cancelLive, findBlocking, insertActions, markAcked, markDispatched, markFinished, readActions, sweepTimedOut,
+  type ActionRow, type AgentReply, type AgentResult, type NewAction
+} from '../../db/sql/actions.ts'
+import { inTransaction } from '../../db/sql/transaction.ts'
+import { createGroupCommit, type Refusal } from '../group-commit.ts'
+import { ACTION_QUEUE, onClient, type ActionJob } from './jobs.ts'
+
+export type CreateOutcome =
+  | { kind: 'created', row: ActionRow }
+  /** The idempotency key was used before: the first action. */
+  | { kind: 'repeated', row: ActionRow }
+  /** A live START/STOP/RESTART blocks it. */
+  | { kind: 'conflict', row: ActionRow }
+  | { kind: 'refused', why: Refusal }
+
+export type ReplyOutcome =
+  | { kind: 'applied', row: ActionRow }
+  /** Duplicate, late (final already) or after expiry: nothing moves; `row` says where it stands. */
+  | { kind: 'ignored', row: ActionRow }
+  /** Not an action this node was ever sent. */
+  | { kind: 'unknown' }
+  | { kind: 'refused', why: Refusal }
+
+export type Reply = ({ type: 'ack' } & AgentReply) | ({ type: 'result' } & AgentResult)
+
+export interface ActionStoreOptions {
+  pool: pg.Pool
+  boss: PgBoss
+  deliverMs: number
+  ackMs: number
+  runMs: number
+  lanes?: number
+  log: { error (obj: object, msg: string): void }
+}
+
+export interface ActionStore {
+  create (action: NewAction): Promise<CreateOutcome>
+  /** QUEUED → DISPATCHED; null when the action was not QUEUED (claimed elsewhere, final, expired). */
+  dispatch (actionId: string): Promise<ActionRow | null>
+  reply (reply: Reply): Promise<ReplyOutcome>
+  /** Ends timed-out actions; returns how many. */
+  sweep (limit?: number): Promise<number>
+  drain (): Promise<void>
+  /** Called with rows after their move committed (the dispatcher's local fast path). */
+  onCommitted (listener: (rows: ActionRow[]) => void): void
+}
+
+export function actionEvent (row: ActionRow, at = new Date()): NewEvent {
+  const error = row.errorCode === null ? {} : { error: { code: row.errorCode, message: row.errorMessage } }
+  return {
+    kind: 'action.updated',
+    serverId: row.serverId,
+    nodeId: row.nodeId,
+    data: { actionId: row.id, serverId: row.serverId, nodeId: row.nodeId, action: row.action, state: row.state, ...error },
+    at
+  }
+}
+
+const laneOfUuid = (id: string) => Number.parseInt(id.slice(-8), 16)
+
+export function createActionStore (options: ActionStoreOptions): ActionStore {
+  const { pool, boss, deliverMs, ackMs, runMs, lanes = 2, log } = options
+  const listeners: Array<(rows: ActionRow[]) => void> = []
+  const committed = (rows: ActionRow[]) => { if (rows.length > 0) for (const l of listeners) l(rows) }
+
+  /** Settles the pg-boss jobs of actions that just became final, in the caller's transaction. */
+  async function settleJobs (client: pg.PoolClient, rows: ActionRow[]): Promise<void> {
+    const db = onClient(client)
+    const by = (state: string) => rows.filter(r => r.state === state).map(r => r.id)
+    const done = by('SUCCEEDED')
+    const failed = [...by('FAILED'), ...by('EXPIRED')]
+    const cancelled = by('CANCELLED')
+    if (done.length > 0) await boss.complete(ACTION_QUEUE, done, null, { db, includeQueued: true })
+    if (failed.length > 0) await boss.fail(ACTION_QUEUE, failed, null, { db })
+    if (cancelled.length > 0) await boss.cancel(ACTION_QUEUE, cancelled, { db })
+  }
+
+  async function commitMoves (client: pg.PoolClient, moved: ActionRow[]): Promise<void> {
+    await settleJobs(client, moved)
+    const at = new Date()
+    await appendEvents(client, moved.map(r => actionEvent(r, at)))
+  }
+
+  // ---- creation ----
+  async function createBatch (client: pg.PoolClient, items: NewAction[]): Promise<CreateOutcome[]> {
+    const outcomes: CreateOutcome[] = new Array(items.length)
+    const moved: ActionRow[] = []
+    // Rounds with at most one action per server, in arrival order: insertActions matches rows to
+    // requests by server, and a KILL must only cancel what arrived before it.
+    let pending = items.map((item, i) => ({ item, i }))
+    while (pending.length > 0) {
+      const seen = new Set<string>()
+      const round = pending.filter(p => !seen.has(p.item.serverId) && seen.add(p.item.serverId) !== undefined)
+      pending = pending.filter(p => !round.includes(p))
+      const kills = round.filter(p => p.item.action === 'KILL').map(p => p.item.serverId)
+      moved.push(...await cancelLive(client, kills, 'superseded by KILL'))
+      const inserted = await insertActions(client, round.map(p => p.item), deliverMs)
+      const skipped = round.filter(p => !inserted.has(p.item.serverId))
+      const blocking = skipped.length === 0 ? new Map() : await findBlocking(client, skipped.map(p => p.item))
+      for (const { item, i } of round) {
+        const row = inserted.get(item.serverId)
+        if (row !== undefined) {
+          outcomes[i] = { kind: 'created', row }
+          moved.push(row)
+          continue
+        }
+        const b = blocking.get(item.serverId)
+        // A blocker that became final between the INSERT and this read: report the conflict anyway;
+        // the client retries and succeeds.
+        outcomes[i] = b === undefined ? { kind: 'refused', why: 'error' } : { kind: b.repeated ? 'repeated' : 'conflict', row: b.row }
+      }
+    }
+    const created = moved.filter(r => r.state === 'QUEUED')
+    if (created.length > 0) {
+      const jobs = created.map(r => ({
+        id: r.id,
+        data: { actionId: r.id, serverId: r.serverId, nodeId: r.nodeId, action: r.action, expiresAt: r.expiresAt.toISOString() } satisfies ActionJob
+      }))
+      await boss.insert(ACTION_QUEUE, jobs, { db: onClient(client) })
+    }
+    await commitMoves(client, moved)
+    return outcomes
+  }
+
+  const creates = createGroupCommit<NewAction, CreateOutcome>({
+    lanes,
+    laneOf: a => laneOfUuid(a.serverId),
+    commit: async items => {
+      const outcomes = await inTransaction(pool, async client => await createBatch(client, items))
+      committed(outcomes.flatMap(o => o.kind === 'created' ? [o.row] : []))
+      return outcomes
+    },
+    fail: (why, err) => {
+      if (err !== undefined) log.error({ err }, 'action creation failed')
+      return { kind: 'refused', why }
+    }
+  })
+
+  // ---- dispatch claims ----
+  const claims = createGroupCommit<string, ActionRow | null>({
+    commit: async ids => {
+      const rows = await inTransaction(pool, async client => {
+        const moved = await markDispatched(client, [...new Set(ids)], ackMs)
+        await commitMoves(client, moved)
+        return moved
+      })
+      const byId = new Map(rows.map(r => [r.id, r]))
+      return ids.map(id => byId.get(id) ?? null)
+    },
+    fail: (_why, err) => {
+      if (err !== undefined) log.error({ err }, 'action dispatch failed; the action stays QUEUED and is retried')
+      return null
+    }
+  })
+
+  // ---- agent replies ----
+  // One lane per node (by id): a connection's ack is always written before its result.
+  async function replyBatch (client: pg.PoolClient, replies: Reply[]): Promise<ReplyOutcome[]> {
+    // Only the first reply of a kind per action can move it; the rest of the batch are duplicates.
+    const first = new Set<string>()
+    const isFirst = (r: Reply) => { const k = `${r.type}:${r.commandId}`; return !first.has(k) && first.add(k) !== undefined }
+    const firsts = replies.map(isFirst)
+    const acks = replies.filter((r, i) => r.type === 'ack' && firsts[i]) as AgentReply[]
+    const results = replies.filter((r, i) => r.type === 'result' && firsts[i]) as AgentResult[]
+    const acked = acks.length === 0 ? [] : await markAcked(client, acks, runMs)
+    const finished = results.length === 0 ? [] : await markFinished(client, results)
+    const moved = new Map([...acked.map(r => [`ack:${r.id}`, r] as const), ...finished.map(r => [`result:${r.id}`, r] as const)])
+    const unmoved = replies.filter(r => !moved.has(`${r.type}:${r.commandId}`)).map(r => r.commandId)
+    const current = unmoved.length === 0 ? new Map<string, ActionRow>() : await readActions(client, [...new Set(unmoved)])
+    await commitMoves(client, [...acked, ...finished])
+    return replies.map((r, i) => {
+      const row = firsts[i] === true ? moved.get(`${r.type}:${r.commandId}`) : undefined
+      if (row !== undefined) return { kind: 'applied', row }
+      const now = current.get(r.commandId) ?? moved.get(`ack:${r.commandId}`) ?? moved.get(`result:${r.commandId}`)
+      // Never sent to this node: no such action, another node's, or still QUEUED (never dispatched).
+      if (now === undefined || now.nodeId !== r.nodeId || now.state === 'QUEUED') return { kind: 'unknown' }
+      return { kind: 'ignored', row: now }
+    })
+  }
+
+  const replies = createGroupCommit<Reply, ReplyOutcome>({
+    lanes,
+    laneOf: r => laneOfUuid(r.nodeId),
+    commit: async items => {
+      const outcomes = await inTransaction(pool, async client => await replyBatch(client, items))
+      committed(outcomes.flatMap(o => o.kind === 'applied' ? [o.row] : []))
+      return outcomes
+    },
+    fail: (why, err) => {
+      if (err !== undefined) log.error({ err }, 'agent reply not recorded')
+      return { kind: 'refused', why }
+    }
+  })
+
+  return {
+    create: async action => await creates.submit(action),
+    dispatch: async id => await claims.submit(id),
+    reply: async reply => await replies.submit(reply),
+    async sweep (limit = 1_000) {
+      const rows = await inTransaction(pool, async client => {
+        const moved = await sweepTimedOut(client, limit)
+        await commitMoves(client, moved)
+        return moved
+      })
+      committed(rows)
+      return rows.length
+    },
+    async drain () {
+      await Promise.all([creates.drain(), claims.drain(), replies.drain()])
+    },
+    onCommitted (listener) { listeners.push(listener) }
+  }
+}

@@ -1,0 +1,55 @@
+// Power actions: the durable store (group-committed writes with their pg-boss jobs and events),
+// the dispatcher (delivery to the node's session, on this hub or heard of through the event feed),
+// and the timeout sweep. Registered before the agent gateway, which hands it command replies and
+// ready sessions; its onClose (after the gateway closed every agent) drains pending writes.
+import fp from 'fastify-plugin'
+import { pendingForNode } from '../../db/sql/actions.ts'
+import { createActionStore, type ActionStore } from '../actions/action-store.ts'
+import { createDispatcher, type Dispatcher } from '../actions/dispatcher.ts'
+import type { Bus } from '../bus.ts'
+import type { Config } from '../config.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    actions: { store: ActionStore, dispatcher: Dispatcher }
+  }
+}
+
+export default fp<{ config: Config, bus: Bus }>(async (app, { config, bus }) => {
+  const store = createActionStore({
+    pool: app.db.pool,
+    boss: app.queue.boss,
+    deliverMs: config.actionDeliverTimeoutMs,
+    ackMs: config.actionAckTimeoutMs,
+    runMs: config.actionRunTimeoutMs,
+    lanes: Math.max(1, Math.floor(config.dbPoolMax / 4)),
+    log: app.log
+  })
+  const dispatcher = createDispatcher({
+    store,
+    // app.agents is decorated by the agent gateway, registered after this plugin.
+    session: nodeId => app.agents.get(nodeId),
+    pending: async nodeId => await pendingForNode(app.db.pool, nodeId),
+    log: app.log
+  })
+  store.onCommitted(rows => dispatcher.offer(rows))
+  const unsubscribe = bus.subscribe(events => dispatcher.onEvents(events))
+  app.decorate('actions', { store, dispatcher })
+
+  // Every hub sweeps; SKIP LOCKED keeps them apart. One sweep at a time per hub.
+  let sweeping: Promise<void> | undefined
+  const sweeper = setInterval(() => {
+    sweeping ??= store.sweep()
+      .then(n => { if (n > 0) app.log.info({ ended: n }, 'timed-out actions ended') })
+      .catch(err => app.log.warn({ err }, 'action sweep failed; retrying on the next tick'))
+      .finally(() => { sweeping = undefined })
+  }, config.actionSweepMs)
+  sweeper.unref()
+
+  app.addHook('onClose', async () => {
+    clearInterval(sweeper)
+    unsubscribe()
+    await sweeping
+    await store.drain()
+  })
+}, { name: 'hub-actions', dependencies: ['hub-database', 'hub-queue', 'hub-events'] })

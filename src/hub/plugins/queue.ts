@@ -1,0 +1,55 @@
+// pg-boss: started after migrations (buildHub runs on a migrated database) in its own schema,
+// supervised (its `error` and `warning` events are logged; its statements go through the hub's
+// pool, which redials after a PostgreSQL restart), and stopped after the agents are closed (avvio
+// runs onClose hooks in reverse registration order, and this plugin is registered before them).
+import fp from 'fastify-plugin'
+import { PgBoss } from 'pg-boss'
+import { ACTION_QUEUE, onClient } from '../actions/jobs.ts'
+import type { Config } from '../config.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    queue: Queue
+  }
+}
+
+export interface Queue {
+  readonly boss: PgBoss
+  /** True while pg-boss runs and its schema answers. Never throws. */
+  ready (): Promise<boolean>
+}
+
+export default fp<{ config: Config }>(async (app, { config }) => {
+  const schema = config.queueSchema
+  const boss = new PgBoss({
+    db: onClient(app.db.pool),
+    schema,
+    // No cron jobs and no workers here (see jobs.ts): maintenance only, which deletes settled jobs.
+    schedule: false,
+    supervise: true
+  })
+  boss.on('error', err => app.log.error({ err }, 'queue error (pg-boss); it keeps retrying'))
+  boss.on('warning', warning => app.log.warn({ warning }, 'queue warning (pg-boss)'))
+  await boss.start()
+  // retryLimit 0: a job is settled by the hub when its action ends, never retried by pg-boss.
+  // retention: a job outlives every action timeout by far; settled jobs go after a day.
+  await boss.createQueue(ACTION_QUEUE, { retryLimit: 0, retentionSeconds: 7 * 86_400, deleteAfterSeconds: 86_400 })
+  let stopped = false
+
+  app.decorate('queue', {
+    boss,
+    async ready () {
+      if (stopped) return false
+      try {
+        await app.db.pool.query({ text: `SELECT 1 FROM ${schema}.version` })
+        return true
+      } catch {
+        return false
+      }
+    }
+  })
+  app.addHook('onClose', async () => {
+    stopped = true
+    await boss.stop({ graceful: true, close: false, timeout: Math.max(1_000, config.shutdownTimeoutMs - 1_000) })
+  })
+}, { name: 'hub-queue', dependencies: ['hub-database'] })

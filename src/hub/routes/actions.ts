@@ -1,0 +1,82 @@
+// Power actions over HTTP: request one (202, durable before the answer), read one, list a
+// server's history (newest first, cursor pagination). Access: as for the server. A caller who may
+// not view a server gets 404 for it and its actions, so existence does not leak; one who may view
+// but not control gets 403 on POST.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import { ACTION_TYPES } from '../../db/sql/actions.ts'
+import { actionConflict, ForbiddenError, NotFoundError, NotReadyError } from '../errors.ts'
+import { principalOf } from '../plugins/auth.ts'
+import { canControlServer, canViewServer } from '../rbac.ts'
+
+const Id = Type.String({ format: 'uuid' })
+const ServerParams = Type.Object({ id: Id })
+const ActionBody = Type.Object({
+  action: Type.Enum([...ACTION_TYPES]),
+  idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 }))
+}, { additionalProperties: false })
+const ListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+  before: Type.Optional(Id)
+}, { additionalProperties: false })
+
+/** What an action looks like over HTTP: the model's fields, without `details` and `deadlineAt`. */
+const PUBLIC = [
+  'id', 'serverId', 'userId', 'action', 'state', 'idempotencyKey', 'timestamp', 'updatedAt',
+  'expiresAt', 'dispatchedAt', 'ackedAt', 'completedAt', 'errorCode', 'errorMessage'
+] as const
+const PUBLIC_FIELDS = Object.fromEntries(PUBLIC.map(f => [f, true])) as Record<typeof PUBLIC[number], true>
+
+const actionsRoutes: FastifyPluginAsyncTypebox = async app => {
+  const { prisma } = app.db
+  app.addHook('preHandler', app.authenticate)
+
+  const viewableServer = async (id: string, principal: ReturnType<typeof principalOf>) => {
+    const server = await prisma.server.findUnique({ where: { id }, select: { id: true, ownerId: true, nodeId: true } })
+    if (server === null || !canViewServer(principal, server)) throw new NotFoundError('server not found')
+    return server
+  }
+
+  app.post('/api/servers/:id/actions', { schema: { params: ServerParams, body: ActionBody } }, async (request, reply) => {
+    const principal = principalOf(request)
+    const server = await prisma.server.findUnique({ where: { id: request.params.id }, select: { id: true, ownerId: true } })
+    if (server === null || (!canViewServer(principal, server) && !canControlServer(principal, server))) throw new NotFoundError('server not found')
+    if (!canControlServer(principal, server)) throw new ForbiddenError('permission servers.control (or ownership) is required')
+    const outcome = await app.actions.store.create({
+      serverId: server.id, userId: principal.userId, action: request.body.action, idempotencyKey: request.body.idempotencyKey ?? null
+    })
+    switch (outcome.kind) {
+      case 'created':
+      case 'repeated':
+        return await reply.code(202).send({ actionId: outcome.row.id, state: outcome.row.state })
+      case 'conflict':
+        throw actionConflict(outcome.row.id, outcome.row.action, outcome.row.state)
+      case 'refused':
+        throw new NotReadyError('the action could not be stored; retry shortly')
+    }
+  })
+
+  app.get('/api/actions/:id', { schema: { params: ServerParams } }, async request => {
+    const action = await prisma.serverAction.findUnique({ where: { id: request.params.id }, select: { ...PUBLIC_FIELDS, server: { select: { ownerId: true } } } })
+    if (action === null || !canViewServer(principalOf(request), action.server)) throw new NotFoundError('action not found')
+    const { server: _server, ...rest } = action
+    return rest
+  })
+
+  app.get('/api/servers/:id/actions', { schema: { params: ServerParams, querystring: ListQuery } }, async request => {
+    const server = await viewableServer(request.params.id, principalOf(request))
+    const { limit = 50, before } = request.query
+    const items = await prisma.serverAction.findMany({
+      where: { serverId: server.id },
+      orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],
+      take: limit + 1,
+      ...(before === undefined ? {} : { cursor: { id: before }, skip: 1 }),
+      select: PUBLIC_FIELDS
+    })
+    const more = items.length > limit
+    const page = more ? items.slice(0, limit) : items
+    return { items: page, next: more ? (page[page.length - 1] as { id: string }).id : null }
+  })
+}
+
+export default actionsRoutes
