@@ -16,9 +16,11 @@ import databasePlugin from './plugins/database.ts'
 import errorHandler from './plugins/error-handler.ts'
 import eventsPlugin from './plugins/events.ts'
 import metricsPlugin from './plugins/metrics.ts'
+import panelGateway from './plugins/panel-gateway.ts'
 import authRoutes from './routes/auth.ts'
 import healthRoutes from './routes/health.ts'
 import nodesRoutes from './routes/nodes.ts'
+import ticketRoutes from './routes/tickets.ts'
 import usersRoutes from './routes/users.ts'
 
 declare module 'fastify' {
@@ -70,5 +72,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(usersRoutes)
   await app.register(nodesRoutes, { tokens })
   await app.register(agentGateway, { config, tokens })
+  await app.register(ticketRoutes, { now })
+  await app.register(panelGateway, { config, now })
   return app as unknown as FastifyInstance
 }

@@ -34,7 +34,14 @@ export const ConfigSchema = Type.Object({
   issuer: Type.String({ default: 'hub', minLength: 1 }),
   /** Events are kept while younger than this or among the newest eventRetentionCount. */
   eventRetentionMs: Int(600_000, 60_000, 604_800_000),
-  eventRetentionCount: Int(100_000, 1_000, 100_000_000)
+  eventRetentionCount: Int(100_000, 1_000, 100_000_000),
+  /** Panel frames per second per connection (token bucket) and its burst. */
+  panelRatePerSecond: Int(20, 1, 1_000_000),
+  panelBurst: Int(100, 1, 1_000_000),
+  /** Bytes a panel socket may have buffered before its events are coalesced. */
+  panelHighWaterBytes: Int(1_048_576, 16_384, 268_435_456),
+  /** A panel socket over the high-water mark this long is closed (1008). */
+  panelMaxStallMs: Int(30_000, 100, 3_600_000)
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -65,7 +72,11 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   agentKeys: 'HUB_AGENT_KEYS',
   issuer: 'HUB_ISSUER',
   eventRetentionMs: 'HUB_EVENT_RETENTION_MS',
-  eventRetentionCount: 'HUB_EVENT_RETENTION_COUNT'
+  eventRetentionCount: 'HUB_EVENT_RETENTION_COUNT',
+  panelRatePerSecond: 'HUB_PANEL_RATE',
+  panelBurst: 'HUB_PANEL_BURST',
+  panelHighWaterBytes: 'HUB_PANEL_HIGH_WATER_BYTES',
+  panelMaxStallMs: 'HUB_PANEL_MAX_STALL_MS'
 }
 
 /** Values that must never be echoed back in an error message. */
