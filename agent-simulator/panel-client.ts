@@ -25,7 +25,7 @@ export interface PanelClientOptions {
   onEvent?: (event: PanelEvent, receivedAt: number) => void
   /** How long next() and the request helpers wait. */
   timeoutMs?: number
-  /** Keep received frames for next(); benchmarks turn it off to keep memory flat. */
+  /** Keep received events for next() (other frames are always kept); benchmarks turn it off. */
   keepFrames?: boolean
 }
 
@@ -85,7 +85,7 @@ export function createPanelClient (options: PanelClientOptions) {
     } else if (frame.type === 'resync') {
       state.resyncs++
     }
-    if (keepFrames) inbox.push(frame)
+    if (keepFrames || frame.type !== 'event') inbox.push(frame)
     wake()
   }
 
