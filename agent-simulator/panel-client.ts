@@ -53,7 +53,7 @@ export function createPanelClient (options: PanelClientOptions) {
   const { url, token, timeoutMs = 5_000, keepFrames = true } = options
   let ws: WebSocket | undefined
   let inbox: PanelFrame[] = []
-  let waiters: Array<() => void> = []
+  const waiters: Array<() => void> = []
   let requestId = 0
   let subscribedOnConnection = 0
   let lastOnConnection = 0n

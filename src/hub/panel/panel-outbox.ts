@@ -43,7 +43,8 @@ export function createOutbox (deps: OutboxDeps): Outbox {
 
   function emit (events: OutEvent[]) {
     let i = 0
-    while (i < events.length && !stopped) {
+    while (i < events.length) {
+      if (stopped) return
       if (coalesced !== null) {
         for (; i < events.length; i++) coalesce(events[i] as OutEvent)
         return

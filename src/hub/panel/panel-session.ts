@@ -224,7 +224,8 @@ export function createPanelSession (deps: PanelSessionDeps): PanelSession {
     const presenceNodes = [...new Set(serverIds.map(id => (servers.get(id) as { nodeId: string }).nodeId))]
     let cursor = since
     let j = 0
-    while (cursor < last && !closed) {
+    while (cursor < last) {
+      if (closed) return
       const page = await store.replay(String(cursor), String(last), serverIds, nodeIds, presenceNodes, limits.replayBatch)
       if (closed || pending === null) return
       const merged: OutEvent[] = []

@@ -23,7 +23,7 @@ t.test('owner, servers.view and admin; foreign and unknown servers refused whole
   t.match(snap.servers[0], { name: String, nodeId: node.nodeId, status: 'STOPPED', updatedAt: String })
   t.match(snap.lastEventId, /^\d+$/)
 
-  t.match(await pa.subscribe({ servers: [a1, b1] }), { type: 'error', code: 'FORBIDDEN' }, "one foreign server refuses the whole frame")
+  t.match(await pa.subscribe({ servers: [a1, b1] }), { type: 'error', code: 'FORBIDDEN' }, 'one foreign server refuses the whole frame')
   t.match(await pa.subscribe({ servers: [UNKNOWN] }), { type: 'error', code: 'FORBIDDEN' }, 'unknown looks like foreign without servers.view')
   t.match(await pa.subscribe({ nodes: [node.nodeId] }), { type: 'error', code: 'FORBIDDEN' }, 'nodes need servers.view')
 
