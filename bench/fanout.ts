@@ -48,7 +48,7 @@ const bare = new WebSocketServer({ port: 0, perMessageDeflate: false })
 await once(bare, 'listening')
 const sioHttp = createServer()
 const io = new SocketIOServer(sioHttp, { transports: ['websocket'], perMessageDeflate: false })
-io.on('connection', s => { void s.join('servers') })
+io.on('connection', s => { s.join('servers') as unknown })
 sioHttp.listen(0)
 await once(sioHttp, 'listening')
 
@@ -78,7 +78,7 @@ async function runTarget (target: Target) {
   const children = Array.from({ length: PROCS }, () => fork(path.join(root, 'bench/lib/counting-clients.ts'),
     [target.mode, target.url, String(PANELS / PROCS), token, JSON.stringify(servers)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
   const opened = children.map(c => new Promise<void>(resolve => c.on('message', (m: { open?: number }) => { if (m.open === PANELS / PROCS) resolve() })))
-  await Promise.race([Promise.all(opened), new Promise((_, reject) => setTimeout(() => reject(new Error(`${target.name}: clients not ready in 60 s`)), 60_000))])
+  await Promise.race([Promise.all(opened), new Promise((_resolve, reject) => setTimeout(() => reject(new Error(`${target.name}: clients not ready in 60 s`)), 60_000))])
   const count = async () => (await Promise.all(children.map(async c => {
     c.send('count')
     const [m] = await once(c, 'message') as [{ count: number }]
