@@ -74,6 +74,15 @@ export function decodeHubMessage (raw: string | Uint8Array, limits?: DecodeLimit
   return decode(raw, limits, HUB_VALIDATORS) as DecodeResult<HubMessage>
 }
 
+/**
+ * A decoder with the same pipeline and reasons for another set of message schemas (the panel
+ * protocol uses it), compiled once here.
+ */
+export function createDecoder<T> (schemas: Record<string, TSchema>): (raw: string | Uint8Array, limits?: DecodeLimits) => DecodeResult<T> {
+  const validators = compileAll(schemas)
+  return (raw, limits) => decode(raw, limits, validators) as DecodeResult<T>
+}
+
 /** Encodes a message of either direction as a text frame. */
 export function encode (msg: AgentMessage | HubMessage): string {
   return JSON.stringify(msg)

@@ -17,12 +17,14 @@ import databasePlugin from './plugins/database.ts'
 import errorHandler from './plugins/error-handler.ts'
 import eventsPlugin from './plugins/events.ts'
 import metricsPlugin from './plugins/metrics.ts'
+import panelGateway from './plugins/panel-gateway.ts'
 import queuePlugin from './plugins/queue.ts'
 import actionsRoutes from './routes/actions.ts'
 import authRoutes from './routes/auth.ts'
 import healthRoutes from './routes/health.ts'
 import nodesRoutes from './routes/nodes.ts'
 import serversRoutes from './routes/servers.ts'
+import ticketRoutes from './routes/tickets.ts'
 import usersRoutes from './routes/users.ts'
 
 declare module 'fastify' {
@@ -80,5 +82,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(actionsPlugin, { config, bus })
   await app.register(actionsRoutes)
   await app.register(agentGateway, { config, tokens, ingest: options.ingest })
+  await app.register(ticketRoutes, { now })
+  await app.register(panelGateway, { config, now })
   return app as unknown as FastifyInstance
 }

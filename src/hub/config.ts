@@ -42,7 +42,14 @@ export const ConfigSchema = Type.Object({
   actionAckTimeoutMs: Int(30_000, 100, 3_600_000),
   actionRunTimeoutMs: Int(120_000, 100, 86_400_000),
   /** How often each hub sweeps actions whose current state timed out. */
-  actionSweepMs: Int(1_000, 50, 60_000)
+  actionSweepMs: Int(1_000, 50, 60_000),
+  /** Panel frames per second per connection (token bucket) and its burst. */
+  panelRatePerSecond: Int(20, 1, 1_000_000),
+  panelBurst: Int(100, 1, 1_000_000),
+  /** Bytes a panel socket may have buffered before its events are coalesced. */
+  panelHighWaterBytes: Int(1_048_576, 16_384, 268_435_456),
+  /** A panel socket over the high-water mark this long is closed (1008). */
+  panelMaxStallMs: Int(30_000, 100, 3_600_000)
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -78,7 +85,11 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   actionDeliverTimeoutMs: 'HUB_ACTION_DELIVER_TIMEOUT_MS',
   actionAckTimeoutMs: 'HUB_ACTION_ACK_TIMEOUT_MS',
   actionRunTimeoutMs: 'HUB_ACTION_RUN_TIMEOUT_MS',
-  actionSweepMs: 'HUB_ACTION_SWEEP_MS'
+  actionSweepMs: 'HUB_ACTION_SWEEP_MS',
+  panelRatePerSecond: 'HUB_PANEL_RATE',
+  panelBurst: 'HUB_PANEL_BURST',
+  panelHighWaterBytes: 'HUB_PANEL_HIGH_WATER_BYTES',
+  panelMaxStallMs: 'HUB_PANEL_MAX_STALL_MS'
 }
 
 /** Values that must never be echoed back in an error message. */

@@ -110,3 +110,21 @@ export async function pruneEvents (pool: pg.Pool, keepCount: number, keepMs: num
   })
   return rowCount ?? 0
 }
+
+/**
+ * A panel's replay: events in (afterId, upTo] about these servers or nodes, plus the presence of
+ * `presenceNodeIds` (nodes of watched servers), oldest first, at most `limit`.
+ */
+export async function readEventsForPanel (
+  pool: pg.Pool, afterId: string, upTo: string, serverIds: string[], nodeIds: string[], presenceNodeIds: string[], limit: number
+): Promise<StoredEvent[]> {
+  const { rows } = await pool.query<EventRow>({
+    name: 'events_for_panel',
+    text: `SELECT id::text, kind, server_id, node_id, data, at FROM events
+           WHERE id > $1 AND id <= $2
+             AND (server_id = ANY($3::uuid[]) OR node_id = ANY($4::uuid[]) OR (kind = 'node.presence' AND node_id = ANY($5::uuid[])))
+           ORDER BY events.id LIMIT $6`,
+    values: [afterId, upTo, serverIds, nodeIds, presenceNodeIds, limit]
+  })
+  return rows.map(toEvent)
+}

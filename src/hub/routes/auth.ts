@@ -3,6 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { verifyPassword } from '../../db/passwords.ts'
+import { notifyAuthChange } from '../../db/sql/auth-notify.ts'
 import { badCredentials, NotFoundError, RateLimitedError } from '../errors.ts'
 import type { LoginLimiter } from '../login-limiter.ts'
 import { principalOf } from '../plugins/auth.ts'
@@ -54,7 +55,12 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRouteOptions> = async (app, { se
   })
 
   app.post('/api/auth/logout', { preHandler: app.authenticate }, async (request, reply) => {
-    await sessions.revoke((request.auth as { sessionId: string }).sessionId, now())
+    const sessionId = (request.auth as { sessionId: string }).sessionId
+    // The NOTIFY is delivered at commit: every hub then closes this session's panel sockets (4401).
+    await app.db.prisma.$transaction(async tx => {
+      await sessions.revoke(sessionId, now(), tx)
+      await notifyAuthChange(tx, { sessionId })
+    })
     return await reply.code(204).send()
   })
 

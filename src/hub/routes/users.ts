@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { hashPassword } from '../../db/passwords.ts'
 import { PERMISSION_NAMES } from '../../db/permissions.ts'
+import { notifyAuthChange } from '../../db/sql/auth-notify.ts'
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { can } from '../rbac.ts'
@@ -22,6 +23,14 @@ const GrantBody = Type.Object({ permission: Type.Enum(PERMISSION_NAMES) }, { add
 
 const usersRoutes: FastifyPluginAsyncTypebox = async app => {
   const { users } = app.repos
+  /** Runs a change to a user and announces it in the same transaction (delivered at commit), so
+   *  every hub re-checks that user's panel sockets at once. */
+  const changingUser = async <T>(userId: string, change: (tx: Parameters<Parameters<typeof app.db.prisma.$transaction>[0]>[0]) => Promise<T>): Promise<T> =>
+    await app.db.prisma.$transaction(async tx => {
+      const result = await change(tx)
+      await notifyAuthChange(tx, { userId })
+      return result
+    })
 
   app.addHook('preHandler', app.authenticate)
   app.addHook('preHandler', async (request: FastifyRequest) => {
@@ -37,7 +46,7 @@ const usersRoutes: FastifyPluginAsyncTypebox = async app => {
   app.delete('/api/users/:id', { schema: { params: UserParams } }, async (request, reply) => {
     if (request.params.id === principalOf(request).userId) throw new ConflictError('you cannot delete yourself')
     try {
-      if (!await users.delete(request.params.id)) throw new NotFoundError('user not found')
+      if (!await changingUser(request.params.id, async tx => await users.delete(request.params.id, tx))) throw new NotFoundError('user not found')
     } catch (err) {
       if ((err as { code?: string }).code === 'P2003') throw new ConflictError('the user still owns servers')
       throw err
@@ -47,7 +56,7 @@ const usersRoutes: FastifyPluginAsyncTypebox = async app => {
 
   app.post('/api/users/:id/permissions', { schema: { params: UserParams, body: GrantBody } }, async (request, reply) => {
     try {
-      await users.grant(request.params.id, request.body.permission, principalOf(request).userId)
+      await changingUser(request.params.id, async tx => await users.grant(request.params.id, request.body.permission, principalOf(request).userId, tx))
     } catch (err) {
       if ((err as { code?: string }).code === 'P2003') throw new NotFoundError('user not found')
       throw err
@@ -58,7 +67,7 @@ const usersRoutes: FastifyPluginAsyncTypebox = async app => {
   app.delete('/api/users/:id/permissions/:permission', {
     schema: { params: Type.Object({ id: Uuid, permission: Type.String({ maxLength: 64 }) }) }
   }, async (request, reply) => {
-    if (!await users.revoke(request.params.id, request.params.permission)) throw new NotFoundError('the user does not hold this permission')
+    if (!await changingUser(request.params.id, async tx => await users.revoke(request.params.id, request.params.permission, tx))) throw new NotFoundError('the user does not hold this permission')
     return await reply.code(204).send()
   })
 }

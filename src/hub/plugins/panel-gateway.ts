@@ -1,0 +1,142 @@
+// /panel/v1: the thin WebSocket adapter over the panel core (panel/*). Authentication (a session
+// token header, or a single-use ticket in the query) runs in preValidation, before the upgrade,
+// so a bad credential gets HTTP 401 and no socket. Committed events arrive from the bus; access
+// changes from the auth feed (PostgreSQL LISTEN), so revocations reach every hub's sockets.
+import type { Socket } from 'node:net'
+import fp from 'fastify-plugin'
+import websocket from '@fastify/websocket'
+import type { FastifyRequest } from 'fastify'
+import { CLOSE } from '../../agent-protocol/codes.ts'
+import { readEventsForPanel } from '../../db/sql/events.ts'
+import { activeSessions, readServerAccess, readSnapshot, readUserAccess } from '../../db/sql/panel.ts'
+import { consumeTicket, pruneTickets } from '../../db/sql/tickets.ts'
+import { createAuthFeed } from '../auth-feed.ts'
+import type { Config } from '../config.ts'
+import { missingSession } from '../errors.ts'
+import { createPanelRegistry, type PanelRegistry } from '../panel/panel-registry.ts'
+import type { PanelAuth, PanelLimits } from '../panel/types.ts'
+import { hashToken } from '../tokens.ts'
+import { bearerToken } from './auth.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    panels: PanelRegistry
+  }
+  interface FastifyRequest {
+    panelAuth: PanelAuth | null
+  }
+}
+
+export interface PanelGatewayOptions {
+  config: Config
+  now: () => Date
+}
+
+const timer = (fn: () => void, ms: number) => {
+  const t = setTimeout(fn, ms)
+  return { cancel: () => clearTimeout(t) }
+}
+
+const MAX_TICKET_LENGTH = 128
+
+export function panelLimits (config: Config): PanelLimits {
+  return {
+    heartbeatMs: config.heartbeatMs,
+    maxFrameBytes: config.maxFrameBytes,
+    ratePerSecond: config.panelRatePerSecond,
+    burst: config.panelBurst,
+    maxBadFrames: 20,
+    maxLimitedFrames: 100,
+    highWaterBytes: config.panelHighWaterBytes,
+    maxStallMs: config.panelMaxStallMs,
+    drainCheckMs: 50,
+    maxPendingEvents: 10_000,
+    replayBatch: 1_000
+  }
+}
+
+export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
+  const { pool } = app.db
+  const registry = createPanelRegistry({
+    store: {
+      snapshot: async (serverIds, nodeIds) => await readSnapshot(pool, serverIds, nodeIds),
+      replay: async (after, upTo, serverIds, nodeIds, presenceNodeIds, limit) => await readEventsForPanel(pool, after, upTo, serverIds, nodeIds, presenceNodeIds, limit),
+      serverAccess: async ids => await readServerAccess(pool, ids),
+      userAccess: async userId => await readUserAccess(pool, userId),
+      activeSessions: async ids => await activeSessions(pool, ids, now())
+    },
+    limits: panelLimits(config),
+    now: () => now().getTime(),
+    setTimer: timer,
+    log: app.log
+  })
+  app.decorate('panels', registry)
+  app.decorateRequest('panelAuth', null)
+
+  // The agent gateway registers the WebSocket plugin when it is there; either may come first.
+  if (!app.hasDecorator('websocketServer')) await app.register(websocket, { options: { maxPayload: config.maxFrameBytes } })
+
+  const unsubscribe = app.bus.subscribe(events => registry.publish(events), () => registry.gap())
+  const feed = createAuthFeed({
+    connect: () => app.db.dedicatedClient('hub-auth'),
+    onChange: async change => await registry.apply(change),
+    onReconnect: async () => await registry.recheckAll(),
+    log: app.log
+  })
+  await feed.start()
+
+  const pruner = setInterval(() => {
+    pruneTickets(pool, new Date(now().getTime() - 60_000)).catch(err => app.log.warn({ err }, 'ticket pruning failed'))
+  }, 60_000)
+  pruner.unref()
+
+  app.addHook('preClose', async () => {
+    registry.closeAll(CLOSE.GOING_AWAY, 'hub shutting down')
+  })
+  app.addHook('onClose', async () => {
+    clearInterval(pruner)
+    unsubscribe()
+    await feed.stop()
+  })
+
+  const authenticate = async (request: FastifyRequest<{ Querystring: { ticket?: string } }>) => {
+    const token = bearerToken(request.headers.authorization)
+    const ticket = (request.query as { ticket?: unknown }).ticket
+    let session = null
+    if (token !== undefined) {
+      session = await app.repos.sessions.findActive(hashToken(token), now())
+    } else if (typeof ticket === 'string' && ticket.length > 0 && ticket.length <= MAX_TICKET_LENGTH) {
+      const sessionId = await consumeTicket(pool, hashToken(ticket), now())
+      if (sessionId !== undefined) session = await app.repos.sessions.findActiveById(sessionId, now())
+    }
+    if (session === null) throw missingSession()
+    request.panelAuth = {
+      sessionId: session.id,
+      expiresAt: session.expiresAt,
+      principal: { userId: session.userId, role: session.role, permissions: new Set(session.permissions) }
+    }
+  }
+
+  app.get('/panel/v1', { websocket: true, preValidation: authenticate }, (socket, request) => {
+    const auth = request.panelAuth as PanelAuth
+    const log = request.log.child({ userId: auth.principal.userId })
+    // ws's own socket, to cork several frames into one write (see transport.ts).
+    const raw = (socket as unknown as { _socket: Socket })._socket
+    const session = registry.open(auth, {
+      send: frame => socket.send(frame, { binary: false }),
+      sendBatch: frames => {
+        raw.cork()
+        for (const f of frames) socket.send(f, { binary: false })
+        raw.uncork()
+      },
+      close: (code, reason) => socket.close(code, reason),
+      ping: () => socket.ping(),
+      bufferedAmount: () => socket.bufferedAmount
+    }, log)
+    // Attached synchronously, before any await, so no early frame is lost.
+    socket.on('message', (data, isBinary) => session.onFrame(data as Buffer, isBinary))
+    socket.on('pong', () => session.onPong())
+    socket.on('close', () => session.onClosed())
+    socket.on('error', err => log.warn({ err }, 'panel socket error'))
+  })
+}, { name: 'hub-panel-gateway', dependencies: ['hub-database', 'hub-events'] })

@@ -1,0 +1,140 @@
+// The panel core without sockets or a database: a fake transport with a settable buffered
+// amount, a fake store whose reads the test releases, an injected clock and timers.
+import t from 'tap'
+import { createPanelRegistry } from '../../../src/hub/panel/panel-registry.ts'
+import type { PanelLimits, PanelStore, Snapshot } from '../../../src/hub/panel/types.ts'
+import type { HubEvent } from '../../../src/hub/bus.ts'
+
+const S1 = '00000000-0000-4000-8000-000000000001'
+const S2 = '00000000-0000-4000-8000-000000000002'
+const N1 = '00000000-0000-4000-8000-0000000000a1'
+const USER = '00000000-0000-4000-8000-0000000000f1'
+const LIMITS: PanelLimits = { heartbeatMs: 1_000, maxFrameBytes: 65_536, ratePerSecond: 100, burst: 100, maxBadFrames: 3, maxLimitedFrames: 5, highWaterBytes: 1_000, maxStallMs: 5_000, drainCheckMs: 50, maxPendingEvents: 100, replayBatch: 2 }
+
+const ev = (id: number, serverId: string | null = S1, kind = 'server.status'): HubEvent =>
+  ({ id: String(id), kind: kind as HubEvent['kind'], serverId, nodeId: N1, data: { n: id }, at: new Date(0) })
+
+function harness (opts: { log?: HubEvent[], snapshot?: () => Promise<Snapshot>, limits?: Partial<PanelLimits> } = {}) {
+  let now = 0
+  const timers = new Set<{ at: number, fn: () => void }>()
+  const frames: any[] = []
+  const closes: Array<[number, string]> = []
+  let buffered = 0
+  const log = opts.log ?? []
+  const store: PanelStore = {
+    snapshot: opts.snapshot ?? (async () => ({ servers: [{ serverId: S1, name: 's1', nodeId: N1, ownerId: USER, status: 'RUNNING', updatedAt: new Date(0) }], nodes: [], last: '0', oldest: '0' })),
+    replay: async (after, upTo, serverIds, _n, _p, limit) => log.filter(e => BigInt(e.id) > BigInt(after) && BigInt(e.id) <= BigInt(upTo) && serverIds.includes(e.serverId as string)).slice(0, limit),
+    serverAccess: async () => new Map(),
+    userAccess: async () => ({ role: 'USER', permissions: [] }),
+    activeSessions: async () => new Set()
+  }
+  const registry = createPanelRegistry({
+    store,
+    limits: { ...LIMITS, ...opts.limits },
+    now: () => now,
+    setTimer: (fn, ms) => { const x = { at: now + ms, fn }; timers.add(x); return { cancel: () => timers.delete(x) } },
+    log: { warn () {} }
+  })
+  const record = (f: string | Buffer) => frames.push(JSON.parse(String(f)))
+  const session = registry.open({ sessionId: 'sess', expiresAt: new Date(10_000), principal: { userId: USER, role: 'USER', permissions: new Set() } }, {
+    send: record,
+    sendBatch: fs => fs.forEach(record),
+    close: (code, reason) => closes.push([code, reason]),
+    ping () {},
+    bufferedAmount: () => buffered
+  })
+  const advance = (ms: number) => {
+    const until = now + ms
+    for (;;) {
+      const due = [...timers].filter(x => x.at <= until).sort((a, b) => a.at - b.at)[0]
+      if (due === undefined) break
+      timers.delete(due)
+      now = due.at
+      due.fn()
+    }
+    now = until
+  }
+  const tick = async () => { for (let i = 0; i < 5; i++) await new Promise(resolve => setImmediate(resolve)) }
+  return { registry, session, frames, closes, advance, tick, timers, setBuffered: (n: number) => { buffered = n }, events: () => frames.filter(f => f.type === 'event').map(f => Number(f.eventId)) }
+}
+
+t.test('live events racing a subscribe with since: replay and held events merge without gap or duplicate', async t => {
+  let release!: (s: Snapshot) => void
+  const log = [1, 2, 3, 4, 5, 6].map(i => ev(i, i % 2 === 0 ? S1 : S2))
+  const h = harness({ log, snapshot: async () => await new Promise(resolve => { release = resolve }) })
+  h.session.onFrame(JSON.stringify({ type: 'subscribe', id: 1, servers: [S1], since: '1' }), false)
+  await h.tick()
+  // While the snapshot is read: events 5 and 6 were committed before it (<= L = 6), 7 after.
+  h.registry.publish([ev(5, S2), ev(6), ev(7)])
+  release({ servers: [{ serverId: S1, name: 's1', nodeId: N1, ownerId: USER, status: 'RUNNING', updatedAt: new Date(0) }], nodes: [], last: '6', oldest: '1' })
+  await h.tick()
+  h.registry.publish([ev(8), ev(9, S2)])
+  t.same(h.frames.map(f => f.type), ['ready', 'subscribed', 'event', 'event', 'event', 'event', 'event'])
+  t.same(h.events(), [2, 4, 6, 7, 8], 'replay 2, 4, 6 (paged by 2), then held 7, then live 8; nothing of S2')
+})
+
+t.test('a refused subscribe drops what was held for it', async t => {
+  const h = harness({ snapshot: async () => ({ servers: [{ serverId: S1, name: 's1', nodeId: N1, ownerId: 'someone-else', status: 'RUNNING', updatedAt: new Date(0) }], nodes: [], last: '0', oldest: '0' }) })
+  h.session.onFrame(JSON.stringify({ type: 'subscribe', id: 1, servers: [S1] }), false)
+  h.registry.publish([ev(1)])
+  await h.tick()
+  h.registry.publish([ev(2)])
+  t.match(h.frames, [{ type: 'ready' }, { type: 'error', id: 1, code: 'FORBIDDEN' }])
+  t.same(h.events(), [])
+})
+
+t.test('slow consumer: coalesce past the high-water mark, resync when drained, close when stalled', async t => {
+  const h = harness({ limits: { heartbeatMs: 60_000 } })
+  h.session.onFrame(JSON.stringify({ type: 'subscribe', id: 1, servers: [S1] }), false)
+  await h.tick()
+  h.registry.publish([ev(1)])
+  h.setBuffered(5_000)
+  h.registry.publish([ev(2)]) // sent, then the buffer is seen over the mark
+  h.registry.publish([ev(3), ev(4), ev(5, S1, 'action.updated')])
+  t.same(h.events(), [1, 2])
+  t.match(h.session.stats(), { overflowed: true, coalesced: 2 })
+  h.advance(100)
+  t.same(h.events(), [1, 2], 'still over the mark: nothing more')
+  h.setBuffered(200)
+  h.advance(50)
+  t.same(h.frames.slice(-3).map(f => f.type), ['resync', 'event', 'event'])
+  t.same(h.events(), [1, 2, 4, 5], 'the latest of each kind per server, in id order')
+
+  h.setBuffered(5_000)
+  h.registry.publish([ev(6)])
+  h.advance(5_100)
+  t.same(h.closes, [[1008, 'too slow: events could not be delivered']])
+  t.equal(h.registry.size(), 0, 'detached from the index')
+})
+
+t.test('heartbeat loss, session expiry, bad frames, pings', async t => {
+  const h = harness()
+  h.session.onFrame('{"type":"ping","id":"a"}', false)
+  t.match(h.frames.at(-1), { type: 'pong', id: 'a' })
+  h.advance(2_999)
+  t.same(h.closes, [], 'alive up to 2 intervals of silence')
+  h.advance(1)
+  t.same(h.closes, [[4408, 'heartbeat lost']])
+  t.equal(h.timers.size, 0, 'no timer left behind')
+
+  const e = harness()
+  e.advance(1_000)
+  e.session.onPong()
+  e.advance(1_000)
+  e.session.onPong()
+  e.advance(1_000)
+  e.session.onPong()
+  e.advance(7_000)
+  t.same(e.closes, [[4408, 'heartbeat lost']], 'silent after the last pong')
+
+  const x = harness()
+  for (let i = 0; i < 9; i++) { x.advance(900); x.session.onPong() }
+  x.advance(1_899)
+  t.same(x.closes, [])
+  x.advance(1)
+  t.same(x.closes, [[4401, 'session expired']], 'closed at expiresAt')
+
+  const b = harness()
+  for (let i = 0; i < 4; i++) b.session.onFrame('nope', false)
+  t.same(b.closes, [[4400, 'too many bad frames']])
+})
