@@ -99,10 +99,18 @@ t.test('SIGKILL mid-dispatch, restart: no lost and no duplicated final result', 
   t.teardown(() => agent.close())
   await agent.connect()
 
-  // Fire every action at once and kill the hub as soon as the first command reaches the agent:
+  // Fire every action at once and kill the hub as soon as the first command reaches the agent and
+  // the first 202 reaches us (the command of an action claimed in its creating transaction leaves
+  // before the HTTP answer, so waiting for the command alone may leave nothing answered to check):
   // the rest are committed and not yet dispatched, or dispatched and not acked, or mid-result.
-  const posts = servers.map(async s => await api('POST', `/api/servers/${s.id}/actions`, token, { action: 'START' }).catch(() => ({ status: 0, body: undefined })))
-  await gotFirst
+  let firstAccepted: () => void = () => {}
+  const gotAccepted = new Promise<void>(resolve => { firstAccepted = resolve })
+  const posts = servers.map(async s => {
+    const res = await api('POST', `/api/servers/${s.id}/actions`, token, { action: 'START' }).catch(() => ({ status: 0, body: undefined }))
+    if (res.status === 202) firstAccepted()
+    return res
+  })
+  await Promise.all([gotFirst, gotAccepted])
   hub.child.kill('SIGKILL')
   await once(hub.child, 'exit')
   const answered = await Promise.all(posts)

@@ -30,27 +30,62 @@ const toRow = (r: Raw): ActionRow => ({
 const COLUMNS = 'a.id, a.server_id, s.node_id, a.action, a.state, a.timestamp, a.expires_at, a.error_code, a.error_message'
 const LIVE = "('QUEUED', 'DISPATCHED', 'ACKED')"
 
-export interface NewAction { serverId: string, userId: string | null, action: ActionType, idempotencyKey: string | null }
+export interface NewAction {
+  serverId: string
+  userId: string | null
+  action: ActionType
+  idempotencyKey: string | null
+  /**
+   * The node this hub holds a ready connection to, if it holds the server's node: the action is
+   * then claimed (DISPATCHED) in its creating transaction and sent right after commit. Compared
+   * with the server's node inside the statement, so a server moved to another node meanwhile
+   * stays QUEUED.
+   */
+  dispatchTo?: string | null
+}
+
+export interface ServerRef { id: string, ownerId: string, nodeId: string }
+
+/** The owner and node of these servers (the POST route's access check), by id. */
+export async function serverRefs (pool: pg.Pool, ids: readonly string[]): Promise<Map<string, ServerRef>> {
+  const { rows } = await pool.query<{ id: string, owner_id: string, node_id: string }>({
+    name: 'servers_refs',
+    text: 'SELECT id, owner_id, node_id FROM servers WHERE id = ANY($1::uuid[])',
+    values: [ids]
+  })
+  return new Map(rows.map(r => [r.id, { id: r.id, ownerId: r.owner_id, nodeId: r.node_id }]))
+}
 
 /**
  * Inserts actions, at most one per server (the caller splits batches so): a row that would break
  * a unique index (a repeated idempotency key, or a second live START/STOP/RESTART on the server)
  * is skipped, not an error, so one refused action does not fail the others. Waits for concurrent
  * inserts of conflicting rows to commit or roll back, so the database arbitrates between hubs.
+ * An action whose `dispatchTo` is its server's node is inserted DISPATCHED (the claim, with the
+ * ack timeout), the others QUEUED (with the delivery timeout); `expires_at` is the delivery
+ * deadline either way.
  */
-export async function insertActions (client: pg.PoolClient, actions: NewAction[], deliverMs: number): Promise<Map<string, ActionRow>> {
+export async function insertActions (client: pg.PoolClient, actions: NewAction[], deliverMs: number, ackMs: number): Promise<Map<string, ActionRow>> {
   const { rows } = await client.query<Raw>({
     name: 'actions_insert',
     text: `WITH ins AS (
-             INSERT INTO server_actions (server_id, user_id, action, idempotency_key, expires_at, deadline_at, updated_at)
-             SELECT v.server_id, v.user_id, v.action, v.key, now() + make_interval(secs => $5::double precision / 1000),
-                    now() + make_interval(secs => $5::double precision / 1000), now()
-             FROM unnest($1::uuid[], $2::uuid[], $3::"ActionType"[], $4::text[]) AS v(server_id, user_id, action, key)
+             INSERT INTO server_actions (server_id, user_id, action, idempotency_key, state, dispatched_at, expires_at, deadline_at, updated_at)
+             SELECT v.server_id, v.user_id, v.action, v.key,
+                    CASE WHEN s.node_id = v.dispatch_to THEN 'DISPATCHED' ELSE 'QUEUED' END::"ActionState",
+                    CASE WHEN s.node_id = v.dispatch_to THEN now() END,
+                    now() + make_interval(secs => $6::double precision / 1000),
+                    now() + make_interval(secs => CASE WHEN s.node_id = v.dispatch_to THEN $7 ELSE $6 END::double precision / 1000),
+                    now()
+             FROM unnest($1::uuid[], $2::uuid[], $3::"ActionType"[], $4::text[], $5::uuid[]) AS v(server_id, user_id, action, key, dispatch_to)
+             JOIN servers s ON s.id = v.server_id
              ON CONFLICT DO NOTHING
              RETURNING *
            )
            SELECT ${COLUMNS} FROM ins a JOIN servers s ON s.id = a.server_id`,
-    values: [actions.map(a => a.serverId), actions.map(a => a.userId), actions.map(a => a.action), actions.map(a => a.idempotencyKey), deliverMs]
+    values: [
+      actions.map(a => a.serverId), actions.map(a => a.userId), actions.map(a => a.action), actions.map(a => a.idempotencyKey),
+      actions.map(a => a.dispatchTo ?? null), deliverMs, ackMs
+    ]
   })
   return new Map(rows.map(r => [r.server_id, toRow(r)]))
 }

@@ -91,9 +91,12 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
   }
 
   // ---- creation ----
-  async function createBatch (client: pg.PoolClient, items: NewAction[]): Promise<CreateOutcome[]> {
+  /** `offered`: what the dispatcher gets after commit (not what a later KILL of the batch cancelled). */
+  async function createBatch (client: pg.PoolClient, items: NewAction[]): Promise<{ outcomes: CreateOutcome[], offered: ActionRow[] }> {
     const outcomes: CreateOutcome[] = new Array(items.length)
-    const moved: ActionRow[] = []
+    const moves: ActionRow[] = []
+    const created: ActionRow[] = []
+    const cancelled = new Set<string>()
     // Rounds with at most one action per server, in arrival order: insertActions matches rows to
     // requests by server, and a KILL must only cancel what arrived before it.
     let pending = items.map((item, i) => ({ item, i }))
@@ -102,15 +105,23 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
       const round = pending.filter(p => !seen.has(p.item.serverId) && seen.add(p.item.serverId) !== undefined)
       pending = pending.filter(p => !round.includes(p))
       const kills = round.filter(p => p.item.action === 'KILL').map(p => p.item.serverId)
-      moved.push(...await cancelLive(client, kills, 'superseded by KILL'))
-      const inserted = await insertActions(client, round.map(p => p.item), deliverMs)
+      for (const row of await cancelLive(client, kills, 'superseded by KILL')) {
+        cancelled.add(row.id)
+        moves.push(row)
+      }
+      const inserted = await insertActions(client, round.map(p => p.item), deliverMs, ackMs)
       const skipped = round.filter(p => !inserted.has(p.item.serverId))
       const blocking = skipped.length === 0 ? new Map() : await findBlocking(client, skipped.map(p => p.item))
       for (const { item, i } of round) {
         const row = inserted.get(item.serverId)
         if (row !== undefined) {
           outcomes[i] = { kind: 'created', row }
-          moved.push(row)
+          created.push(row)
+          // An action claimed at creation (its node is connected here) passed through QUEUED in
+          // this transaction: the log records both moves, in order, so panels and other hubs see
+          // the same lifecycle whichever way it was delivered.
+          if (row.state === 'DISPATCHED') moves.push({ ...row, state: 'QUEUED' })
+          moves.push(row)
           continue
         }
         const b = blocking.get(item.serverId)
@@ -119,7 +130,6 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
         outcomes[i] = b === undefined ? { kind: 'refused', why: 'error' } : { kind: b.repeated ? 'repeated' : 'conflict', row: b.row }
       }
     }
-    const created = moved.filter(r => r.state === 'QUEUED')
     if (created.length > 0) {
       const jobs = created.map(r => ({
         id: r.id,
@@ -127,16 +137,17 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
       }))
       await boss.insert(ACTION_QUEUE, jobs, { db: onClient(client) })
     }
-    await commitMoves(client, moved)
-    return outcomes
+    await commitMoves(client, moves)
+    return { outcomes, offered: created.filter(r => !cancelled.has(r.id)) }
   }
 
   const creates = createGroupCommit<NewAction, CreateOutcome>({
     lanes,
     laneOf: a => laneOfUuid(a.serverId),
     commit: async items => {
-      const outcomes = await inTransaction(pool, async client => await createBatch(client, items))
-      committed(outcomes.flatMap(o => o.kind === 'created' ? [o.row] : []))
+      const { outcomes, offered } = await inTransaction(pool, async client => await createBatch(client, items))
+      // The dispatcher sends the DISPATCHED ones now and claims the QUEUED ones whose node is here.
+      committed(offered)
       return outcomes
     },
     fail: (why, err) => {

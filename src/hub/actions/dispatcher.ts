@@ -4,7 +4,11 @@
 // Who delivers: the hub that holds the node's connection, and only after the action is durably
 // DISPATCHED (the claim is a guarded UPDATE, so when several paths offer the same action it is
 // sent once per claim, whichever hub or path wins). Three paths offer actions:
-//   1. the local fast path: this hub just committed the action and holds the node;
+//   1. the local fast path: this hub holds the node's ready connection when the POST arrives, so
+//      the creating transaction claims the action itself (inserted DISPATCHED, with both the
+//      QUEUED and the DISPATCHED event) and it is sent right after that commit: one transaction
+//      between the request and the frame, not two in series. (An action this hub created QUEUED,
+//      its node not ready here at the time, is offered too and claimed if the node is ready now.)
 //   2. the event feed: every hub sees every `action.updated` QUEUED event (LISTEN/NOTIFY on the
 //      event log, which the creating transaction already notifies), so a hub holding a node
 //      connected elsewhere than where the POST landed hears of it within one notification;
@@ -33,12 +37,14 @@ export interface DispatcherDeps {
 }
 
 export interface Dispatcher {
-  /** Actions this hub just committed. */
+  /** Actions this hub just created: DISPATCHED ones (claimed in that transaction) are sent, QUEUED ones claimed. */
   offer (rows: ActionRow[]): void
   /** Events from the feed (any hub's). */
   onEvents (events: HubEvent[]): void
   /** A node's session just became ready (welcome sent). */
   nodeReady (target: CommandTarget): Promise<void>
+  /** True while this hub holds a ready connection of the node (its actions may be claimed at creation). */
+  holds (nodeId: string): boolean
 }
 
 export const commandOf = (row: ActionRow): CommandMessage => ({
@@ -75,14 +81,26 @@ export function createDispatcher (deps: DispatcherDeps): Dispatcher {
 
   return {
     offer (rows) {
-      for (const r of rows) if (r.state === 'QUEUED') claim(r.id, r.nodeId)
-    },
-    onEvents (events) {
-      for (const e of events) {
-        if (e.kind !== 'action.updated' || e.data.state !== 'QUEUED' || e.nodeId === null) continue
-        claim(String(e.data.actionId), e.nodeId)
+      for (const r of rows) {
+        if (r.state === 'QUEUED') claim(r.id, r.nodeId)
+        else if (r.state === 'DISPATCHED') send(r)
       }
     },
+    onEvents (events) {
+      // A QUEUED event followed in the same read by a later move of that action (an action claimed
+      // in its creating transaction, or claimed already) needs no claim: it would fail anyway, as
+      // a transaction. One split across two reads still gets a claim attempt, which is harmless.
+      let moved: Set<string> | undefined
+      for (const e of events) {
+        if (e.kind === 'action.updated' && e.data.state !== 'QUEUED') (moved ??= new Set()).add(String(e.data.actionId))
+      }
+      for (const e of events) {
+        if (e.kind !== 'action.updated' || e.data.state !== 'QUEUED' || e.nodeId === null) continue
+        const actionId = String(e.data.actionId)
+        if (moved?.has(actionId) !== true) claim(actionId, e.nodeId)
+      }
+    },
+    holds: nodeId => readyTarget(nodeId) !== undefined,
     async nodeReady (target) {
       const rows = await deps.pending(target.nodeId)
       for (const row of rows) {

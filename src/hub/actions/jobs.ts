@@ -20,6 +20,24 @@ export interface ActionJob {
   expiresAt: string
 }
 
+// pg-boss builds the text of a statement for each call (the same text for the same queue and
+// options). Named, PostgreSQL parses and plans it once per connection instead of on every call:
+// on these machines named statements nearly doubled transaction throughput. A statement with
+// parameters is always a single statement (the extended protocol allows no more), so it can be
+// prepared; a parameterless text may hold several statements and stays unnamed. The name is
+// derived from the text, so one name never meets two texts on a connection.
+const names = new Map<string, string>()
+const MAX_NAMES = 500
+
+function statementName (text: string): string | undefined {
+  let name = names.get(text)
+  if (name === undefined && names.size < MAX_NAMES) {
+    name = `pgboss_${names.size}`
+    names.set(text, name)
+  }
+  return name
+}
+
 /**
  * pg-boss statements on a connection that is inside our own transaction (pg-boss's `db` option),
  * so a job commits or rolls back with the rows written beside it. Used instead of
@@ -29,6 +47,10 @@ export function onClient (client: pg.PoolClient | pg.Pool): Db {
   return {
     // The raw result, as pg-boss's own adapter returns it: a multi-statement text yields an array
     // of results, and pg-boss reads the rows of each.
-    executeSql: async (text, values) => await client.query(text, values as unknown[] | undefined) as unknown as { rows: unknown[] }
+    executeSql: async (text, values) => {
+      const name = values !== undefined && values.length > 0 ? statementName(text) : undefined
+      const query = name === undefined ? { text, values: values as unknown[] | undefined } : { name, text, values: values as unknown[] }
+      return await client.query(query) as unknown as { rows: unknown[] }
+    }
   }
 }

@@ -4,8 +4,9 @@
 // but not control gets 403 on POST.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { ACTION_TYPES } from '../../db/sql/actions.ts'
+import { ACTION_TYPES, serverRefs, type ServerRef } from '../../db/sql/actions.ts'
 import { actionConflict, ForbiddenError, NotFoundError, NotReadyError } from '../errors.ts'
+import { createGroupCommit } from '../group-commit.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { canControlServer, canViewServer } from '../rbac.ts'
 
@@ -37,16 +38,40 @@ const actionsRoutes: FastifyPluginAsyncTypebox = async app => {
     return server
   }
 
+  // The POST's server lookup, one named statement for every request that arrives while one is in
+  // flight (group-commit.ts), as for sessions: under load, one query per batch, not per request.
+  const servers = createGroupCommit<string, ServerRef | null | 'failed'>({
+    lanes: 2,
+    laneOf: id => Number.parseInt(id.slice(-8), 16),
+    commit: async ids => {
+      const found = await serverRefs(app.db.pool, [...new Set(ids)])
+      return ids.map(id => found.get(id) ?? null)
+    },
+    fail: (_why, err) => {
+      if (err !== undefined) app.log.error({ err }, 'server lookup failed')
+      return 'failed'
+    }
+  })
+
   app.post('/api/servers/:id/actions', { schema: { params: ServerParams, body: ActionBody } }, async (request, reply) => {
     const principal = principalOf(request)
-    const server = await prisma.server.findUnique({ where: { id: request.params.id }, select: { id: true, ownerId: true } })
+    const server = await servers.submit(request.params.id)
+    if (server === 'failed') throw new NotReadyError('the server could not be read; retry shortly')
     if (server === null || (!canViewServer(principal, server) && !canControlServer(principal, server))) throw new NotFoundError('server not found')
     if (!canControlServer(principal, server)) throw new ForbiddenError('permission servers.control (or ownership) is required')
-    const outcome = await app.actions.store.create({
-      serverId: server.id, userId: principal.userId, action: request.body.action, idempotencyKey: request.body.idempotencyKey ?? null
+    const { store, dispatcher } = app.actions
+    const outcome = await store.create({
+      serverId: server.id,
+      userId: principal.userId,
+      action: request.body.action,
+      idempotencyKey: request.body.idempotencyKey ?? null,
+      dispatchTo: dispatcher.holds(server.nodeId) ? server.nodeId : null
     })
     switch (outcome.kind) {
       case 'created':
+        // Answered as accepted, QUEUED (PROTOCOL.md), also when this hub claimed it in the same
+        // transaction (DISPATCHED): the answer races the command frame anyway; GET has the current state.
+        return await reply.code(202).send({ actionId: outcome.row.id, state: 'QUEUED' })
       case 'repeated':
         return await reply.code(202).send({ actionId: outcome.row.id, state: outcome.row.state })
       case 'conflict':
