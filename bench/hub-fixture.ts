@@ -1,9 +1,11 @@
 // A hub for the command benchmarks: embedded PostgreSQL in a temp folder, migrated, the `hub`
 // command in a child process (its own event loop and core, as in production), and nodes with
-// servers made through the API and SQL. The caller runs agents and load in this process.
+// servers made through the API and SQL. The caller runs agents and load in this process or in
+// load-generator processes (bench/lib/command-worker.ts). BENCH_HUB_PROF=<dir> runs the hub with
+// --cpu-prof, writing its profile to that folder at exit.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
@@ -20,6 +22,8 @@ export interface Fixture {
   url: string
   token: string
   db: pg.Pool
+  hubPid: number
+  postmasterPid: number
   addNodes (count: number, serversEach: number): Promise<BenchNode[]>
   close (): Promise<void>
 }
@@ -31,7 +35,9 @@ export async function startFixture (env: Record<string, string> = {}): Promise<F
   await chmod(dir, 0o755)
   const postgres = await startEmbeddedPostgres({ dataDir: dir })
   await migrate(postgres.url)
-  const child = spawn(process.execPath, ['src/hub/main.ts'], {
+  const prof = process.env.BENCH_HUB_PROF
+  const execArgv = prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`]
+  const child = spawn(process.execPath, [...execArgv, 'src/hub/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: postgres.url, HUB_DATA_DIR: dir, HUB_PORT: '0', NODE_ENV: 'test', HUB_ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'warn', HUB_AGENT_RATE: '100000', HUB_AGENT_BURST: '100000', ...env },
     stdio: ['ignore', 'pipe', 'inherit']
@@ -48,12 +54,15 @@ export async function startFixture (env: Record<string, string> = {}): Promise<F
   const login = await fetch(url + '/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: PASSWORD }) })
   const token = (await login.json() as { token: string }).token
   const db = new pg.Pool({ connectionString: postgres.url, max: 2 })
+  const postmasterPid = Number((await readFile(path.join(dir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0])
   let n = 0
   return {
     databaseUrl: postgres.url,
     url,
     token,
     db,
+    hubPid: child.pid as number,
+    postmasterPid,
     async addNodes (count, serversEach) {
       const nodes: BenchNode[] = []
       for (let i = 0; i < count; i++) {
