@@ -29,7 +29,7 @@ try {
   const nodes = await fixture.addNodes(AGENTS, SERVERS_EACH)
   await Promise.all(workers.map(async w => await w.ready))
   await Promise.all(workers.map(async (w, k) => await w.call('connect', {
-    url: fixture.url, token: fixture.token, nodes: nodes.filter((_, i) => i % WORKERS === k)
+    url: fixture.url, token: fixture.token, nodes: nodes.filter((_, i) => i % WORKERS === k), sockets: Math.ceil(MAX_IN_FLIGHT / WORKERS)
   })))
   const pgPids = await postgresPids(fixture.postmasterPid)
   const before = { hub: await cpuSeconds([fixture.hubPid]), pg: await cpuSeconds(pgPids) }

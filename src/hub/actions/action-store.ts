@@ -10,7 +10,7 @@ import {
   cancelLive, findBlocking, insertActions, markAcked, markDispatched, markFinished, readActions, sweepTimedOut,
   type ActionRow, type AgentReply, type AgentResult, type NewAction
 } from '../../db/sql/actions.ts'
-import { inTransaction } from '../../db/sql/transaction.ts'
+import { commitWith, inTransaction } from '../../db/sql/transaction.ts'
 import { createGroupCommit, type Refusal } from '../group-commit.ts'
 import { ACTION_QUEUE, onClient, type ActionJob } from './jobs.ts'
 
@@ -84,10 +84,11 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
     if (cancelled.length > 0) await boss.cancel(ACTION_QUEUE, cancelled, { db })
   }
 
+  /** Settles jobs, appends the events and commits: the last step of every write transaction here. */
   async function commitMoves (client: pg.PoolClient, moved: ActionRow[]): Promise<void> {
     await settleJobs(client, moved)
     const at = new Date()
-    await appendEvents(client, moved.map(r => actionEvent(r, at)))
+    await commitWith(client, appendEvents(client, moved.map(r => actionEvent(r, at))))
   }
 
   // ---- creation ----

@@ -3,6 +3,7 @@
 // not view a server gets 404 for it and its actions, so existence does not leak; one who may view
 // but not control gets 403 on POST.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { ACTION_TYPES, serverRefs, type ServerRef } from '../../db/sql/actions.ts'
 import { actionConflict, ForbiddenError, NotFoundError, NotReadyError } from '../errors.ts'
@@ -30,7 +31,6 @@ const PUBLIC_FIELDS = Object.fromEntries(PUBLIC.map(f => [f, true])) as Record<t
 
 const actionsRoutes: FastifyPluginAsyncTypebox = async app => {
   const { prisma } = app.db
-  app.addHook('preHandler', app.authenticate)
 
   const viewableServer = async (id: string, principal: ReturnType<typeof principalOf>) => {
     const server = await prisma.server.findUnique({ where: { id }, select: { id: true, ownerId: true, nodeId: true } })
@@ -53,9 +53,19 @@ const actionsRoutes: FastifyPluginAsyncTypebox = async app => {
     }
   })
 
-  app.post('/api/servers/:id/actions', { schema: { params: ServerParams, body: ActionBody } }, async (request, reply) => {
+  // The POST's session and server lookups go out together (two statements in parallel, not in
+  // series): the server is only looked at once the session proved valid, so an anonymous caller
+  // still gets 401 and learns nothing.
+  const serverOf = new WeakMap<object, Promise<ServerRef | null | 'failed'>>()
+  const authenticateWithServer = async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const server = servers.submit(request.params.id)
+    serverOf.set(request, server)
+    await app.authenticate(request)
+  }
+
+  app.post('/api/servers/:id/actions', { schema: { params: ServerParams, body: ActionBody }, preHandler: authenticateWithServer }, async (request, reply) => {
     const principal = principalOf(request)
-    const server = await servers.submit(request.params.id)
+    const server = await (serverOf.get(request) as Promise<ServerRef | null | 'failed'>)
     if (server === 'failed') throw new NotReadyError('the server could not be read; retry shortly')
     if (server === null || (!canViewServer(principal, server) && !canControlServer(principal, server))) throw new NotFoundError('server not found')
     if (!canControlServer(principal, server)) throw new ForbiddenError('permission servers.control (or ownership) is required')
@@ -81,14 +91,14 @@ const actionsRoutes: FastifyPluginAsyncTypebox = async app => {
     }
   })
 
-  app.get('/api/actions/:id', { schema: { params: ServerParams } }, async request => {
+  app.get('/api/actions/:id', { schema: { params: ServerParams }, preHandler: app.authenticate }, async request => {
     const action = await prisma.serverAction.findUnique({ where: { id: request.params.id }, select: { ...PUBLIC_FIELDS, server: { select: { ownerId: true } } } })
     if (action === null || !canViewServer(principalOf(request), action.server)) throw new NotFoundError('action not found')
     const { server: _server, ...rest } = action
     return rest
   })
 
-  app.get('/api/servers/:id/actions', { schema: { params: ServerParams, querystring: ListQuery } }, async request => {
+  app.get('/api/servers/:id/actions', { schema: { params: ServerParams, querystring: ListQuery }, preHandler: app.authenticate }, async request => {
     const server = await viewableServer(request.params.id, principalOf(request))
     const { limit = 50, before } = request.query
     const items = await prisma.serverAction.findMany({
