@@ -106,8 +106,10 @@ Script: \`node bench/command-latency.ts ${SECONDS}\`. Histograms: hdr-histogram-
 | --- | --- | --- | --- | --- | --- |
 ${results.join('\n')}
 
-The hub's figure covers the whole path: HTTP request, session and server lookups, the creating
-transaction (action row, pg-boss job, event), the DISPATCHED transaction, and the WebSocket frame.
+The hub's figure covers the whole path: HTTP request, session and server lookups (in parallel),
+the creating transaction (the node is connected to this hub, so the action row is claimed
+DISPATCHED in it, with its pg-boss job and the QUEUED and DISPATCHED events), and the WebSocket
+frame sent right after that commit.
 Targets (issue 4): hub p50 ≤ 5 ms, p99 ≤ 15 ms; within 2× of (b); at least 50× below (a).
 
 Ratios in this run: hub p50 / (b) p50 = ${x(h50 / b50)}, hub p99 / (b) p99 = ${x(h99 / b99)};
