@@ -31,7 +31,8 @@ export async function inTransaction<T> (pool: pg.Pool, work: (client: pg.PoolCli
  * a loaded machine) is paid once per transaction by all of them in series.
  *
  * Safe on failure: when `last` fails, PostgreSQL has aborted the transaction and answers the
- * pipelined COMMIT with ROLLBACK; that is checked, and the error is thrown as usual.
+ * pipelined COMMIT with ROLLBACK; that is checked, and the error is thrown as usual. It must be the
+ * last thing `work` does: once it returns, the transaction has committed.
  */
 export async function commitWith<T> (client: pg.PoolClient, last: Promise<T>): Promise<T> {
   const commit = client.query('COMMIT')

@@ -24,8 +24,8 @@ export interface ActionJob {
 // options). Named, PostgreSQL parses and plans it once per connection instead of on every call:
 // on these machines named statements nearly doubled transaction throughput. A statement with
 // parameters is always a single statement (the extended protocol allows no more), so it can be
-// prepared; a parameterless text may hold several statements and stays unnamed. The name is
-// derived from the text, so one name never meets two texts on a connection.
+// prepared; a parameterless text may hold several statements and stays unnamed. Each text keeps
+// its name for the life of the process, so one name never meets two texts on a connection.
 const names = new Map<string, string>()
 const MAX_NAMES = 500
 
