@@ -124,3 +124,20 @@ t.test('appendEvents with nothing to append writes nothing', async t => {
   const { rows } = await db.pool.query<{ last_id: string }>('SELECT last_id::text FROM event_counter')
   t.equal(rows[0]?.last_id, '0')
 })
+
+t.test('events emitted in a transaction commit with it, hostile text intact (no injection through the literal)', async t => {
+  const db = await openDatabase(t)
+  const feed = await startFeed(t, db)
+  const hostile = "it's a \\'; DROP TABLE events; -- $$ \" \\x00 é 🎮\nnew line"
+  await inTransaction(db.pool, async (_client, emit) => { emit([{ ...event(1), data: { reason: hostile } }, event(2)]) })
+  await feed.until(2)
+  t.same(feed.seen.map(e => e.id), ['1', '2'])
+  t.equal(feed.seen[0]?.data.reason, hostile, 'the text comes back byte for byte')
+  await t.rejects(inTransaction(db.pool, async (_client, emit) => {
+    emit([event(3)])
+    throw new Error('abort')
+  }))
+  await inTransaction(db.pool, async (_client, emit) => { emit([event(4)]) })
+  await feed.until(3)
+  t.same(feed.seen[2]?.data, { n: 4 }, 'events of a failed transaction are never written')
+})

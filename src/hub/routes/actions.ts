@@ -4,6 +4,7 @@
 // but not control gets 403 on POST.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
+import { Text } from '../../agent-protocol/text.ts'
 import { ACTION_TYPES } from '../../db/sql/actions.ts'
 import { actionConflict, ForbiddenError, NotFoundError, NotReadyError } from '../errors.ts'
 import { principalOf } from '../plugins/auth.ts'
@@ -13,7 +14,7 @@ const Id = Type.String({ format: 'uuid' })
 const ServerParams = Type.Object({ id: Id })
 const ActionBody = Type.Object({
   action: Type.Enum([...ACTION_TYPES]),
-  idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 }))
+  idempotencyKey: Type.Optional(Text({ minLength: 1, maxLength: 200 }))
 }, { additionalProperties: false })
 const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),

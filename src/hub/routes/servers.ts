@@ -4,6 +4,7 @@
 // servers cannot be probed.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
+import { Text } from '../../agent-protocol/text.ts'
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { can, canViewServer, type PermissionName, type Principal } from '../rbac.ts'
@@ -14,7 +15,7 @@ const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 500 }))
 const DEFAULT_LIMIT = 100
 
 const CreateServerBody = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 128 }),
+  name: Text({ minLength: 1, maxLength: 128 }),
   nodeId: Uuid,
   altId: Uuid,
   ownerId: Uuid,
@@ -23,8 +24,8 @@ const CreateServerBody = Type.Object({
 
 const CreateAltBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$' }),
-  image: Type.String({ minLength: 1, maxLength: 512 }),
-  startup: Type.String({ minLength: 1, maxLength: 4_096 })
+  image: Text({ minLength: 1, maxLength: 512 }),
+  startup: Text({ minLength: 1, maxLength: 4_096 })
 }, { additionalProperties: false })
 
 const codeOf = (err: unknown) => (err as { code?: string }).code
