@@ -75,7 +75,16 @@ export async function commitWithEvents (client: pg.PoolClient, events: NewEvent[
     return
   }
   const batch = JSON.stringify(events.map(e => ({ kind: e.kind, serverId: e.serverId, nodeId: e.nodeId, data: e.data, at: e.at })))
-  await client.query(`SELECT append_events(${client.escapeLiteral(batch)}::jsonb); COMMIT`)
+  await client.query(`SELECT append_events(${literal(batch)}::jsonb); COMMIT`)
+}
+
+/**
+ * A string constant in the E'' form, which means the same whatever standard_conforming_strings
+ * says: backslashes and quotes doubled. pg's escapeLiteral does the same a character at a time
+ * in JavaScript; this is two native passes, which matters for batches of hundreds of events.
+ */
+function literal (text: string): string {
+  return `E'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`
 }
 
 /** Events after `afterId`, oldest first, at most `limit`. */
