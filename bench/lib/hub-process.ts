@@ -1,6 +1,6 @@
 // A hub in a process of its own (so RSS and CPU figures are the hub's alone): buildHub over the
 // benchmark's database, listening on a free port. Options come in BENCH_HUB as JSON:
-// { env: {HUB_*: ...}, ingest?: IngestTuning }. Answers `stats`, `gc` and `close` over IPC.
+// { env: {HUB_*: ...}, ingest?: IngestTuning }. Answers `stats`, `panels`, `gc` and `close` over IPC.
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import { buildHub } from '../../src/hub/build-hub.ts'
@@ -70,6 +70,20 @@ serve({
     const out = holds
     holds = []
     return out
+  },
+  /** Panel connections: how many, how many are coalescing (over the high-water mark), the most
+   *  bytes any one has buffered, and the send-path state of the one watching the most servers. */
+  panels () {
+    const sessions = app.panels.sessions()
+    let widest: (typeof sessions)[number] | undefined
+    for (const s of sessions) if (widest === undefined || s.serverIds().length > widest.serverIds().length) widest = s
+    const all = sessions.map(s => s.stats())
+    return {
+      count: sessions.length,
+      overflowed: all.filter(s => s.overflowed).length,
+      maxBuffered: Math.max(0, ...all.map(s => s.buffered)),
+      widest: widest === undefined ? null : { servers: widest.serverIds().length, ...widest.stats() }
+    }
   },
   async gc () {
     gc()
