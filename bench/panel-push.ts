@@ -146,14 +146,19 @@ try {
   log(`push p50 ${ms(push.p50)} p99 ${ms(push.p99)} max ${ms(push.max)} (${int(push.n)} samples); ack p50 ${ms(ack.p50)} p99 ${ms(ack.p99)}`)
 
   // ---- slow reader ----
-  let slow: { before: number, max: number, after: number, series: Array<{ s: number, rss: number, buffered: number, coalesced: number, overflowed: boolean, open: boolean }>, state: any, others: ReturnType<typeof percentiles>, closedAt: number | null, baselineSpread: number } | undefined
+  let slow: { heapBefore: number, heapOver: { s: number, heap: number, buffered: number, coalesced: number } | null, heapAfter: number, hubCloses: Record<string, number>, before: number, max: number, after: number, series: Array<{ s: number, rss: number, buffered: number, coalesced: number, overflowed: boolean, open: boolean }>, state: any, others: ReturnType<typeof percentiles>, closedAt: number | null, baselineSpread: number } | undefined
   if (SLOW_S > 0) {
     await panelWorkers[0]?.call('slowReader', { servers: allServers })
     log(`slow reader watching ${allServers.length} servers; pausing its reads for ${SLOW_S} s`)
     await sleep(2000)
+    // The JS heap after a full GC, at three points: before the pause, while the connection is over
+    // the mark (the hub holds its buffer and its coalesced events), and at the end. RSS alone also
+    // moves with V8's lazy heap growth under this load.
+    const heapBefore = (await hub.call('gc')).heapUsed as number
     const before = (await hub.call('stats')).rss as number
     await Promise.all(panelWorkers.map(async w => await w.call('mark', { record: true })))
     await panelWorkers[0]?.call('pause')
+    let heapOver: { s: number, heap: number, buffered: number, coalesced: number } | null = null
     const series: NonNullable<typeof slow>['series'] = []
     const s0 = performance.now()
     let closedAt: number | null = null
@@ -164,13 +169,19 @@ try {
       const open = pn.widest !== null && pn.widest.servers === allServers.length
       if (!open && closedAt === null) closedAt = (performance.now() - s0) / 1000
       series.push({ s: Math.round((performance.now() - s0) / 1000), rss: st.rss, buffered: open ? pn.widest.buffered : 0, coalesced: open ? pn.widest.coalesced : 0, overflowed: open ? pn.widest.overflowed : false, open })
+      // Once the mark has been exceeded for 3 s (coalescing at its fullest), the heap once.
+      if (heapOver === null && open && series.length >= 3 && series.slice(-3).every(x => x.overflowed)) {
+        heapOver = { s: Math.round((performance.now() - s0) / 1000), heap: (await hub.call('gc')).heapUsed as number, buffered: pn.widest.buffered, coalesced: pn.widest.coalesced }
+      }
     }
+    const heapAfter = (await hub.call('gc')).heapUsed as number
     const others = percentiles((await Promise.all(panelWorkers.map(async w => await w.call('read')))).flatMap(r => r.samples as number[]))
     await panelWorkers[0]?.call('resume')
     await sleep(5000)
     const after = (await hub.call('stats')).rss as number
     const state = await panelWorkers[0]?.call('slowState')
-    slow = { before, max: Math.max(...series.map(x => x.rss)), after, series, state, others, closedAt, baselineSpread: Math.max(...rss) - Math.min(...rss) }
+    const hubCloses = (await hub.call('panels')).closes as Record<string, number>
+    slow = { heapBefore, heapOver, heapAfter, hubCloses, before, max: Math.max(...series.map(x => x.rss)), after, series, state, others, closedAt, baselineSpread: Math.max(...rss) - Math.min(...rss) }
     log(`slow reader: RSS ${mib(before)} -> max ${mib(slow.max)}; state ${JSON.stringify(state)}`)
   }
 
@@ -232,7 +243,9 @@ ${slow === undefined
 Under the same load (${int(RATE)}/s), one more panel subscribes to all ${int(allServers.length)} servers (so about
 ${int(RATE)} event frames/s, ~230 bytes each, are addressed to it) and then stops reading its socket
 (\`socket.pause()\` in the client: the kernel's buffers fill, then the hub's). Hub limits: high-water mark
-1 MiB (\`HUB_PANEL_HIGH_WATER_BYTES\`), stall limit 30 s (\`HUB_PANEL_MAX_STALL_MS\`).
+1 MiB (\`HUB_PANEL_HIGH_WATER_BYTES\`), stall limit 30 s (\`HUB_PANEL_MAX_STALL_MS\`), heartbeat 10 s (\`HUB_HEARTBEAT_MS\`:
+a panel not heard from for 2 × that is closed with 4408, and one that does not read does not answer pings). The GCs forced for the
+heap figures pause the hub, so they also show in the other panels' latency below.
 
 | | value |
 | --- | --- |
@@ -241,7 +254,10 @@ ${int(RATE)} event frames/s, ~230 bytes each, are addressed to it) and then stop
 | **growth** | **${mib(slow.max - slow.before)}** |
 | for scale: hub RSS spread (max − min) over the ${SECONDS} s window without a slow reader | ${mib(slow.baselineSpread)} |
 | hub RSS 5 s after the reader resumed | ${mib(slow.after)} |
-| what the hub did | ${slow.closedAt === null ? 'kept the connection' : `closed the connection ${slow.closedAt.toFixed(0)} s into the pause`}; the reader saw: ${slow.state === null ? '?' : `${int(slow.state.events)} events, ${slow.state.resyncs} resync(s), closed ${slow.state.closed === null ? 'no' : `${slow.state.closed.code} (${slow.state.closed.reason})`}`} |
+| hub JS heap after a full GC: before the pause | ${mib(slow.heapBefore)} |
+| the same, ${slow.heapOver === null ? 'never over the mark for 3 s' : `${slow.heapOver.s} s in, over the mark (${int(slow.heapOver.buffered)} bytes buffered, ${slow.heapOver.coalesced} events coalesced)`} | ${slow.heapOver === null ? 'n/a' : `${mib(slow.heapOver.heap)} (**${mib(slow.heapOver.heap - slow.heapBefore)}** more)`} |
+| the same, at the end of the pause | ${mib(slow.heapAfter)} |
+| what the hub did | ${slow.closedAt === null ? 'kept the connection' : `closed the connection about ${slow.closedAt.toFixed(0)} s into the pause`}; close codes the hub gave panels: ${showCounts(slow.hubCloses)}; the reader saw: ${slow.state === null ? '?' : `${int(slow.state.events)} events, ${slow.state.resyncs} resync(s), closed ${slow.state.closed === null ? 'no' : `${slow.state.closed.code} (${slow.state.closed.reason === '' ? 'no close frame read: it was not reading' : slow.state.closed.reason})`}`} |
 | push latency of the other ${int(PANELS)} panels during the pause p50 / p99 / max | ${ms(slow.others.p50)} / ${ms(slow.others.p99)} / ${ms(slow.others.max)} |
 
 Per second (hub RSS; the slow connection's bytes buffered in \`ws\`, events held coalesced, over the mark):

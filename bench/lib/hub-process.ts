@@ -49,6 +49,18 @@ const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown
   return result
 }
 
+// Close codes the hub gave panel connections (1008 too slow, 4408 heartbeat lost, ...): the
+// transport of every panel connection is wrapped as it opens.
+const panelCloses: Record<string, number> = {}
+const open = app.panels.open.bind(app.panels)
+app.panels.open = (auth, transport, log) => open(auth, {
+  ...transport,
+  close (code, reason) {
+    panelCloses[`${code} ${reason}`] = (panelCloses[`${code} ${reason}`] ?? 0) + 1
+    transport.close(code, reason)
+  }
+}, log)
+
 const gc = globalThis.gc as () => void
 const stats = () => {
   const cpu = process.cpuUsage()
@@ -82,6 +94,7 @@ serve({
       count: sessions.length,
       overflowed: all.filter(s => s.overflowed).length,
       maxBuffered: Math.max(0, ...all.map(s => s.buffered)),
+      closes: panelCloses,
       widest: widest === undefined ? null : { servers: widest.serverIds().length, ...widest.stats() }
     }
   },
