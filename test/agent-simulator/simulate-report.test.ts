@@ -41,6 +41,8 @@ function input (overrides: Partial<ReportInput> = {}, argv: string[] = []): Repo
     perWorkerCpu: agg.workerCpu(),
     phases: { connectS: 1, loadS: 5, drainS: 0.5 },
     totals: agg.totals,
+    driverTotals: agg.driverTotals,
+    internalErrors: { errors: 0, outOf: 1000 },
     histograms: agg.overall,
     notMeasured: { statusEvent: 'no panel driver ran' },
     series: agg.series(START),
