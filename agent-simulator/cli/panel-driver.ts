@@ -40,7 +40,7 @@ interface SimPanel {
   lost: string | undefined
 }
 
-export function createPanelDriver (o: { panels: number, stallFraction: number, perPanel: number | undefined }): LoadDriver {
+export function createPanelDriver (o: { panels: number, stallFraction: number, perPanel: number | undefined, catchUpMs?: number }): LoadDriver {
   const panels: SimPanel[] = []
   let counters = zero()
   const totals = zero()
@@ -66,6 +66,7 @@ export function createPanelDriver (o: { panels: number, stallFraction: number, p
 
   async function open (index: number, servers: string[], token: string, hubUrl: string): Promise<SimPanel> {
     const ledger = createPanelLedger(index, servers)
+    let snapshots = 0
     const client = createPanelClient({
       url: hubUrl,
       token,
@@ -73,12 +74,17 @@ export function createPanelDriver (o: { panels: number, stallFraction: number, p
       keepFrames: false,
       timeoutMs: 30_000,
       onEvent: (ev, at) => onEvent(ledger, ev, at),
-      onResync: () => { count('resyncs'); ledger.resync() }
+      onResync: () => { count('resyncs'); ledger.resync() },
+      // Only the first subscribe's snapshot starts the continuity check: after a resume with
+      // `since`, the snapshot is newer than the replayed events that follow it.
+      onSubscribed: (frame) => {
+        if (snapshots++ > 0) return
+        for (const s of frame.servers as Array<{ serverId: string, status: string }>) ledger.snapshot(s.serverId, s.status)
+      }
     })
     await client.connect()
     const answer = await client.subscribe({ servers })
     if (answer.type !== 'subscribed') throw new Error(`panel ${index}: subscribe refused: ${answer.code} ${answer.message}`)
-    for (const s of answer.servers as Array<{ serverId: string, status: string }>) ledger.snapshot(s.serverId, s.status)
     return { index, client, ledger, stalled: false, resuming: false, lost: undefined }
   }
 
@@ -137,7 +143,7 @@ export function createPanelDriver (o: { panels: number, stallFraction: number, p
     },
     async verify (acked: AckedByServer): Promise<DriverVerdict> {
       // Events of the last acks may still be on their way (or being replayed to a resumed panel).
-      const deadline = Date.now() + CATCH_UP_MS
+      const deadline = Date.now() + (o.catchUpMs ?? CATCH_UP_MS)
       while (Date.now() < deadline && panels.some((p) => p.lost === undefined && p.ledger.behind(acked) > 0)) {
         heal()
         await new Promise((resolve) => setTimeout(resolve, 200))
