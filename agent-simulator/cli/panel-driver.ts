@@ -12,7 +12,7 @@
  * across threads. The agent's `at` has millisecond resolution: figures read up to 1 ms high.
  *
  * `--stall-panels f`: that fraction stops reading a few seconds after subscribing and resumes
- * when the load ends, so the hub's slow-consumer path (coalescing, `resync`, or closing after
+ * when the load ends (their events are checked but left out of the latency figures), so the hub's slow-consumer path (coalescing, `resync`, or closing after
  * HUB_PANEL_MAX_STALL_MS / a missed heartbeat) is exercised. A panel whose socket closed resumes
  * on a new connection with `since` = its cursor, as a real panel would.
  *
@@ -35,6 +35,8 @@ interface SimPanel {
   index: number
   client: PanelClient
   ledger: PanelLedger
+  /** Set once it stops reading: its events no longer count towards the latency. */
+  stall: { once: boolean }
   stalled: boolean
   resuming: boolean
   lost: string | undefined
@@ -53,12 +55,13 @@ export function createPanelDriver (o: { panels: number, stallFraction: number, p
   function zero () { return { events: 0, statusEvents: 0, actionEvents: 0, resyncs: 0, panelReconnects: 0, panelErrors: 0 } }
   const count = (k: keyof ReturnType<typeof zero>, n = 1) => { counters[k] += n; totals[k] += n }
 
-  function onEvent (ledger: PanelLedger, ev: PanelEvent, receivedAt: number): void {
+  function onEvent (ledger: PanelLedger, stall: { once: boolean }, ev: PanelEvent, receivedAt: number): void {
     count('events')
     if (ev.kind === 'server.status') {
       count('statusEvents')
       ledger.status(ev.data)
-      recordMs(hist, Math.max(0, receivedAt - Date.parse(ev.at)))
+      // A panel that chose to stop reading measures its own stall, not the hub: left out.
+      if (!stall.once) recordMs(hist, Math.max(0, receivedAt - Date.parse(ev.at)))
     } else if (ev.kind === 'action.updated') {
       count('actionEvents')
     }
@@ -67,13 +70,14 @@ export function createPanelDriver (o: { panels: number, stallFraction: number, p
   async function open (index: number, servers: string[], token: string, hubUrl: string): Promise<SimPanel> {
     const ledger = createPanelLedger(index, servers)
     let snapshots = 0
+    const stall = { once: false }
     const client = createPanelClient({
       url: hubUrl,
       token,
       useTicket: index % 2 === 1,
       keepFrames: false,
       timeoutMs: 30_000,
-      onEvent: (ev, at) => onEvent(ledger, ev, at),
+      onEvent: (ev, at) => onEvent(ledger, stall, ev, at),
       onResync: () => { count('resyncs'); ledger.resync() },
       // Only the first subscribe's snapshot starts the continuity check: after a resume with
       // `since`, the snapshot is newer than the replayed events that follow it.
@@ -85,7 +89,7 @@ export function createPanelDriver (o: { panels: number, stallFraction: number, p
     await client.connect()
     const answer = await client.subscribe({ servers })
     if (answer.type !== 'subscribed') throw new Error(`panel ${index}: subscribe refused: ${answer.code} ${answer.message}`)
-    return { index, client, ledger, stalled: false, resuming: false, lost: undefined }
+    return { index, client, ledger, stall, stalled: false, resuming: false, lost: undefined }
   }
 
   /** A panel whose socket closed resumes with `since` (the hub replays, or says `resync`). */
@@ -123,7 +127,7 @@ export function createPanelDriver (o: { panels: number, stallFraction: number, p
       const stalled = Math.round(o.panels * o.stallFraction)
       if (stalled > 0) {
         stallTimer = setTimeout(() => {
-          for (const p of panels.slice(0, stalled)) { p.stalled = true; p.client.pauseReading() }
+          for (const p of panels.slice(0, stalled)) { p.stalled = true; p.stall.once = true; p.client.pauseReading() }
           log(`${stalled} panels stopped reading`)
         }, STALL_AFTER_MS)
       }
