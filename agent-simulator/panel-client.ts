@@ -23,6 +23,13 @@ export interface PanelClientOptions {
   useTicket?: boolean
   /** Called for every event, with the local receive time (ms since the epoch, performance based). */
   onEvent?: (event: PanelEvent, receivedAt: number) => void
+  /**
+   * Called for every `subscribed`, in stream order: the events that follow it in the same read
+   * are delivered before `subscribe()`'s promise settles, so a snapshot must be taken here.
+   */
+  onSubscribed?: (frame: PanelFrame) => void
+  /** Called for every `resync`, in stream order (before the events that follow it). */
+  onResync?: (reason: string) => void
   /** How long next() and the request helpers wait. */
   timeoutMs?: number
   /** Keep received events for next() (other frames are always kept); benchmarks turn it off. */
@@ -81,9 +88,11 @@ export function createPanelClient (options: PanelClientOptions) {
       state.events++
       options.onEvent?.(frame as PanelEvent, receivedAt)
     } else if (frame.type === 'subscribed') {
+      options.onSubscribed?.(frame)
       if (subscribedOnConnection++ === 0 && BigInt(frame.lastEventId) > BigInt(state.cursor)) state.cursor = frame.lastEventId
     } else if (frame.type === 'resync') {
       state.resyncs++
+      options.onResync?.(String(frame.reason))
     }
     if (keepFrames || frame.type !== 'event') inbox.push(frame)
     wake()

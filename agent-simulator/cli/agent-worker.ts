@@ -11,6 +11,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { createAgentClient, type AgentClient, AgentClientError } from '../agent-client.ts'
 import type { AgentStatus, HelloServer } from '../../src/agent-protocol/index.ts'
+import { commandDelayMs } from './action-ledger.ts'
 import { cycleStep, realisticStep, type Step } from './lifecycle.ts'
 import { encodeHistogram, newHistogram, recordMs, zeroCounters, type LatencyName, type WorkerSample } from './stats.ts'
 import type { AckedByServer, FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts'
@@ -42,6 +43,9 @@ const agents: SimAgent[] = []
 const servers: SimServer[] = []
 let loading = false
 let inflightTotal = 0
+/** Commands received since the last sample: [commandId, epoch ms], for POST → command latency. */
+let commandsSeen: Array<[string, number]> = []
+const commandTimers = new Set<NodeJS.Timeout>()
 
 const countError = (code: string) => { errors[code] = (errors[code] ?? 0) + 1 }
 
@@ -63,8 +67,24 @@ function makeClient (agent: SimAgent, token: string, hello: HelloServer[]): Agen
     onWelcome: () => { agent.ready = true },
     onClose: () => { agent.ready = false },
     onReconnect: () => { counters.reconnects++ },
-    onCommand: () => { counters.commands++; return { ok: true } }
+    onCommand: async (cmd) => await runCommand(cmd.commandId, cmd.action)
   })
+}
+
+/**
+ * A command as a real agent carries it out: the client acks at once; the result follows after a
+ * delay that depends on the action (seconds for a start), and a share (--command-failures) fail.
+ * The server's own lifecycle is left alone: the hub does not tie an action's outcome to statuses.
+ */
+async function runCommand (commandId: string, action: string): Promise<{ ok: boolean, error?: { code: string, message: string } }> {
+  counters.commands++
+  commandsSeen.push([commandId, performance.timeOrigin + performance.now()])
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => { commandTimers.delete(timer); resolve() }, commandDelayMs(action))
+    commandTimers.add(timer)
+  })
+  if (Math.random() < init.commandFailure) return { ok: false, error: { code: 'SIM_FAILURE', message: `simulated ${action} failure` } }
+  return { ok: true }
 }
 
 for (const [i, spec] of init.agents.entries()) {
@@ -195,6 +215,8 @@ function sample (): WorkerSample {
     cpuUserUs: cpu.user,
     cpuSystemUs: cpu.system
   }
+  if (commandsSeen.length > 0) s.commandsSeen = commandsSeen
+  commandsSeen = []
   counters = zeroCounters()
   errors = {}
   return s
@@ -230,6 +252,7 @@ async function stop (): Promise<void> {
   while (inflightTotal > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
   clearInterval(ticker)
   clearInterval(sampler)
+  for (const timer of commandTimers) clearTimeout(timer)
   await Promise.all(agents.map(async (a) => await a.client.close()))
   post({ type: 'final', sample: sample(), acked, unackedAtEnd: inflightTotal })
 }

@@ -25,6 +25,8 @@ export class ApiError extends Error {
 
 export interface ApiClient {
   readonly baseUrl: string
+  /** The session token after login (panels connect with it). */
+  readonly token: string | undefined
   login (username: string, password: string): Promise<void>
   request<T = any> (method: string, path: string, body?: unknown): Promise<T>
 }
@@ -48,6 +50,7 @@ export function createApiClient (baseUrl: string): ApiClient {
   }
   return {
     baseUrl,
+    get token () { return token },
     async login (username, password) {
       const res = await request<{ token: string }>('POST', '/api/auth/login', { username, password })
       token = res.token

@@ -1,18 +1,23 @@
 /**
  * Load beyond the agents (panel connections, power actions) plugs in through this interface, so
- * the run loop, the live table, the report and the correctness verdict need no change when the
- * panel client and the actions API land: a driver starts after the agents are connected, is
- * sampled once a second, stops before the agents do, and verifies its own invariants at the end
- * (panels saw every event in order without gaps or a resync; every accepted action reached a final
- * state).
+ * the run loop, the live table and the report treat every driver alike. Its life in a run:
  *
- * Until then the registered drivers are placeholders that say they did not run and why, so a user
- * asking for `--panels 100` is never led to think panels were exercised.
+ * 1. `start` once every agent is connected (panels subscribe here, before the load begins, so the
+ *    completeness check can expect every transition acked during the load);
+ * 2. `sample` once a second (counters and interval histograms, merged like the workers');
+ *    `onCommand` whenever an agent reports receiving a command;
+ * 3. `drain` when the load phase ends, while the agents still run: stop generating, and let what is
+ *    in flight settle (accepted actions need live agents to reach a final state);
+ * 4. `verify` after the agents drained and closed, with every transition they had acked: wait a
+ *    bounded time for stragglers, then list violations;
+ * 5. `stop` always, in the run's `finally`: close sockets and timers (idempotent).
  */
 import type { ApiClient } from './api-client.ts'
 import type { Violation } from './correctness.ts'
 import type { Histogram, LatencyName } from './stats.ts'
-import type { WorkerAgent } from './worker-protocol.ts'
+import type { AckedByServer, WorkerAgent } from './worker-protocol.ts'
+import { createActionDriver } from './action-driver.ts'
+import { createPanelDriver } from './panel-driver.ts'
 
 export interface DriverContext {
   api: ApiClient
@@ -28,6 +33,12 @@ export interface DriverSample {
   histograms: Partial<Record<LatencyName, Histogram>>
 }
 
+export interface DriverVerdict {
+  violations: Violation[]
+  /** Driver-specific figures for the report (per-state counts, excused misses, ...). */
+  details: Record<string, unknown>
+}
+
 export interface LoadDriver {
   readonly name: string
   /** What was asked of it, e.g. "100 panels"; undefined when the options did not ask for it. */
@@ -36,11 +47,14 @@ export interface LoadDriver {
   readonly notRunReason: string | undefined
   start (ctx: DriverContext): Promise<void>
   sample (): DriverSample
+  /** An agent received command `commandId` at `at` (epoch ms, sub-millisecond). */
+  onCommand? (commandId: string, at: number): void
+  drain (): Promise<void>
+  verify (acked: AckedByServer): Promise<DriverVerdict>
   stop (): Promise<void>
-  verify (): Promise<Violation[]>
 }
 
-/** A driver that does not exist yet: it never runs, and says so in the output and the report. */
+/** A driver that cannot run: it never does, and says so in the output and the report. */
 export function placeholderDriver (name: string, requested: string | undefined, reason: string): LoadDriver {
   return {
     name,
@@ -48,18 +62,26 @@ export function placeholderDriver (name: string, requested: string | undefined, 
     notRunReason: reason,
     async start () {},
     sample: () => ({ counters: {}, histograms: {} }),
-    async stop () {},
-    async verify () { return [] }
+    async drain () {},
+    async verify () { return { violations: [], details: {} } },
+    async stop () {}
   }
 }
 
-export function createDrivers (opts: { panels: number, actionRate: number, stallPanels: number }): LoadDriver[] {
+export interface DriverOptions {
+  panels: number
+  stallPanels: number
+  panelServers: number | undefined
+  actionRate: number
+  actionDrainS: number
+}
+
+export function createDrivers (o: DriverOptions): LoadDriver[] {
   return [
-    placeholderDriver('panels',
-      opts.panels > 0 ? `${opts.panels} panels${opts.stallPanels > 0 ? `, ${opts.stallPanels * 100}% stalled` : ''}` : undefined,
-      'the panel client (/panel/v1) is not part of the simulator yet'),
-    placeholderDriver('actions',
-      opts.actionRate > 0 ? `${opts.actionRate} actions/s` : undefined,
-      'the actions driver (POST /api/servers/:id/actions) is not part of the simulator yet')
+    createPanelDriver({ panels: o.panels, stallFraction: o.stallPanels, perPanel: o.panelServers }),
+    createActionDriver({ ratePerS: o.actionRate, drainMs: o.actionDrainS * 1000 })
   ]
 }
+
+/** Whether a driver takes part in this run. */
+export const isActive = (d: LoadDriver): boolean => d.requested !== undefined && d.notRunReason === undefined

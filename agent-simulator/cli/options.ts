@@ -30,6 +30,14 @@ export interface SimulateOptions {
   dropEveryS: number
   restartAgents: number
   stallPanels: number
+  /** Servers each panel watches; undefined: an even share, at least 100. */
+  panelServers: number | undefined
+  /** Share of commands the simulated agents answer with a failure. */
+  commandFailures: number
+  /** Seconds after the load during which accepted actions may still reach a final state. */
+  actionDrainS: number
+  /** Fail when more than this share of frames and requests got an internal error. */
+  maxErrorRate: number
   maxP99Ms: number | undefined
   minRate: number | undefined
   reportDir: string
@@ -100,7 +108,7 @@ function defaultWorkers (agents: number): number {
 
 export function buildProgram (): Command {
   return new Command('simulate')
-    .description('Drive simulated node agents (and later panels and actions) against a hub, check what it stored, and write a report.')
+    .description('Drive simulated node agents, panels and power actions against a hub, check what it stored, and write a report.')
     .addOption(new Option('--hub <url>', 'base URL of a running hub (default: start one with embedded PostgreSQL)').argParser(httpUrl))
     .addOption(new Option('--admin-user <name>', 'user that provisions nodes and servers').env('SIM_ADMIN_USER').default('admin'))
     .addOption(new Option('--admin-password <password>', 'its password (required with --hub)').env('SIM_ADMIN_PASSWORD'))
@@ -115,6 +123,10 @@ export function buildProgram (): Command {
     .addOption(new Option('--drop-every <k>', 'chaos period in seconds, for drops and restarts').argParser(positive).default(10))
     .addOption(new Option('--restart-agents <f>', 'fraction of agents restarted (closed, then a new process-like client) every --drop-every s').argParser(fraction).default(0))
     .addOption(new Option('--stall-panels <f>', 'fraction of panels that stop reading').argParser(fraction).default(0))
+    .addOption(new Option('--panel-servers <n>', 'servers each panel watches (default: an even share of all, at least 100)').argParser(integer(1, 1000)))
+    .addOption(new Option('--command-failures <f>', 'fraction of commands the agents answer with a failure').argParser(fraction).default(0.05))
+    .addOption(new Option('--action-drain <s>', 'seconds after the load for accepted actions to reach a final state').argParser(positive).default(30))
+    .addOption(new Option('--max-error-rate <f>', 'fail when more than this fraction of statuses and action requests got an internal error (error INTERNAL, HTTP 5xx)').argParser(fraction).default(0.01))
     .addOption(new Option('--max-p99-ms <ms>', 'fail when status→ack p99 exceeds this').argParser(positive))
     .addOption(new Option('--min-rate <t>', 'fail when acked transitions/s over the run fall below this').argParser(nonNegative))
     .addOption(new Option('--report <dir>', 'folder for report.json and report.html').default('.data/simulate-report'))
@@ -162,6 +174,10 @@ export function parseOptions (argv: string[], env: NodeJS.ProcessEnv = {}, write
     dropEveryS: o.dropEvery,
     restartAgents: o.restartAgents,
     stallPanels: o.stallPanels,
+    panelServers: o.panelServers,
+    commandFailures: o.commandFailures,
+    actionDrainS: o.actionDrain,
+    maxErrorRate: o.maxErrorRate,
     maxP99Ms: o.maxP99Ms,
     minRate: o.minRate,
     reportDir: o.report,

@@ -35,7 +35,9 @@ export function renderHtml (r: Report): string {
   const verdict = r.passed ? '<p class="pass"><strong>PASSED</strong></p>' : '<p class="fail"><strong>FAILED</strong></p>'
   const throughput = lineChart('Throughput', 'seconds since load started', 'per second', [
     { name: 'transitions sent', points: r.series.map((s) => [s.t, s.counters.transitions]) },
-    { name: 'acks', points: r.series.map((s) => [s.t, s.counters.acks]) }
+    { name: 'acks', points: r.series.map((s) => [s.t, s.counters.acks]) },
+    ...(r.driverTotals.events === undefined ? [] : [{ name: 'panel events', points: r.series.map((s) => [s.t, s.driver?.events ?? 0] as [number, number]) }]),
+    ...(r.driverTotals.actionsPosted === undefined ? [] : [{ name: 'actions posted', points: r.series.map((s) => [s.t, s.driver?.actionsPosted ?? 0] as [number, number]) }])
   ])
   const connected = lineChart('Connected agents', 'seconds since load started', 'agents', [
     { name: 'connected', points: r.series.map((s) => [s.t, s.connected]) }
@@ -63,11 +65,12 @@ ${r.notes.map((n) => `<p class="muted">${e(n)}</p>`).join('')}
 ${table([['agents × servers', `${r.options.agents} × ${r.options.servers}`], ['mode', r.options.rate === undefined ? 'realistic lifecycles' : `fixed rate ${r.options.rate}/s`],
   ['load phase', `${r.phases.loadS} s (connect ${r.phases.connectS} s, drain ${r.phases.drainS} s)`],
   ['transitions sent', r.totals.transitions], ['acked', r.totals.acks], ['transitions/s', r.rates.transitionsPerS], ['acks/s', r.rates.acksPerS],
-  ['commands received', r.totals.commands], ['drops / restarts / reconnects', `${r.totals.drops} / ${r.totals.restarts} / ${r.totals.reconnects}`]])}
+  ['commands received', r.totals.commands], ['panel events/s (all panels)', r.rates.panelEventsPerS], ['actions posted/s', r.rates.actionsPerS],
+  ['internal error rate', r.rates.errorRate], ['drops / restarts / reconnects', `${r.totals.drops} / ${r.totals.restarts} / ${r.totals.reconnects}`]])}
 <h3>Thresholds</h3>
 ${r.thresholds.length === 0 ? '<p class="muted">None set.</p>' : `<table><tr><th>threshold</th><th>limit</th><th>actual</th><th></th></tr>${r.thresholds.map((th) => `<tr><td>${e(th.name)}</td><td>${th.limit}</td><td>${th.actual}</td><td class="${th.met ? 'pass' : 'fail'}">${th.met ? 'met' : 'missed'}</td></tr>`).join('')}</table>`}
 <h3>Load drivers</h3>
-<table><tr><th>driver</th><th>asked</th><th>ran</th></tr>${r.drivers.map((d) => `<tr><td>${e(d.name)}</td><td>${e(d.requested ?? '—')}</td><td>${d.ran ? 'yes' : `no${d.notRunReason === undefined ? '' : `: ${e(d.notRunReason)}`}`}</td></tr>`).join('')}</table>
+<table><tr><th>driver</th><th>asked</th><th>ran</th><th>what it saw</th></tr>${r.drivers.map((d) => `<tr><td>${e(d.name)}</td><td>${e(d.requested ?? '—')}</td><td>${d.ran ? 'yes' : `no${d.notRunReason === undefined ? '' : `: ${e(d.notRunReason)}`}`}</td><td><pre>${d.details === undefined ? '' : e(JSON.stringify(d.details, null, 1))}</pre></td></tr>`).join('')}</table>
 <h2>Latency</h2>
 ${LATENCIES.map((n) => latencySection(r, n)).join('\n')}
 <h2>Throughput</h2>

@@ -44,11 +44,21 @@ export interface Report {
   }
   phases: { connectS: number, loadS: number, drainS: number }
   totals: Counters
-  rates: { transitionsPerS: number, acksPerS: number }
+  rates: {
+    transitionsPerS: number
+    acksPerS: number
+    /** Panel events received per second, over the load phase (every panel summed). */
+    panelEventsPerS: number
+    actionsPerS: number
+    /** Internal errors (error INTERNAL frames, HTTP 5xx to action POSTs) per status or action sent. */
+    errorRate: number
+  }
+  /** The load drivers' counters summed over the run. */
+  driverTotals: Record<string, number>
   latency: Record<LatencyName, LatencyReport | { title: string, measured: false, why: string }>
   series: SecondStats[]
   errors: Record<string, number>
-  drivers: Array<{ name: string, requested: string | undefined, ran: boolean, notRunReason: string | undefined }>
+  drivers: Array<{ name: string, requested: string | undefined, ran: boolean, notRunReason: string | undefined, details?: Record<string, unknown> }>
   correctness: { transitions: TransitionCheck | { skipped: string }, unackedAtEnd: number }
   thresholds: Threshold[]
   violations: Violation[]
@@ -68,6 +78,9 @@ export interface ReportInput {
   perWorkerCpu: Array<{ worker: number, userUs: number, systemUs: number }>
   phases: Report['phases']
   totals: Counters
+  driverTotals: Record<string, number>
+  /** Internal errors seen and what they are out of (statuses sent plus actions posted). */
+  internalErrors: { errors: number, outOf: number }
   histograms: Record<LatencyName, Histogram>
   notMeasured: Partial<Record<LatencyName, string>>
   series: SecondStats[]
@@ -82,7 +95,14 @@ export interface ReportInput {
 export function buildReport (input: ReportInput): Report {
   const o = input.options
   const loadS = Math.max(input.phases.loadS, 0.001)
-  const rates = { transitionsPerS: round(input.totals.transitions / loadS), acksPerS: round(input.totals.acks / loadS) }
+  const dt = input.driverTotals
+  const rates = {
+    transitionsPerS: round(input.totals.transitions / loadS),
+    acksPerS: round(input.totals.acks / loadS),
+    panelEventsPerS: round((dt.events ?? 0) / loadS),
+    actionsPerS: round((dt.actionsPosted ?? 0) / loadS),
+    errorRate: input.internalErrors.outOf === 0 ? 0 : Math.round(input.internalErrors.errors / input.internalErrors.outOf * 1e6) / 1e6
+  }
   const latency = {} as Report['latency']
   for (const name of LATENCIES) {
     const h = input.histograms[name]
@@ -99,6 +119,7 @@ export function buildReport (input: ReportInput): Report {
   if (o.minRate !== undefined) {
     thresholds.push({ name: 'acked transitions/s at least', limit: o.minRate, actual: rates.acksPerS, met: rates.acksPerS >= o.minRate })
   }
+  thresholds.push({ name: 'internal error rate at most', limit: o.maxErrorRate, actual: rates.errorRate, met: rates.errorRate <= o.maxErrorRate })
   const violations = [...('violations' in input.transitions ? input.transitions.violations : []), ...input.driverViolations]
   // A run that measured nothing (no agent connected, or the hub acked nothing) must not pass.
   if (input.totals.acks === 0) violations.push({ kind: 'no-load', message: `no status was acked (${input.totals.transitions} sent, ${input.totals.connectFailures} failed connects)` })
@@ -126,6 +147,7 @@ export function buildReport (input: ReportInput): Report {
     phases: input.phases,
     totals: input.totals,
     rates,
+    driverTotals: dt,
     latency,
     series: input.series,
     errors: input.errors,

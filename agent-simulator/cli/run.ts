@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads'
 import pg from 'pg'
 import { createApiClient } from './api-client.ts'
 import { apiTransitionSource, checkAckedTransitions, sqlTransitionSource, type TransitionCheck, type Violation } from './correctness.ts'
-import { createDrivers } from './drivers.ts'
+import { createDrivers, isActive, type DriverVerdict, type LoadDriver } from './drivers.ts'
 import { startHubProcess, type HubProcess } from './hub-process.ts'
 import type { SimulateOptions } from './options.ts'
 import { provision } from './provision.ts'
@@ -28,6 +28,7 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
   const notes: string[] = []
   let hub: HubProcess | undefined
   const workers: Worker[] = []
+  let drivers: LoadDriver[] = []
   try {
     if (o.hub === undefined) hub = await startHubProcess(log)
     const hubUrl = hub?.url ?? o.hub as string
@@ -37,7 +38,8 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
     const fleet = await provision(api, o, databaseUrl, log)
     notes.push(...fleet.notes)
 
-    const drivers = createDrivers(o)
+    drivers = createDrivers(o)
+    const active = drivers.filter(isActive)
     for (const d of drivers) {
       if (d.requested !== undefined && d.notRunReason !== undefined) {
         const note = `${d.name} (${d.requested}) NOT RUN: ${d.notRunReason}`
@@ -65,12 +67,16 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
         restartFraction: o.restartAgents,
         chaosEveryMs: o.dropEveryS * 1000,
         sampleEveryMs: SAMPLE_EVERY_MS,
-        connectConcurrency: o.connectConcurrency
+        connectConcurrency: o.connectConcurrency,
+        commandFailure: o.commandFailures
       }
       const w = new Worker(new URL('./agent-worker.ts', import.meta.url), { workerData: init })
       w.on('message', (msg: FromWorker) => {
         if (msg.type === 'failed') failure = new Error(`worker ${worker}: ${msg.message}`)
-        else agg.add(msg.sample)
+        else {
+          agg.add(msg.sample)
+          for (const [id, at] of msg.sample.commandsSeen ?? []) for (const d of active) d.onCommand?.(id, at)
+        }
         if (msg.type === 'connected') connected.add(worker)
         if (msg.type === 'final') finals.set(worker, { acked: msg.acked, unackedAtEnd: msg.unackedAtEnd })
         wake()
@@ -85,7 +91,23 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
     let phase = 'connect'
     let prev: Counters = zeroCounters()
     let prevAt = Date.now()
+    let driversStarted = false
+    let eventsInSample = 0
+    let sampledAt = Date.now()
+    const sampleDrivers = () => {
+      if (!driversStarted) return
+      const now = Date.now()
+      eventsInSample = 0
+      for (const d of active) {
+        const sample = d.sample()
+        eventsInSample += sample.counters.events ?? 0
+        agg.addDriver(now, sample)
+      }
+      eventsInSample /= Math.max(0.001, (now - sampledAt) / 1000)
+      sampledAt = now
+    }
     const draw = () => {
+      sampleDrivers()
       // Per second over the time since the last draw, which a busy event loop can stretch past 1 s.
       const perS = Math.max(0.001, (Date.now() - prevAt) / 1000)
       const t = agg.totals
@@ -98,7 +120,7 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
         transitionsPerS: (t.transitions - prev.transitions) / perS,
         acksPerS: (t.acks - prev.acks) / perS,
         commands: t.commands,
-        eventsPerS: undefined,
+        eventsPerS: active.some((d) => d.name === 'panels') && driversStarted ? eventsInSample : undefined,
         errors: t.errorFrames + t.rejected + t.ackTimeouts + t.connectFailures,
         p99Ms: last?.latency.statusAck?.p99Ms ?? 0
       })
@@ -123,7 +145,9 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
     log(`${agg.connected()} of ${fleet.agents.length} agents connected in ${connectS.toFixed(1)} s over ${o.workers} worker threads`)
 
     const ctx = { api, hubUrl, agents: fleet.agents, log }
-    for (const d of drivers) if (d.requested !== undefined && d.notRunReason === undefined) await d.start(ctx)
+    for (const d of active) await d.start(ctx)
+    driversStarted = true
+    sampledAt = Date.now()
     for (const w of workers) w.postMessage({ type: 'load' })
     loadStart = Date.now()
     const cpuAtLoad = process.cpuUsage()
@@ -134,7 +158,10 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
     const loadS = (Date.now() - loadStart) / 1000
     const loadCpu = process.cpuUsage(cpuAtLoad)
     phase = 'drain'
-    for (const d of drivers) await d.stop()
+    // Drivers settle while the agents still run (accepted actions need them to answer commands).
+    let driversDrained = false
+    Promise.all(active.map(async (d) => await d.drain())).then(() => { driversDrained = true; wake() }, (err: Error) => { failure = err; wake() })
+    await until(() => driversDrained, o.actionDrainS * 1000 + 30_000, 'the load drivers to drain')
     for (const w of workers) w.postMessage({ type: 'stop' })
     const drainStart = Date.now()
     await until(() => finals.size === workers.length, FINAL_TIMEOUT_MS, 'workers to drain and close')
@@ -147,7 +174,15 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
     log(`checking ${agg.totals.acks} acked transitions against the ${databaseUrl === undefined ? 'API' : 'database'}...`)
     const transitions = await checkTransitions(acked, databaseUrl, api)
     const driverViolations: Violation[] = []
-    for (const d of drivers) if (d.notRunReason === undefined && d.requested !== undefined) driverViolations.push(...await d.verify())
+    const verdicts = new Map<string, DriverVerdict>()
+    if (active.length > 0) log(`verifying what the ${active.map((d) => d.name).join(' and ')} saw...`)
+    for (const d of active) {
+      const verdict = await d.verify(acked)
+      verdicts.set(d.name, verdict)
+      driverViolations.push(...verdict.violations)
+    }
+    sampleDrivers()
+    const ran = new Set(active.map((d) => d.name))
 
     const cpu = process.cpuUsage() // the whole process: main thread and every worker
     const report = buildReport({
@@ -163,15 +198,20 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
       perWorkerCpu: agg.workerCpu(),
       phases: { connectS: round(connectS), loadS: round(loadS), drainS: round(drainS) },
       totals: agg.totals,
+      driverTotals: agg.driverTotals,
+      internalErrors: {
+        errors: (agg.errors['hub:INTERNAL'] ?? 0) + (agg.driverTotals.actionServerErrors ?? 0),
+        outOf: agg.totals.transitions + (agg.driverTotals.actionsPosted ?? 0)
+      },
       histograms: agg.overall,
       notMeasured: {
-        statusEvent: 'no panel driver ran (the panel client is not part of the simulator yet)',
-        actionCommand: 'no action driver ran (the actions driver is not part of the simulator yet)',
-        actionSucceeded: 'no action driver ran (the actions driver is not part of the simulator yet)'
+        statusEvent: ran.has('panels') ? 'no status event reached a panel' : 'no panels in this run (--panels)',
+        actionCommand: ran.has('actions') ? 'no command reached an agent' : 'no actions in this run (--action-rate)',
+        actionSucceeded: ran.has('actions') ? 'no action succeeded' : 'no actions in this run (--action-rate)'
       },
       series: agg.series(loadStart),
       errors: agg.errors,
-      drivers: drivers.map((d) => ({ name: d.name, requested: d.requested, ran: d.requested !== undefined && d.notRunReason === undefined, notRunReason: d.notRunReason })),
+      drivers: drivers.map((d) => ({ name: d.name, requested: d.requested, ran: isActive(d), notRunReason: d.notRunReason, details: verdicts.get(d.name)?.details })),
       transitions,
       unackedAtEnd,
       driverViolations,
@@ -179,10 +219,15 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
     })
     const files = await writeReport(o.reportDir, report)
     const ack = percentiles(agg.overall.statusAck)
+    for (const v of report.violations.slice(0, 10)) log(`violation: ${v.kind}: ${v.message}`)
+    for (const th of report.thresholds.filter((x) => !x.met)) log(`threshold missed: ${th.name} ${th.limit}, actual ${th.actual}`)
     log(`${report.passed ? 'PASSED' : 'FAILED'}: ${report.rates.transitionsPerS} transitions/s, ${report.rates.acksPerS} acks/s, ack p50 ${ack.p50Ms} ms p99 ${ack.p99Ms} ms, ` +
+      (ran.has('panels') ? `panel events ${report.rates.panelEventsPerS}/s (status→event p99 ${percentiles(agg.overall.statusEvent).p99Ms} ms), ` : '') +
+      (ran.has('actions') ? `actions ${report.rates.actionsPerS}/s (POST→SUCCEEDED p99 ${percentiles(agg.overall.actionSucceeded).p99Ms} ms), ` : '') +
       `${report.violations.length} violations, simulator CPU ${report.simulator.loadCoresUsed} cores during load; report: ${files.html}`)
     return { report, files }
   } finally {
+    await Promise.all(drivers.map(async (d) => { await d.stop().catch(() => {}) }))
     await Promise.all(workers.map(async (w) => await w.terminate()))
     await hub?.stop()
   }

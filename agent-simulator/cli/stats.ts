@@ -12,7 +12,7 @@ import * as hdr from 'hdr-histogram-js'
 
 export type Histogram = hdr.Histogram
 
-/** Every latency the simulator measures; only status→ack is measured until panels and actions land. */
+/** Every latency the simulator measures: status→ack by the agents, the others by the panel and action drivers. */
 export const LATENCIES = ['statusAck', 'statusEvent', 'actionCommand', 'actionSucceeded'] as const
 export type LatencyName = typeof LATENCIES[number]
 
@@ -44,6 +44,8 @@ export interface WorkerSample {
   /** CPU time of the worker thread so far, in µs (cumulative). */
   cpuUserUs: number
   cpuSystemUs: number
+  /** Commands agents received in this interval: [commandId, epoch ms]. */
+  commandsSeen?: Array<[string, number]>
 }
 
 export function newHistogram (): Histogram {
@@ -96,15 +98,17 @@ export function percentiles (h: Histogram): Percentiles {
 /**
  * A bar histogram for plotting: log-spaced buckets (upper bound in ms) with their share of the
  * observations. hdr-histogram-js exposes no per-value counts in its public interface, so the
- * shares come from its quantiles at every 0.1 %: exact enough for a picture, while every figure
+ * shares come from its quantiles at every 0.5 %: exact enough for a picture, while every figure
  * in the report comes from the histogram itself.
  */
 export function buckets (h: Histogram, perDecade = 10): Array<{ upToMs: number, share: number }> {
   if (h.totalCount === 0) return []
+  // Every 0.5 %: each quantile walks the packed histogram, and 1,001 of them made a report take
+  // about a second per latency; 201 draw the same picture.
   const values: number[] = []
-  for (let i = 0; i <= 1000; i++) values.push(h.getValueAtPercentile(i / 10) / 1000)
+  for (let i = 0; i <= 200; i++) values.push(h.getValueAtPercentile(i / 2) / 1000)
   const lo = Math.floor(Math.log10(Math.max(values[0] as number, 0.001)) * perDecade)
-  const hi = Math.ceil(Math.log10(Math.max(values[1000] as number, 0.001)) * perDecade) + 1
+  const hi = Math.ceil(Math.log10(Math.max(values[200] as number, 0.001)) * perDecade) + 1
   const out: Array<{ upToMs: number, share: number }> = []
   for (let k = lo + 1; k <= hi; k++) out.push({ upToMs: 10 ** (k / perDecade), share: 0 })
   for (const v of values) {
@@ -127,6 +131,8 @@ export interface SecondStats {
   t: number
   connected: number
   counters: Counters
+  /** The load drivers' counters (panel events, actions posted, ...), when any ran. */
+  driver: Record<string, number>
   latency: Partial<Record<LatencyName, Percentiles>>
 }
 
@@ -135,15 +141,26 @@ export function createAggregator () {
   const totals = zeroCounters()
   const errors: Record<string, number> = {}
   const overall = Object.fromEntries(LATENCIES.map((n) => [n, newHistogram()])) as Record<LatencyName, Histogram>
-  const seconds = new Map<number, { counters: Counters, connected: Map<number, number>, hist: Partial<Record<LatencyName, Histogram>> }>()
+  const driverTotals: Record<string, number> = {}
+  type Bin = { counters: Counters, driver: Record<string, number>, connected: Map<number, number>, hist: Partial<Record<LatencyName, Histogram>> }
+  const seconds = new Map<number, Bin>()
+  const binAt = (at: number): Bin => {
+    // Binned by wall-clock second; series() makes them relative once the load's start is known.
+    const t = Math.floor(at / 1000)
+    let bin = seconds.get(t)
+    if (bin === undefined) seconds.set(t, bin = { counters: zeroCounters(), driver: {}, connected: new Map(), hist: {} })
+    return bin
+  }
+  const addHistogram = (bin: Bin, name: LatencyName, h: Histogram) => {
+    overall[name].add(h)
+    const binHist = (bin.hist[name] ??= newHistogram())
+    binHist.add(h)
+  }
   const connected = new Map<number, number>()
   const cpu = new Map<number, { userUs: number, systemUs: number }>()
 
   function add (s: WorkerSample): void {
-    // Binned by wall-clock second; series() makes them relative once the load's start is known.
-    const t = Math.floor(s.at / 1000)
-    let bin = seconds.get(t)
-    if (bin === undefined) seconds.set(t, bin = { counters: zeroCounters(), connected: new Map(), hist: {} })
+    const bin = binAt(s.at)
     for (const c of COUNTERS) {
       totals[c] += s.counters[c]
       bin.counters[c] += s.counters[c]
@@ -152,14 +169,23 @@ export function createAggregator () {
     for (const name of LATENCIES) {
       const encoded = s.histograms[name]
       if (encoded === undefined) continue
-      const h = decodeHistogram(encoded)
-      overall[name].add(h)
-      const binHist = (bin.hist[name] ??= newHistogram())
-      binHist.add(h)
+      addHistogram(bin, name, decodeHistogram(encoded))
     }
     bin.connected.set(s.worker, s.connected)
     connected.set(s.worker, s.connected)
     cpu.set(s.worker, { userUs: s.cpuUserUs, systemUs: s.cpuSystemUs })
+  }
+
+  /** A load driver's sample (main thread: histograms as they are, counters by name). */
+  function addDriver (at: number, sample: { counters: Record<string, number>, histograms: Partial<Record<LatencyName, Histogram>> }): void {
+    const bin = binAt(at)
+    for (const [k, n] of Object.entries(sample.counters)) {
+      // Gauges (names ending in "Pending") are the latest value, not a sum.
+      if (k.endsWith('Pending')) { bin.driver[k] = n; driverTotals[k] = n; continue }
+      bin.driver[k] = (bin.driver[k] ?? 0) + n
+      driverTotals[k] = (driverTotals[k] ?? 0) + n
+    }
+    for (const [name, h] of Object.entries(sample.histograms)) if (h !== undefined) addHistogram(bin, name as LatencyName, h)
   }
 
   function series (startedAt: number): SecondStats[] {
@@ -168,14 +194,17 @@ export function createAggregator () {
       t: t - base,
       connected: [...bin.connected.values()].reduce((a, b) => a + b, 0),
       counters: bin.counters,
+      driver: bin.driver,
       latency: Object.fromEntries(Object.entries(bin.hist).map(([n, h]) => [n, percentiles(h)]))
     }))
   }
 
   return {
     add,
+    addDriver,
     series,
     totals,
+    driverTotals,
     errors,
     overall,
     connected: () => [...connected.values()].reduce((a, b) => a + b, 0),

@@ -20,6 +20,8 @@ export interface WorkerInit {
   chaosEveryMs: number
   sampleEveryMs: number
   connectConcurrency: number
+  /** Share of commands the agents answer with a failure. */
+  commandFailure: number
 }
 
 /** Acked transitions per server, as parallel arrays (compact to clone across threads). */

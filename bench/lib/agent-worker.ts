@@ -28,13 +28,17 @@ let recording = false
 let running: { stop (): void } | undefined
 const count = (into: Record<string, number>, key: string) => { into[key] = (into[key] ?? 0) + 1 }
 
-function send (slot: Slot, loop: boolean): boolean {
+/** The send time as a shared clock reading (ms since the epoch, sub-ms), comparable across processes. */
+const clock = () => performance.timeOrigin + performance.now()
+
+/** `stamp`: put the send time in the status `reason` (bench/panel-push.ts reads it in the panels). */
+function send (slot: Slot, loop: boolean, stamp = false): boolean {
   const server = slot.client.snapshot().find(s => s.serverId === slot.serverId)
   // The status we go to next follows what the client believes; UNKNOWN/others restart the cycle.
   const to = NEXT[server?.status ?? 'STOPPED'] ?? 'STOPPED'
   let promise
   try {
-    promise = slot.client.report(slot.serverId, to)
+    promise = slot.client.report(slot.serverId, to, stamp ? clock().toFixed(3) : undefined)
   } catch (err) {
     count(errors, (err as { code?: string }).code ?? 'THROWN')
     return false
@@ -101,7 +105,7 @@ serve({
     for (const slot of slots) for (let i = 0; i < arg.window; i++) send(slot, true)
   },
   /** Open loop at a fixed rate, round-robin over the servers; catches up if a tick ran late. */
-  rate (arg: { perSecond: number }) {
+  rate (arg: { perSecond: number, stamp?: boolean }) {
     const started = performance.now()
     let sent = 0
     let i = 0
@@ -109,12 +113,14 @@ serve({
       const due = Math.floor(arg.perSecond * (performance.now() - started) / 1000) - sent
       for (let k = 0; k < due; k++) {
         const slot = slots[i++ % slots.length] as Slot
-        if (!send(slot, false)) skipped++
+        if (!send(slot, false, arg.stamp === true)) skipped++
         sent++
       }
     }, 2)
     running = { stop: () => clearInterval(timer) }
   },
+  /** This process's clock (see `clock`), to check that processes agree on it. */
+  clock,
   /** Starts a measurement window: counters and samples from now on. */
   mark (arg: { record: boolean }) {
     acks = 0

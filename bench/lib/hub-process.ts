@@ -1,6 +1,6 @@
 // A hub in a process of its own (so RSS and CPU figures are the hub's alone): buildHub over the
 // benchmark's database, listening on a free port. Options come in BENCH_HUB as JSON:
-// { env: {HUB_*: ...}, ingest?: IngestTuning }. Answers `stats`, `gc` and `close` over IPC.
+// { env: {HUB_*: ...}, ingest?: IngestTuning }. Answers `stats`, `panels`, `gc` and `close` over IPC.
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import { buildHub } from '../../src/hub/build-hub.ts'
@@ -49,6 +49,18 @@ const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown
   return result
 }
 
+// Close codes the hub gave panel connections (1008 too slow, 4408 heartbeat lost, ...): the
+// transport of every panel connection is wrapped as it opens.
+const panelCloses: Record<string, number> = {}
+const open = app.panels.open.bind(app.panels)
+app.panels.open = (auth, transport, log) => open(auth, {
+  ...transport,
+  close (code, reason) {
+    panelCloses[`${code} ${reason}`] = (panelCloses[`${code} ${reason}`] ?? 0) + 1
+    transport.close(code, reason)
+  }
+}, log)
+
 const gc = globalThis.gc as () => void
 const stats = () => {
   const cpu = process.cpuUsage()
@@ -70,6 +82,21 @@ serve({
     const out = holds
     holds = []
     return out
+  },
+  /** Panel connections: how many, how many are coalescing (over the high-water mark), the most
+   *  bytes any one has buffered, and the send-path state of the one watching the most servers. */
+  panels () {
+    const sessions = app.panels.sessions()
+    let widest: (typeof sessions)[number] | undefined
+    for (const s of sessions) if (widest === undefined || s.serverIds().length > widest.serverIds().length) widest = s
+    const all = sessions.map(s => s.stats())
+    return {
+      count: sessions.length,
+      overflowed: all.filter(s => s.overflowed).length,
+      maxBuffered: Math.max(0, ...all.map(s => s.buffered)),
+      closes: panelCloses,
+      widest: widest === undefined ? null : { servers: widest.serverIds().length, ...widest.stats() }
+    }
   },
   async gc () {
     gc()

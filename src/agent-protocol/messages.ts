@@ -8,6 +8,7 @@
  */
 import Type, { type Static } from 'typebox'
 import { ACTION_TYPES, AGENT_STATUSES, MAX_HELLO_SERVERS, MAX_SEQ } from './constants.ts'
+import { Text } from './text.ts'
 
 const Strict = { additionalProperties: false } as const
 
@@ -33,7 +34,7 @@ export const HelloMessageSchema = Type.Object({
   // Any integer passes the schema so that a wrong version closes with 4406 (UNSUPPORTED_VERSION),
   // which is terminal, instead of being a BAD_FRAME the agent would retry forever.
   protocol: Type.Integer(),
-  agentVersion: Type.String({ minLength: 1, maxLength: 64 }),
+  agentVersion: Text({ minLength: 1, maxLength: 64 }),
   servers: Type.Array(HelloServerSchema, { maxItems: MAX_HELLO_SERVERS })
 }, Strict)
 
@@ -44,7 +45,7 @@ export const StatusMessageSchema = Type.Object({
   status: AgentStatus,
   seq: Seq,
   at: DateTime,
-  reason: Type.Optional(Type.String({ maxLength: 256 }))
+  reason: Type.Optional(Text({ maxLength: 256 }))
 }, Strict)
 
 // agent -> hub: the agent holds the command and will execute it.
@@ -59,8 +60,8 @@ export const CommandResultMessageSchema = Type.Object({
   commandId: Uuid,
   ok: Type.Boolean(),
   error: Type.Optional(Type.Object({
-    code: Type.String({ maxLength: 64 }),
-    message: Type.String({ maxLength: 1024 })
+    code: Text({ maxLength: 64 }),
+    message: Text({ maxLength: 1024 })
   }, Strict))
 }, Strict)
 

@@ -42,12 +42,7 @@ export function createDatabase (options: DatabaseOptions): Database {
     statement_timeout: options.statementTimeoutMs === 0 ? undefined : options.statementTimeoutMs,
     // A client-side bound too: a statement timeout cannot fire while the server is unreachable.
     query_timeout: options.statementTimeoutMs === 0 ? undefined : options.statementTimeoutMs + 1_000,
-    application_name: 'hub',
-    // Queries issued without awaiting the previous one go out at once instead of waiting for its
-    // answer (pg's pipeline mode; each keeps its own Sync, so errors stay per query). Everything
-    // awaits its queries as before except commitWith (sql/transaction.ts), which writes COMMIT
-    // right behind the statement that takes the event counter lock.
-    pipeline: true
+    application_name: 'hub'
   })
   // Without a listener, an idle connection killed by a PostgreSQL restart crashes the process.
   pool.on('error', err => options.log.warn({ err }, 'idle database connection lost'))

@@ -107,6 +107,10 @@ t.test('status', async (t) => {
   refuses(t, status({ at: 1714564800000 }), '/at: must be string')
   refuses(t, status({ reason: 'r'.repeat(257) }), '/reason: must not have more than 256 characters')
   refuses(t, status({ reason: null }), '/reason: must be string')
+  // PostgreSQL cannot store these; one would fail the whole batch it lands in, on every resend.
+  refuses(t, status({ reason: 'a\u0000b' }), '/reason: must match format "storable-text"', 'a NUL character')
+  refuses(t, status({ reason: 'a\ud800b' }), '/reason: must match format "storable-text"', 'a lone surrogate')
+  accepts(t, status({ reason: 'é 🎮 \' " $$' }), 'any other text')
   for (const key of ['serverId', 'status', 'seq', 'at']) {
     refuses(t, without(status(), key), `/${key}: required`)
   }

@@ -15,6 +15,22 @@ t.test('defaults start a hub and run realistic lifecycles', async (t) => {
   t.equal(o.dropFraction, 0)
   t.equal(o.reportDir, '.data/simulate-report')
   t.ok(o.workers >= 1)
+  t.equal(o.maxErrorRate, 0.01)
+  t.equal(o.commandFailures, 0.05)
+  t.equal(o.actionDrainS, 30)
+  t.equal(o.panelServers, undefined)
+})
+
+t.test('panel and action options', async (t) => {
+  const o = parseOptions(['--panels', '100', '--stall-panels', '0.1', '--panel-servers', '250', '--action-rate', '20',
+    '--command-failures', '0', '--action-drain', '10', '--max-error-rate', '0'], {})
+  t.equal(o.panels, 100)
+  t.equal(o.stallPanels, 0.1)
+  t.equal(o.panelServers, 250)
+  t.equal(o.actionRate, 20)
+  t.equal(o.commandFailures, 0)
+  t.equal(o.actionDrainS, 10)
+  t.equal(o.maxErrorRate, 0)
 })
 
 t.test('values and the environment are read', async (t) => {
@@ -48,6 +64,10 @@ t.test('bad values are refused, naming the option', async (t) => {
     [['--hub', 'not a url'], /--hub.*not a URL/],
     [['--database-url', 'mysql://x'], /--database-url.*postgres/],
     [['--prefix', 'a b'], /--prefix/],
+    [['--panel-servers', '1001'], /--panel-servers.*out of range/],
+    [['--max-error-rate', '1.5'], /--max-error-rate.*fraction/],
+    [['--command-failures', '-0.1'], /--command-failures.*fraction/],
+    [['--action-drain', '0'], /--action-drain.*greater than 0/],
     [['--hub', 'http://localhost:8080'], /--admin-password/],
     [['--bogus'], /unknown option '--bogus'/]
   ]
@@ -66,7 +86,7 @@ t.test('bad values are refused, naming the option', async (t) => {
 t.test('--help prints the options and says so', async (t) => {
   let text = ''
   t.throws(() => parseOptions(['--help'], {}, (s) => { text += s }), HelpShown)
-  for (const flag of ['--hub', '--agents', '--rate', '--panels', '--action-rate', '--drop-fraction', '--restart-agents', '--stall-panels', '--max-p99-ms', '--workers', '--report']) {
+  for (const flag of ['--hub', '--agents', '--rate', '--panels', '--action-rate', '--drop-fraction', '--restart-agents', '--stall-panels', '--panel-servers', '--command-failures', '--action-drain', '--max-error-rate', '--max-p99-ms', '--workers', '--report']) {
     t.match(text, flag)
   }
 })

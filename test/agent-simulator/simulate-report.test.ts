@@ -41,6 +41,8 @@ function input (overrides: Partial<ReportInput> = {}, argv: string[] = []): Repo
     perWorkerCpu: agg.workerCpu(),
     phases: { connectS: 1, loadS: 5, drainS: 0.5 },
     totals: agg.totals,
+    driverTotals: agg.driverTotals,
+    internalErrors: { errors: 0, outOf: 1000 },
     histograms: agg.overall,
     notMeasured: { statusEvent: 'no panel driver ran' },
     series: agg.series(START),
@@ -84,6 +86,33 @@ t.test('a missed threshold or a violation fails the run', async (t) => {
   const lossy = buildReport(input({ transitions: { source: 'api', checked: 10, missing: 1, wrongStatus: 0, violations: [{ kind: 'missing-transition', message: 'x' }] } }))
   t.equal(lossy.passed, false)
   t.equal(lossy.violations.length, 1)
+})
+
+t.test('an overloaded hub (internal errors over --max-error-rate) fails the run', async (t) => {
+  // One input for every case: building a report is not free (bucketed histograms), and the suite is timed.
+  const base = input()
+  const ok = buildReport({ ...base, internalErrors: { errors: 10, outOf: 1000 } })
+  t.equal(ok.rates.errorRate, 0.01)
+  t.equal(ok.passed, true, 'at the limit passes')
+  const over = buildReport({ ...base, internalErrors: { errors: 11, outOf: 1000 } })
+  t.equal(over.passed, false)
+  t.match(over.thresholds.find((th) => th.name.startsWith('internal error rate')), { limit: 0.01, actual: 0.011, met: false })
+  t.equal(buildReport({ ...base, internalErrors: { errors: 11, outOf: 1000 }, options: parseOptions(['--max-error-rate', '0.05'], {}) }).passed, true)
+})
+
+t.test('driver counters become rates and series', async (t) => {
+  const agg = createAggregator()
+  const h = newHistogram()
+  recordMs(h, 3)
+  agg.addDriver(START + 10, { counters: { events: 500, actionsPosted: 5, actionsPending: 4 }, histograms: { statusEvent: h } })
+  agg.addDriver(START + 1010, { counters: { events: 500, actionsPosted: 5, actionsPending: 2 }, histograms: {} })
+  t.same(agg.driverTotals, { events: 1000, actionsPosted: 10, actionsPending: 2 }, 'a gauge keeps its latest value')
+  const base = input()
+  const r = buildReport({ ...base, driverTotals: agg.driverTotals, histograms: { ...base.histograms, statusEvent: agg.overall.statusEvent } })
+  t.equal(r.rates.panelEventsPerS, 200)
+  t.equal(r.rates.actionsPerS, 2)
+  t.ok('p99Ms' in r.latency.statusEvent && r.latency.statusEvent.count === 1)
+  t.same(agg.series(START).map((s) => s.driver.events), [500, 500])
 })
 
 t.test('the HTML is self-contained and has the plots', async (t) => {

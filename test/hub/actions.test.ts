@@ -214,7 +214,8 @@ t.test('ack timeout → EXPIRED, run timeout → FAILED; late replies are ignore
   const noResult = await post(hub, s2 as string, { action: 'STOP' })
   const cmd = await agent.next('command')
   agent.send({ type: 'command.ack', commandId: cmd.commandId })
-  await stateIs(hub, cmd.commandId, 'ACKED')
+  // ACKED lasts only the run timeout (300 ms), too short to poll for on a loaded machine; the
+  // event history below proves the action went through it.
   const failed = await stateIs(hub, noResult.body.actionId, 'FAILED')
   t.equal(failed.errorCode, 'RUN_TIMEOUT')
   agent.send({ type: 'command.result', commandId: cmd.commandId, ok: true })

@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap'
 import { createDatabase, type Database } from '../../src/db/database.ts'
 import { appendEvents, pruneEvents, readEventsFor, type NewEvent } from '../../src/db/sql/events.ts'
-import { commitWith, inTransaction } from '../../src/db/sql/transaction.ts'
+import { inTransaction } from '../../src/db/sql/transaction.ts'
 import { createLocalBus, type HubEvent } from '../../src/hub/bus.ts'
 import { createEventFeed } from '../../src/hub/event-feed.ts'
 import { createTestDatabase } from '../helpers/database.ts'
@@ -83,30 +83,6 @@ t.test('a rolled-back transaction leaves no hole', async t => {
   t.same(feed.seen[0]?.data, { n: 2 })
 })
 
-t.test('commitWith: COMMIT pipelined behind the append commits it; a failing last statement rolls everything back', async t => {
-  const db = await openDatabase(t)
-  const feed = await startFeed(t, db)
-  await db.pool.query('CREATE TABLE side (n int PRIMARY KEY)')
-  const last = await inTransaction(db.pool, async client => {
-    await client.query('INSERT INTO side VALUES (1)')
-    return await commitWith(client, appendEvents(client, [event(1), event(2)]))
-  })
-  t.equal(last, '2', 'the last statement answers as usual')
-  await feed.until(2)
-  // The last statement fails: PostgreSQL answers the pipelined COMMIT with ROLLBACK.
-  await t.rejects(inTransaction(db.pool, async client => {
-    await client.query('INSERT INTO side VALUES (2)')
-    await appendEvents(client, [event(3)])
-    return await commitWith(client, client.query('SELECT 1/0'))
-  }), /division by zero/)
-  const { rows } = await db.pool.query<{ n: number }>('SELECT n FROM side ORDER BY n')
-  t.same(rows.map(r => r.n), [1], 'nothing of the failed transaction was kept')
-  await inTransaction(db.pool, async client => { await commitWith(client, appendEvents(client, [event(4)])) })
-  await feed.until(3)
-  t.same(feed.seen.map(e => [e.id, e.data.n]), [['1', 1], ['2', 2], ['3', 4]], 'the rolled-back event id was given out again: no hole')
-  t.equal((await db.pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE state LIKE \'idle in transaction%\'')).rows[0].n, 0, 'no connection left in a transaction')
-})
-
 t.test('the feed catches up after its connection is killed', async t => {
   const db = await openDatabase(t)
   const feed = await startFeed(t, db, { pollMs: 60_000 })
@@ -147,4 +123,21 @@ t.test('appendEvents with nothing to append writes nothing', async t => {
   t.equal(await inTransaction(db.pool, async client => await appendEvents(client, [])), '0')
   const { rows } = await db.pool.query<{ last_id: string }>('SELECT last_id::text FROM event_counter')
   t.equal(rows[0]?.last_id, '0')
+})
+
+t.test('events emitted in a transaction commit with it, hostile text intact (no injection through the literal)', async t => {
+  const db = await openDatabase(t)
+  const feed = await startFeed(t, db)
+  const hostile = "it's a \\'; DROP TABLE events; -- $$ \" \\x00 é 🎮\nnew line"
+  await inTransaction(db.pool, async (_client, emit) => { emit([{ ...event(1), data: { reason: hostile } }, event(2)]) })
+  await feed.until(2)
+  t.same(feed.seen.map(e => e.id), ['1', '2'])
+  t.equal(feed.seen[0]?.data.reason, hostile, 'the text comes back byte for byte')
+  await t.rejects(inTransaction(db.pool, async (_client, emit) => {
+    emit([event(3)])
+    throw new Error('abort')
+  }))
+  await inTransaction(db.pool, async (_client, emit) => { emit([event(4)]) })
+  await feed.until(3)
+  t.same(feed.seen[2]?.data, { n: 4 }, 'events of a failed transaction are never written')
 })

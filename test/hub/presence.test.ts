@@ -88,7 +88,9 @@ t.test('the holding hub renews leases, so a live node is never swept', async t =
   const hub = await startTestHub(t, { heartbeatMs: 200 })
   const { nodeId, agentToken, serverId } = await addNode(hub, 'n1')
   const control = await addNode(hub, 'control')
+  const connected = nextEvent(hub, e => e.kind === 'node.presence' && e.nodeId === nodeId, 'connect')
   const live = await agent(hub, agentToken, serverId)
+  await connected // the connect is written after welcome, not before
   const before = (await node(hub, nodeId)).lastSeenAt as Date
   // The control node was seen long ago and never connects: once it is swept, sweeps have run
   // after the grace, so the live node has had its chance to be swept too.

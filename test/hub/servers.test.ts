@@ -133,3 +133,13 @@ t.test('alts: any session lists them, servers.create adds them', async t => {
   t.equal((await hub.request('POST', '/api/alts', { token: admin, body })).status, 409)
   t.equal((await hub.request('POST', '/api/alts', { token: admin, body: { name: 'bad name' } })).status, 400)
 })
+
+t.test('text PostgreSQL cannot store is refused with 400, not a 500', async t => {
+  const { hub, admin, node, alt } = await setup(t)
+  const me = (await hub.request('GET', '/api/me', { token: admin })).body
+  for (const name of ['a\u0000b', 'a\ud800b']) {
+    const res = await hub.request('POST', '/api/servers', { token: admin, body: { name, nodeId: node.id, altId: alt.id, ownerId: me.id, port: 1 } })
+    t.equal(res.status, 400, JSON.stringify(name))
+  }
+  t.equal((await hub.request('POST', '/api/auth/login', { body: { username: 'ad\u0000min', password: 'x' } })).status, 400)
+})

@@ -1,7 +1,7 @@
 // Power actions in raw SQL: batched inserts and guarded state moves. Every move names the states it
 // may leave (`WHERE state IN (...)`), so an action never goes backwards nor leaves a final state,
 // whatever order acks, results, sweeps and hubs arrive in. Callers write the matching events in the
-// same transaction (appendEvents, last).
+// same transaction (inTransaction's emit: appended with the COMMIT).
 import type pg from 'pg'
 
 export const ACTION_TYPES = ['START', 'STOP', 'RESTART', 'KILL'] as const

@@ -2,7 +2,8 @@
 // live connection, wherever it is held), `last_seen_at` as a lease the holding hub renews, and a
 // lost node's servers becoming UNKNOWN. Every change writes its events in the same transaction.
 import type pg from 'pg'
-import { appendEvents, statusEvent, type NewEvent } from './events.ts'
+import { statusEvent, type NewEvent } from './events.ts'
+import type { Emit } from './transaction.ts'
 
 export interface PresenceChange { nodeId: string, connectionId: string, connected: boolean, at: Date }
 
@@ -12,9 +13,9 @@ const presenceEvent = (c: PresenceChange): NewEvent =>
 /**
  * Applies presence changes in order. A connect always applies; a disconnect only while its
  * connection is still the node's live one (a replaced connection's late disconnect changes
- * nothing). Returns, per change, the id of its event, or undefined when it did not apply.
+ * nothing). Emits one event per applied change; returns, per change, whether it applied.
  */
-export async function writePresence (client: pg.PoolClient, changes: PresenceChange[]): Promise<Array<string | undefined>> {
+export async function writePresence (client: pg.PoolClient, emit: Emit, changes: PresenceChange[]): Promise<boolean[]> {
   const { rows } = await client.query<{ id: string, connection_id: string | null }>({
     name: 'presence_lock',
     text: 'SELECT id, connection_id FROM nodes WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
@@ -29,7 +30,7 @@ export async function writePresence (client: pg.PoolClient, changes: PresenceCha
     return true
   })
   const events = changes.filter((_, i) => applied[i]).map(presenceEvent)
-  if (events.length === 0) return changes.map(() => undefined)
+  if (events.length === 0) return applied
   const touched = [...new Set(changes.filter((_, i) => applied[i]).map(c => c.nodeId))]
   await client.query({
     name: 'presence_write',
@@ -39,9 +40,8 @@ export async function writePresence (client: pg.PoolClient, changes: PresenceCha
            WHERE n.id = v.id`,
     values: [touched, touched.map(id => live.get(id) ?? null)]
   })
-  const last = BigInt(await appendEvents(client, events))
-  let next = last - BigInt(events.length)
-  return applied.map(ok => ok ? String(++next) : undefined)
+  emit(events)
+  return applied
 }
 
 /** Renews the lease of the nodes whose live connection this hub holds. */
@@ -64,7 +64,7 @@ export interface SweepResult { nodes: number, servers: number }
  * UNKNOWN yet become UNKNOWN, with a transition whose seq is NULL (the hub, not the agent, made
  * it). SKIP LOCKED lets several hubs sweep at once without waiting on or repeating each other.
  */
-export async function sweepLostNodes (client: pg.PoolClient, graceMs: number, limit = 1_000): Promise<SweepResult> {
+export async function sweepLostNodes (client: pg.PoolClient, emit: Emit, graceMs: number, limit = 1_000): Promise<SweepResult> {
   const { rows: lost } = await client.query<{ id: string, connection_id: string | null }>({
     name: 'presence_sweep_lock',
     text: `SELECT id, connection_id FROM nodes n
@@ -99,7 +99,7 @@ export async function sweepLostNodes (client: pg.PoolClient, graceMs: number, li
     values: [ids]
   })
   const now = new Date()
-  await appendEvents(client, [
+  emit([
     ...stillConnected.map(n => presenceEvent({ nodeId: n.id, connectionId: n.connection_id as string, connected: false, at: now })),
     ...moved.map(s => statusEvent(s.node_id, { serverId: s.server_id, from: s.from_status, to: 'UNKNOWN', seq: null, reason: 'node lost', at: s.at }))
   ])

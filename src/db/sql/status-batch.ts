@@ -1,5 +1,5 @@
-// Group commit of agent status reports: one transaction writes a whole batch with multi-row
-// statements (unnest of arrays), so the cost per transition falls as load rises. The batch's
+// Group commit of agent status reports: one transaction writes a whole batch with one multi-row
+// statement (unnest of arrays), so the cost per transition falls as load rises. The batch's
 // server rows are locked first (FOR UPDATE), so the seq and state-machine checks made in
 // memory hold until commit. Statements are named, hence prepared once per connection.
 import type pg from 'pg'
@@ -34,21 +34,22 @@ export async function lockServers (client: pg.PoolClient, ids: string[]): Promis
   return byId(rows)
 }
 
-/** Inserts the transitions and moves each server to its last one, in two statements. */
+/** Inserts the transitions and moves each server to its last one, in one statement (one round trip). */
 export async function writeTransitions (client: pg.PoolClient, rows: TransitionRow[], finals: Map<string, TransitionRow>): Promise<void> {
-  await client.query({
-    name: 'status_batch_insert',
-    text: `INSERT INTO server_status_transitions (server_id, from_status, to_status, seq, reason, at)
-           SELECT * FROM unnest($1::uuid[], $2::"ServerStatus"[], $3::"ServerStatus"[], $4::bigint[], $5::text[], $6::timestamptz[])`,
-    values: [rows.map(r => r.serverId), rows.map(r => r.from), rows.map(r => r.to), rows.map(r => r.seq), rows.map(r => r.reason), rows.map(r => r.at)]
-  })
   const last = [...finals.values()]
   await client.query({
-    name: 'status_batch_update',
-    text: `UPDATE servers s SET status = v.status, seq = v.seq, status_changed_at = v.at, updated_at = now()
-           FROM unnest($1::uuid[], $2::"ServerStatus"[], $3::bigint[], $4::timestamptz[]) AS v(id, status, seq, at)
+    name: 'status_batch_write',
+    text: `WITH inserted AS (
+             INSERT INTO server_status_transitions (server_id, from_status, to_status, seq, reason, at)
+             SELECT * FROM unnest($1::uuid[], $2::"ServerStatus"[], $3::"ServerStatus"[], $4::bigint[], $5::text[], $6::timestamptz[])
+           )
+           UPDATE servers s SET status = v.status, seq = v.seq, status_changed_at = v.at, updated_at = now()
+           FROM unnest($7::uuid[], $8::"ServerStatus"[], $9::bigint[], $10::timestamptz[]) AS v(id, status, seq, at)
            WHERE s.id = v.id`,
-    values: [last.map(r => r.serverId), last.map(r => r.to), last.map(r => r.seq), last.map(r => r.at)]
+    values: [
+      rows.map(r => r.serverId), rows.map(r => r.from), rows.map(r => r.to), rows.map(r => r.seq), rows.map(r => r.reason), rows.map(r => r.at),
+      last.map(r => r.serverId), last.map(r => r.to), last.map(r => r.seq), last.map(r => r.at)
+    ]
   })
 }
 

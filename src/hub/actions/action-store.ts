@@ -5,12 +5,12 @@
 // event-writing transaction holds the event counter row until it commits.
 import type pg from 'pg'
 import type { PgBoss } from 'pg-boss'
-import { appendEvents, type NewEvent } from '../../db/sql/events.ts'
+import type { NewEvent } from '../../db/sql/events.ts'
 import {
   cancelLive, findBlocking, insertActions, markAcked, markDispatched, markFinished, readActions, sweepTimedOut,
   type ActionRow, type AgentReply, type AgentResult, type NewAction
 } from '../../db/sql/actions.ts'
-import { commitWith, inTransaction } from '../../db/sql/transaction.ts'
+import { inTransaction, type Emit } from '../../db/sql/transaction.ts'
 import { createGroupCommit, type Refusal } from '../group-commit.ts'
 import { ACTION_QUEUE, onClient, type ActionJob } from './jobs.ts'
 
@@ -84,16 +84,19 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
     if (cancelled.length > 0) await boss.cancel(ACTION_QUEUE, cancelled, { db })
   }
 
-  /** Settles jobs, appends the events and commits: the last step of every write transaction here. */
-  async function commitMoves (client: pg.PoolClient, moved: ActionRow[]): Promise<void> {
+  /**
+   * Settles jobs and hands the events to `emit`: inTransaction appends them in the same message as
+   * COMMIT, so the event counter lock is never held across a round trip to this process.
+   */
+  async function commitMoves (client: pg.PoolClient, emit: Emit, moved: ActionRow[]): Promise<void> {
     await settleJobs(client, moved)
     const at = new Date()
-    await commitWith(client, appendEvents(client, moved.map(r => actionEvent(r, at))))
+    emit(moved.map(r => actionEvent(r, at)))
   }
 
   // ---- creation ----
   /** `offered`: what the dispatcher gets after commit (not what a later KILL of the batch cancelled). */
-  async function createBatch (client: pg.PoolClient, items: NewAction[]): Promise<{ outcomes: CreateOutcome[], offered: ActionRow[] }> {
+  async function createBatch (client: pg.PoolClient, emit: Emit, items: NewAction[]): Promise<{ outcomes: CreateOutcome[], offered: ActionRow[] }> {
     const outcomes: CreateOutcome[] = new Array(items.length)
     const moves: ActionRow[] = []
     const created: ActionRow[] = []
@@ -138,7 +141,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
       }))
       await boss.insert(ACTION_QUEUE, jobs, { db: onClient(client) })
     }
-    await commitMoves(client, moves)
+    await commitMoves(client, emit, moves)
     return { outcomes, offered: created.filter(r => !cancelled.has(r.id)) }
   }
 
@@ -146,7 +149,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
     lanes,
     laneOf: a => laneOfUuid(a.serverId),
     commit: async items => {
-      const { outcomes, offered } = await inTransaction(pool, async client => await createBatch(client, items))
+      const { outcomes, offered } = await inTransaction(pool, async (client, emit) => await createBatch(client, emit, items))
       // The dispatcher sends the DISPATCHED ones now and claims the QUEUED ones whose node is here.
       committed(offered)
       return outcomes
@@ -160,9 +163,9 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
   // ---- dispatch claims ----
   const claims = createGroupCommit<string, ActionRow | null>({
     commit: async ids => {
-      const rows = await inTransaction(pool, async client => {
+      const rows = await inTransaction(pool, async (client, emit) => {
         const moved = await markDispatched(client, [...new Set(ids)], ackMs)
-        await commitMoves(client, moved)
+        await commitMoves(client, emit, moved)
         return moved
       })
       const byId = new Map(rows.map(r => [r.id, r]))
@@ -176,7 +179,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
 
   // ---- agent replies ----
   // One lane per node (by id): a connection's ack is always written before its result.
-  async function replyBatch (client: pg.PoolClient, replies: Reply[]): Promise<ReplyOutcome[]> {
+  async function replyBatch (client: pg.PoolClient, emit: Emit, replies: Reply[]): Promise<ReplyOutcome[]> {
     // Only the first reply of a kind per action can move it; the rest of the batch are duplicates.
     const first = new Set<string>()
     const isFirst = (r: Reply) => { const k = `${r.type}:${r.commandId}`; return !first.has(k) && first.add(k) !== undefined }
@@ -188,7 +191,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
     const moved = new Map([...acked.map(r => [`ack:${r.id}`, r] as const), ...finished.map(r => [`result:${r.id}`, r] as const)])
     const unmoved = replies.filter(r => !moved.has(`${r.type}:${r.commandId}`)).map(r => r.commandId)
     const current = unmoved.length === 0 ? new Map<string, ActionRow>() : await readActions(client, [...new Set(unmoved)])
-    await commitMoves(client, [...acked, ...finished])
+    await commitMoves(client, emit, [...acked, ...finished])
     return replies.map((r, i) => {
       const row = firsts[i] === true ? moved.get(`${r.type}:${r.commandId}`) : undefined
       if (row !== undefined) return { kind: 'applied', row }
@@ -203,7 +206,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
     lanes,
     laneOf: r => laneOfUuid(r.nodeId),
     commit: async items => {
-      const outcomes = await inTransaction(pool, async client => await replyBatch(client, items))
+      const outcomes = await inTransaction(pool, async (client, emit) => await replyBatch(client, emit, items))
       committed(outcomes.flatMap(o => o.kind === 'applied' ? [o.row] : []))
       return outcomes
     },
@@ -218,9 +221,9 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
     dispatch: async id => await claims.submit(id),
     reply: async reply => await replies.submit(reply),
     async sweep (limit = 1_000) {
-      const rows = await inTransaction(pool, async client => {
+      const rows = await inTransaction(pool, async (client, emit) => {
         const moved = await sweepTimedOut(client, limit)
-        await commitMoves(client, moved)
+        await commitMoves(client, emit, moved)
         return moved
       })
       committed(rows)

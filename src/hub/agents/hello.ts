@@ -7,9 +7,9 @@
 // so two hellos of the same node (a quick reconnect) see each other's effect.
 import type pg from 'pg'
 import type { HelloServer } from '../../agent-protocol/index.ts'
-import { appendEvents, statusEvent, type NewEvent } from '../../db/sql/events.ts'
+import { statusEvent, type NewEvent } from '../../db/sql/events.ts'
 import { lockNodeServers, writeTransitions, type StoredServer, type TransitionRow } from '../../db/sql/status-batch.ts'
-import { inTransaction } from '../../db/sql/transaction.ts'
+import { inTransaction, type Emit } from '../../db/sql/transaction.ts'
 import { createGroupCommit, type Refusal } from '../group-commit.ts'
 
 export interface Hello { nodeId: string, servers: HelloServer[], at: Date }
@@ -32,8 +32,8 @@ export function createHelloReconciler (pool: pg.Pool, options: { lanes?: number,
     lanes: options.lanes ?? 1,
     laneOf: h => Number.parseInt(h.nodeId.slice(-8), 16),
     maxBatch: options.maxBatch ?? 500,
-    commit: async batch => await inTransaction(pool, async client => {
-      const results = await reconcileHellos(client, batch)
+    commit: async batch => await inTransaction(pool, async (client, emit) => {
+      const results = await reconcileHellos(client, emit, batch)
       return results.map(result => ({ ok: true, result }))
     }),
     fail: (why: Refusal, err) => ({ ok: false, err: err instanceof Error ? err : new Error(`hello not recorded: ${why}`) })
@@ -48,7 +48,7 @@ export function createHelloReconciler (pool: pg.Pool, options: { lanes?: number,
   }
 }
 
-export async function reconcileHellos (client: pg.PoolClient, batch: Hello[]): Promise<HelloResult[]> {
+export async function reconcileHellos (client: pg.PoolClient, emit: Emit, batch: Hello[]): Promise<HelloResult[]> {
   const stored = await lockNodeServers(client, [...new Set(batch.map(h => h.nodeId))])
   const rows: TransitionRow[] = []
   const events: NewEvent[] = []
@@ -76,6 +76,6 @@ export async function reconcileHellos (client: pg.PoolClient, batch: Hello[]): P
     return { lastSeq: Object.fromEntries([...own.values()].map(s => [s.id, s.seq])), foreign }
   })
   if (finals.size > 0) await writeTransitions(client, rows, finals)
-  await appendEvents(client, events)
+  emit(events)
   return results
 }

@@ -13,8 +13,8 @@ import { inTransaction } from '../../db/sql/transaction.ts'
 import { createGroupCommit, type Refusal } from '../group-commit.ts'
 
 export interface Presence {
-  /** Records the change; resolves to its event id, or undefined when it no longer applied. */
-  write (change: Omit<PresenceChange, 'at'>): Promise<string | undefined>
+  /** Records the change; resolves to whether it still applied. */
+  write (change: Omit<PresenceChange, 'at'>): Promise<boolean>
   /** Starts lease renewal for `held()` and the lost-node sweep. */
   start (held: () => Array<{ nodeId: string, connectionId: string }>): void
   /** Stops the timers and waits for queued writes. */
@@ -28,15 +28,15 @@ export interface PresenceOptions {
   now?: () => Date
 }
 
-type Outcome = { ok: true, eventId: string | undefined } | { ok: false, err: Error }
+type Outcome = { ok: true, applied: boolean } | { ok: false, err: Error }
 
 export function createPresence (options: PresenceOptions): Presence {
   const { pool, heartbeatMs, log, now = () => new Date() } = options
   const graceMs = 2 * heartbeatMs
   const writer = createGroupCommit<PresenceChange, Outcome>({
     commit: async changes => {
-      const ids = await inTransaction(pool, async client => await writePresence(client, changes))
-      return ids.map(eventId => ({ ok: true, eventId }))
+      const applied = await inTransaction(pool, async (client, emit) => await writePresence(client, emit, changes))
+      return applied.map(ok => ({ ok: true, applied: ok }))
     },
     fail: (why: Refusal, err) => ({ ok: false, err: err instanceof Error ? err : new Error(`presence not written: ${why}`) })
   })
@@ -51,11 +51,11 @@ export function createPresence (options: PresenceOptions): Presence {
     async write (change) {
       const outcome = await writer.submit({ ...change, at: now() })
       if (!outcome.ok) throw outcome.err
-      return outcome.eventId
+      return outcome.applied
     },
     start (held) {
       timers.push(setInterval(task('lease renewal', async () => { await renewLeases(pool, held()) }), heartbeatMs))
-      const sweep = task('sweep', async () => await inTransaction(pool, async client => await sweepLostNodes(client, graceMs)))
+      const sweep = task('sweep', async () => await inTransaction(pool, async (client, emit) => await sweepLostNodes(client, emit, graceMs)))
       timers.push(setTimeout(() => {
         sweep()
         timers.push(setInterval(sweep, Math.max(50, Math.floor(heartbeatMs / 2))))

@@ -8,11 +8,10 @@
 // agent resends them; nothing of the batch is written.
 import type pg from 'pg'
 import { isLegalTransition, type ServerStatus } from '../../agent-protocol/index.ts'
-import { appendEvents } from '../../db/sql/events.ts'
 import { lockServers, writeTransitions, type TransitionRow } from '../../db/sql/status-batch.ts'
 import { statusEvent } from '../bus.ts'
 import { createGroupCommit } from '../group-commit.ts'
-import { inTransaction } from '../../db/sql/transaction.ts'
+import { inTransaction, type Emit } from '../../db/sql/transaction.ts'
 
 export interface StatusReport {
   nodeId: string
@@ -50,14 +49,13 @@ const REFUSED = {
 
 export function createStatusIngest (options: StatusIngestOptions): StatusIngest {
   const { pool, lanes = 4, maxBatch = 1_000, maxQueue = 20_000, log } = options
-  const outcomes = (reports: StatusReport[], client: pg.PoolClient) => commit(client, reports)
   return createGroupCommit<StatusReport, IngestOutcome>({
     lanes,
     // The uuid's last 8 hex digits are random enough to spread servers evenly.
     laneOf: r => Number.parseInt(r.serverId.slice(-8), 16),
     maxBatch,
     maxQueue,
-    commit: async reports => await inTransaction(pool, async client => await outcomes(reports, client)),
+    commit: async reports => await inTransaction(pool, async (client, emit) => await commit(client, emit, reports)),
     fail: (why, err) => {
       if (why === 'error') log.error({ err }, 'status batch failed; agents will resend')
       return { ok: false, code: 'INTERNAL', message: REFUSED[why] }
@@ -65,7 +63,7 @@ export function createStatusIngest (options: StatusIngestOptions): StatusIngest 
   })
 }
 
-async function commit (client: pg.PoolClient, reports: StatusReport[]): Promise<IngestOutcome[]> {
+async function commit (client: pg.PoolClient, emit: Emit, reports: StatusReport[]): Promise<IngestOutcome[]> {
   const servers = await lockServers(client, [...new Set(reports.map(r => r.serverId))])
   const rows: Array<TransitionRow & { nodeId: string }> = []
   const finals = new Map<string, TransitionRow>()
@@ -85,7 +83,7 @@ async function commit (client: pg.PoolClient, reports: StatusReport[]): Promise<
   })
   if (rows.length > 0) {
     await writeTransitions(client, rows, finals)
-    await appendEvents(client, rows.map(row => statusEvent(row.nodeId, row)))
+    emit(rows.map(row => statusEvent(row.nodeId, row)))
   }
   return outcomes
 }

@@ -6,7 +6,8 @@
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import type { AuthChange } from '../../db/sql/auth-notify.ts'
 import type { HubEvent } from '../bus.ts'
-import { createPanelSession, type PanelSession, type SubscriptionIndex } from './panel-session.ts'
+import { createPanelSession, type PanelSession } from './panel-session.ts'
+import type { SubscriptionIndex } from './panel-subscriptions.ts'
 import type { PanelTransport } from './transport.ts'
 import { encodeEvent, type OutEvent, type PanelAuth, type PanelLimits, type PanelStore, type SetTimer } from './types.ts'
 

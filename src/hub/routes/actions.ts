@@ -5,6 +5,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
+import { Text } from '../../agent-protocol/text.ts'
 import { ACTION_TYPES, serverRefs, type ServerRef } from '../../db/sql/actions.ts'
 import { actionConflict, ForbiddenError, NotFoundError, NotReadyError } from '../errors.ts'
 import { createGroupCommit } from '../group-commit.ts'
@@ -15,7 +16,7 @@ const Id = Type.String({ format: 'uuid' })
 const ServerParams = Type.Object({ id: Id })
 const ActionBody = Type.Object({
   action: Type.Enum([...ACTION_TYPES]),
-  idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 }))
+  idempotencyKey: Type.Optional(Text({ minLength: 1, maxLength: 200 }))
 }, { additionalProperties: false })
 const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),

@@ -2,6 +2,7 @@
 // password, after the same bcrypt work, and counts failures per username and per IP.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
+import { Text } from '../../agent-protocol/text.ts'
 import { verifyPassword } from '../../db/passwords.ts'
 import { notifyAuthChange } from '../../db/sql/auth-notify.ts'
 import { badCredentials, NotFoundError, RateLimitedError } from '../errors.ts'
@@ -17,7 +18,7 @@ export interface AuthRouteOptions {
 }
 
 const LoginBody = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 64 }),
+  username: Text({ minLength: 1, maxLength: 64 }),
   password: Type.String({ minLength: 1, maxLength: 256 })
 }, { additionalProperties: false })
 

@@ -4,6 +4,8 @@
 // servers cannot be probed.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
+import { Text } from '../../agent-protocol/text.ts'
+import { notifyAuthChange } from '../../db/sql/auth-notify.ts'
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { can, canViewServer, type PermissionName, type Principal } from '../rbac.ts'
@@ -14,7 +16,7 @@ const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 500 }))
 const DEFAULT_LIMIT = 100
 
 const CreateServerBody = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 128 }),
+  name: Text({ minLength: 1, maxLength: 128 }),
   nodeId: Uuid,
   altId: Uuid,
   ownerId: Uuid,
@@ -23,8 +25,8 @@ const CreateServerBody = Type.Object({
 
 const CreateAltBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$' }),
-  image: Type.String({ minLength: 1, maxLength: 512 }),
-  startup: Type.String({ minLength: 1, maxLength: 4_096 })
+  image: Text({ minLength: 1, maxLength: 512 }),
+  startup: Text({ minLength: 1, maxLength: 4_096 })
 }, { additionalProperties: false })
 
 const codeOf = (err: unknown) => (err as { code?: string }).code
@@ -70,7 +72,15 @@ const serversRoutes: FastifyPluginAsyncTypebox = async app => {
 
   app.delete('/api/servers/:id', { schema: { params: ServerParams } }, async (request, reply) => {
     require(principalOf(request), 'servers.delete')
-    if (!await servers.delete(request.params.id)) throw new NotFoundError('server not found')
+    const serverId = request.params.id
+    // The NOTIFY commits with the delete, so every hub drops the panel subscriptions to the server
+    // (error NOT_FOUND) exactly when it is gone, and never for a delete that rolled back.
+    const deleted = await app.db.prisma.$transaction(async tx => {
+      if (!await servers.delete(serverId, tx)) return false
+      await notifyAuthChange(tx, { serverId })
+      return true
+    })
+    if (!deleted) throw new NotFoundError('server not found')
     return await reply.code(204).send()
   })
 
