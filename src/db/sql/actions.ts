@@ -213,13 +213,19 @@ export async function sweepTimedOut (client: pg.PoolClient, limit: number): Prom
  * connection or hub that died: an agent that already finished it answers the redelivery with the
  * result again, one that is still running it ignores it).
  */
-export async function pendingForNode (pool: pg.Pool, nodeId: string): Promise<ActionRow[]> {
+export async function pendingForNodes (pool: pg.Pool, nodeIds: readonly string[]): Promise<Map<string, ActionRow[]>> {
   const { rows } = await pool.query<Raw>({
-    name: 'actions_pending_for_node',
+    name: 'actions_pending_for_nodes',
     text: `SELECT ${COLUMNS} FROM server_actions a JOIN servers s ON s.id = a.server_id
-           WHERE s.node_id = $1 AND a.state IN ${LIVE} AND a.deadline_at > now()
+           WHERE s.node_id = ANY($1::uuid[]) AND a.state IN ${LIVE} AND a.deadline_at > now()
            ORDER BY a.timestamp, a.id`,
-    values: [nodeId]
+    values: [nodeIds]
   })
-  return rows.map(toRow)
+  const byNode = new Map<string, ActionRow[]>()
+  for (const row of rows.map(toRow)) {
+    const list = byNode.get(row.nodeId)
+    if (list === undefined) byNode.set(row.nodeId, [row])
+    else list.push(row)
+  }
+  return byNode
 }
