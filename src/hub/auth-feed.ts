@@ -5,6 +5,7 @@
 // notifications sent meanwhile are lost, so after a redial `onReconnect` re-checks everything.
 import type pg from 'pg'
 import { AUTH_CHANNEL, parseAuthChange, type AuthChange } from '../db/sql/auth-notify.ts'
+import { createListener } from './pg-listener.ts'
 
 export interface AuthFeedOptions {
   connect: () => pg.Client
@@ -20,56 +21,30 @@ export interface AuthFeed {
 }
 
 export function createAuthFeed (options: AuthFeedOptions): AuthFeed {
-  const { connect, onChange, onReconnect, log, maxBackoffMs = 5_000 } = options
-  let client: pg.Client | undefined
-  let stopped = false
-  let attempts = 0
-  let redial: NodeJS.Timeout | undefined
+  const { connect, onChange, onReconnect, log, maxBackoffMs } = options
   // Changes are applied one at a time, in order: a grant followed by a revoke must end revoked.
   let chain: Promise<void> = Promise.resolve()
   const run = (fn: () => Promise<void>) => {
     chain = chain.then(fn).catch(err => log.warn({ err }, 'applying an access change failed'))
   }
-
-  async function listen (): Promise<void> {
-    const c = connect()
-    c.on('notification', msg => {
-      const change = parseAuthChange(msg.payload)
+  const listener = createListener({
+    connect,
+    channel: AUTH_CHANNEL,
+    name: 'auth feed',
+    onNotify: payload => {
+      const change = parseAuthChange(payload)
       if (change !== undefined) run(async () => await onChange(change))
-    })
-    c.on('error', err => {
-      log.warn({ err }, 'auth feed connection lost')
-      lost(c)
-    })
-    c.on('end', () => lost(c))
-    client = c
-    await c.connect()
-    await c.query(`LISTEN ${AUTH_CHANNEL}`)
-    attempts = 0
-  }
-
-  function lost (c: pg.Client): void {
-    if (client !== c || stopped) return
-    client = undefined
-    c.end().catch(() => {})
-    const delay = Math.random() * Math.min(maxBackoffMs, 100 * 2 ** attempts++)
-    redial = setTimeout(() => {
-      listen().then(() => run(onReconnect), err => {
-        log.warn({ err }, 'auth feed could not reconnect')
-        lost(client ?? c)
-      })
-    }, delay)
-  }
+    },
+    onReconnect: () => run(onReconnect),
+    log,
+    maxBackoffMs
+  })
 
   return {
-    async start () { await listen() },
+    start: listener.start,
     async stop () {
-      stopped = true
-      clearTimeout(redial)
-      const c = client
-      client = undefined
+      await listener.stop()
       await chain
-      await c?.end().catch(() => {})
     }
   }
 }

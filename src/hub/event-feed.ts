@@ -8,6 +8,7 @@
 import type pg from 'pg'
 import { EVENTS_CHANNEL, eventBounds, readEventsAfter } from '../db/sql/events.ts'
 import type { Bus } from './bus.ts'
+import { createListener } from './pg-listener.ts'
 
 export interface EventFeedOptions {
   pool: pg.Pool
@@ -32,12 +33,9 @@ export interface EventFeed {
 export function createEventFeed (options: EventFeedOptions): EventFeed {
   const { pool, connect, bus, log, batch = 2_000, pollMs = 5_000, maxBackoffMs = 5_000 } = options
   let cursor = '0'
-  let client: pg.Client | undefined
   let stopped = false
   let reading: Promise<void> | undefined
   let again = false
-  let attempts = 0
-  let redial: NodeJS.Timeout | undefined
   let poll: NodeJS.Timeout | undefined
 
   /** Reads until caught up; a wake-up during a read makes it go round once more. */
@@ -69,52 +67,32 @@ export function createEventFeed (options: EventFeedOptions): EventFeed {
       .finally(() => { reading = undefined })
   }
 
-  async function listen (): Promise<void> {
-    const c = connect()
-    c.on('notification', msg => {
-      if (msg.payload !== undefined && BigInt(msg.payload) <= BigInt(cursor)) return
+  const listener = createListener({
+    connect,
+    channel: EVENTS_CHANNEL,
+    name: 'event feed',
+    onNotify: payload => {
+      if (payload !== undefined && BigInt(payload) <= BigInt(cursor)) return
       wake()
-    })
-    c.on('error', err => {
-      log.warn({ err }, 'event feed connection lost')
-      lost(c)
-    })
-    c.on('end', () => lost(c))
-    client = c
-    await c.connect()
-    await c.query(`LISTEN ${EVENTS_CHANNEL}`)
-    attempts = 0
-  }
-
-  function lost (c: pg.Client): void {
-    if (client !== c || stopped) return
-    client = undefined
-    c.end().catch(() => {})
-    const delay = Math.random() * Math.min(maxBackoffMs, 100 * 2 ** attempts++)
-    redial = setTimeout(() => {
-      listen().then(wake, err => {
-        log.warn({ err }, 'event feed could not reconnect')
-        lost(client ?? c)
-      })
-    }, delay)
-  }
+    },
+    onReconnect: wake,
+    log,
+    maxBackoffMs
+  })
 
   return {
     async start () {
       cursor = (await eventBounds(pool)).last
-      await listen()
+      await listener.start()
       poll = setInterval(wake, pollMs)
       poll.unref()
       wake() // anything committed between reading the bound and LISTEN
     },
     async stop () {
       stopped = true
-      clearTimeout(redial)
       clearInterval(poll)
-      const c = client
-      client = undefined
+      await listener.stop()
       await reading
-      await c?.end().catch(() => {})
     },
     lastId: () => cursor
   }

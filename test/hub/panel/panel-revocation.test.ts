@@ -110,3 +110,20 @@ t.test('DELETE /api/servers/:id ends the subscriptions to the server on every hu
   onA.close()
   onB.close()
 })
+
+t.test('a revocation made while the auth feed was cut off takes effect after it redials', async t => {
+  const hub = await startTestHub(t)
+  const admin = await hub.adminToken()
+  const owner = await addUser(hub, 'owner')
+  const viewer = await addUser(hub, 'viewer', ['servers.view'])
+  const node = await addNode(hub, 'n1', [owner.id])
+  const p = panel(hub, viewer.token)
+  await p.connect()
+  t.equal((await p.subscribe({ servers: node.servers })).type, 'subscribed')
+  // Cut the LISTEN connection, and revoke before it is back: that NOTIFY reaches nobody.
+  const { rows } = await hub.app.db.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'hub-auth' AND datname = current_database()")
+  t.equal(rows.length, 1, 'the auth feed connection was cut')
+  t.equal((await hub.request('DELETE', `/api/users/${viewer.id}/permissions/servers.view`, { token: admin })).status, 204)
+  // The redial re-checks every socket against the database.
+  t.match(await p.next('error', 10_000), { code: 'FORBIDDEN', data: { servers: node.servers } })
+})
