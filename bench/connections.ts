@@ -14,7 +14,7 @@
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { createFixture, ISSUER, split } from './lib/fixture.ts'
+import { createFixture, ISSUER, split, type BenchAgent } from './lib/fixture.ts'
 import { machineFacts } from './lib/machine.ts'
 import { int, mib, showCounts, sleep, sumCounts } from './lib/report.ts'
 import { spawnChild } from './lib/rpc.ts'
@@ -47,6 +47,8 @@ const startWorkers = async (url: string) => {
 }
 
 interface Phase {
+  /** Ramp only: after the first half of the connections, so the second half's cost is marginal. */
+  half?: { rss: number, heap: number, held: number }
   rss0: number
   rss1: number
   heap0: number
@@ -76,7 +78,23 @@ async function measure (server: 'bare' | 'hub', mode: 'ramp' | 'storm'): Promise
     if (server === 'hub') await child.call('resetMaxWaiting')
     const t0 = performance.now()
     const perSecond = mode === 'ramp' ? RAMP / WORKERS : undefined
-    const results = await Promise.all(workers.map(async w => await w.call('connect', { plain: server === 'bare', perSecond }, 180_000)))
+    const connect = async () => await Promise.all(workers.map(async w => await w.call('connect', { plain: server === 'bare', perSecond }, 180_000)))
+    let half: Phase['half']
+    let results
+    if (mode === 'ramp') {
+      // In two halves: RSS after the first half holds every fixed cost the load brings (V8's
+      // young generation grows under allocation pressure, JIT code, pool connections), so the
+      // second half's growth is what each further connection costs.
+      await Promise.all(workers.map(async (w, i) => await w.call('setup', { url, agents: (slices[i] as BenchAgent[]).slice(0, Math.floor((slices[i] as BenchAgent[]).length / 2)) })))
+      const first = await connect()
+      const mid = await child.call('gc')
+      half = { rss: mid.rss, heap: mid.heapUsed, held: server === 'hub' ? mid.agents : mid.connections }
+      await Promise.all(workers.map(async (w, i) => await w.call('setup', { url, agents: (slices[i] as BenchAgent[]).slice(Math.floor((slices[i] as BenchAgent[]).length / 2)) })))
+      const second = await connect()
+      results = [...first, ...second]
+    } else {
+      results = await connect()
+    }
     const connectMs = performance.now() - t0
     const connected = await child.call('stats')
     log(`${server} ${mode}: connected in ${int(connectMs)} ms; holding them idle for ${HOLD} s`)
@@ -88,6 +106,7 @@ async function measure (server: 'bare' | 'hub', mode: 'ramp' | 'storm'): Promise
     await Promise.all(workers.map(async w => await w.call('close', undefined, 120_000)))
     if (server === 'hub') await child.call('close', undefined, 60_000)
     return {
+      half,
       rss0: before.rss,
       rss1: after.rss,
       heap0: before.heapUsed,
@@ -120,6 +139,9 @@ try {
 }
 
 const each = (p: Phase) => (p.rss1 - p.rss0) / p.held
+/** What each connection of the second half cost (ramp only). */
+const marginal = (p: Phase) => p.half === undefined ? NaN : (p.rss1 - p.half.rss) / (p.held - p.half.held)
+const marginalHeap = (p: Phase) => p.half === undefined ? NaN : (p.heap1 - p.half.heap) / (p.held - p.half.held)
 const ratio = (hub: Phase, bare: Phase) => (each(hub) / each(bare)).toFixed(2)
 const row = (label: string, bare: Phase, hub: Phase) =>
   `| ${label} | ${int(bare.held)} / ${int(hub.held)} | ${mib(bare.rss0)} → ${mib(bare.rss1)} | ${mib(hub.rss0)} → ${mib(hub.rss1)} | **${int(each(bare))} B** | **${int(each(hub))} B** | ${int((hub.heap1 - hub.heap0) / hub.held)} B | **${ratio(hub, bare)}×** |`
@@ -140,6 +162,17 @@ is a fresh server process.
 
 RSS of the server process after a forced GC, before and after the connections, after ${HOLD} s of
 idling (heartbeats included, for the hub). Ramp: ${int(RAMP)} connections per second; storm: all at once.
+
+Each further connection (ramp, second half: RSS growth from ${int(hubRamp.half?.held ?? 0)} to ${int(hubRamp.held)} connections, divided by the
+connections added; fixed costs of the load, such as V8's young generation growing, are already paid):
+
+| | bare \`ws\` | hub | **hub / bare** |
+| --- | --- | --- | --- |
+| RSS per further connection | **${int(marginal(bareRamp))} B** | **${int(marginal(hubRamp))} B** | **${(marginal(hubRamp) / marginal(bareRamp)).toFixed(2)}×** |
+| JS heap per further connection | ${int(marginalHeap(bareRamp))} B | ${int(marginalHeap(hubRamp))} B | |
+
+Average over all connections (total RSS growth divided by the connections held; this includes the
+fixed costs, which the hub's load makes larger than a bare server's):
 
 | arrival | held (bare / hub) | bare \`ws\` RSS | hub RSS | **bare per connection** | **hub per connection** | hub JS heap per connection | **hub / bare** |
 | --- | --- | --- | --- | --- | --- | --- | --- |
