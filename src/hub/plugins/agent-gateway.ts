@@ -1,6 +1,5 @@
 // /agent/v1: the thin WebSocket adapter over the realtime core (agents/*). Authentication runs
 // in preValidation, before the upgrade, so a bad token gets HTTP 401 and no socket.
-import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import type { WebSocket } from 'ws'
@@ -19,6 +18,7 @@ import { createStatusIngest, type StatusIngest, type StatusIngestOptions } from 
 import type { Config } from '../config.ts'
 import { NotReadyError, UnauthorizedError } from '../errors.ts'
 import { bearerToken } from './auth.ts'
+import { releaseUpgrade } from './ws-release.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -66,11 +66,6 @@ class AgentTransport implements Transport {
 
   close (code: number, reason: string): void { this.ws.close(code, reason) }
   ping (): void { this.ws.ping() }
-}
-
-function releaseUpgrade (tcp: Socket): void {
-  const response = (tcp as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
-  response?.detachSocket(tcp)
 }
 
 const timer = (fn: () => void, ms: number) => {
@@ -138,11 +133,8 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
   }
 
   // Memory per connection matters here (10,000 agents per hub): the Transport is one small object
-  // (AgentTransport), limits and logger are shared (session logs carry the nodeId), and
-  // nothing keeps the upgrade request alive for the connection's life. Two things did: the
-  // plugin's 'error' listener, whose closure holds the request and reply (replaced by one that
-  // holds nothing), and the plugin's ServerResponse, left attached to the TCP socket as its
-  // `_httpMessage` (detached: nothing will ever be written through it).
+  // (AgentTransport), limits and logger are shared (session logs carry the nodeId), and nothing
+  // keeps the upgrade request alive for the connection's life (ws-release.ts).
   app.get('/agent/v1', { websocket: true, preValidation: authenticate }, (socket, request) => {
     const nodeId = request.agentNodeId as string
     const session = createAgentSession({
@@ -166,9 +158,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
       session.onClosed()
       registry.detach(session)
     })
-    socket.removeAllListeners('error')
-    socket.on('error', err => app.log.warn({ err, nodeId }, 'agent socket error'))
-    releaseUpgrade(request.raw.socket)
+    releaseUpgrade(socket, request.raw.socket, err => app.log.warn({ err, nodeId }, 'agent socket error'))
     registry.attach(session)
   })
 }, { name: 'hub-agent-gateway', dependencies: ['hub-database', 'hub-actions'] })

@@ -2,7 +2,6 @@
 // token header, or a single-use ticket in the query) runs in preValidation, before the upgrade,
 // so a bad credential gets HTTP 401 and no socket. Committed events arrive from the bus; access
 // changes from the auth feed (PostgreSQL LISTEN), so revocations reach every hub's sockets.
-import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import type { FastifyRequest } from 'fastify'
@@ -17,6 +16,7 @@ import { createPanelRegistry, type PanelRegistry } from '../panel/panel-registry
 import type { PanelAuth, PanelLimits } from '../panel/types.ts'
 import { hashToken } from '../tokens.ts'
 import { bearerToken } from './auth.ts'
+import { releaseUpgrade } from './ws-release.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -120,8 +120,8 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
   app.get('/panel/v1', { websocket: true, preValidation: authenticate }, (socket, request) => {
     const auth = request.panelAuth as PanelAuth
     const log = request.log.child({ userId: auth.principal.userId })
-    // ws's own socket, to cork several frames into one write (see transport.ts).
-    const raw = (socket as unknown as { _socket: Socket })._socket
+    // The TCP socket under ws, to cork several frames into one write (see transport.ts).
+    const raw = request.raw.socket
     const session = registry.open(auth, {
       send: frame => socket.send(frame, { binary: false }),
       sendBatch: frames => {
@@ -137,6 +137,6 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
     socket.on('message', (data, isBinary) => session.onFrame(data as Buffer, isBinary))
     socket.on('pong', () => session.onPong())
     socket.on('close', () => session.onClosed())
-    socket.on('error', err => log.warn({ err }, 'panel socket error'))
+    releaseUpgrade(socket, raw, err => log.warn({ err }, 'panel socket error'))
   })
 }, { name: 'hub-panel-gateway', dependencies: ['hub-database', 'hub-events'] })
