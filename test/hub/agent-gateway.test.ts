@@ -3,8 +3,7 @@ import { once } from 'node:events'
 import t from 'tap'
 import WebSocket from 'ws'
 import { startTestHub, type TestHub } from '../helpers/hub.ts'
-
-interface Agent { ws: WebSocket, next (type?: string | ((m: any) => boolean)): Promise<any>, send (msg: unknown): void, closed: Promise<[number, string]> }
+import { connectRaw } from '../helpers/raw-agent.ts'
 
 async function addNode (hub: TestHub, name: string, servers = 2) {
   const token = await hub.adminToken()
@@ -19,30 +18,7 @@ async function addNode (hub: TestHub, name: string, servers = 2) {
   return { nodeId: res.body.node.id as string, agentToken: res.body.agentToken as string, servers: ids }
 }
 
-async function connect (hub: TestHub, token: string | undefined): Promise<Agent> {
-  const ws = new WebSocket(hub.url.replace('http', 'ws') + '/agent/v1', { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
-  const inbox: any[] = []
-  const waiters: Array<() => void> = []
-  ws.on('message', data => { inbox.push(JSON.parse(String(data))); waiters.splice(0).forEach(w => w()) })
-  const closed = once(ws, 'close').then(([code, reason]) => [code as number, String(reason)] as [number, string])
-  await once(ws, 'open')
-  return {
-    ws,
-    closed,
-    send: msg => ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg)),
-    async next (type) {
-      const deadline = Date.now() + 5_000
-      const wanted = (m: any) => type === undefined || (typeof type === 'function' ? type(m) : m.type === type)
-      for (;;) {
-        const i = inbox.findIndex(wanted)
-        if (i >= 0) return inbox.splice(i, 1)[0]
-        if (Date.now() > deadline) throw new Error(`no ${String(type ?? 'frame')} within 5 s; got ${JSON.stringify(inbox).slice(0, 500)}`)
-        await Promise.race([new Promise<void>(resolve => waiters.push(resolve)), closed.then(() => {})])
-        if (ws.readyState === WebSocket.CLOSED && !inbox.some(wanted)) throw new Error(`closed before ${String(type)}`)
-      }
-    }
-  }
-}
+const connect = connectRaw
 
 async function upgradeStatus (hub: TestHub, headers: Record<string, string>): Promise<number> {
   const ws = new WebSocket(hub.url.replace('http', 'ws') + '/agent/v1', { headers })
