@@ -120,6 +120,12 @@ const agentsOf = (serverIds: string[]): WorkerAgent[] => [{ nodeId: 'n1', token:
  */
 async function fakeActionsApi (t: Test, lose: (n: number) => boolean) {
   let n = 0
+  // Resolves once `count` POSTs have come in (or rejects after 5 s).
+  const waiting: Array<{ count: number, resolve: () => void }> = []
+  const posted = async (count: number) => await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${n} of ${count} POSTs within 5 s`)), 5_000)
+    waiting.push({ count, resolve: () => { clearTimeout(timer); resolve() } })
+  })
   const actions = new Map<string, { lost: boolean, at: number }>()
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     req.resume()
@@ -127,6 +133,7 @@ async function fakeActionsApi (t: Test, lose: (n: number) => boolean) {
       const json = (status: number, body: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)) }
       if (req.method === 'POST') {
         n++
+        for (const w of waiting.filter(w => n >= w.count)) { waiting.splice(waiting.indexOf(w), 1); w.resolve() }
         if (n % 4 === 0) return json(409, { error: { code: 'CONFLICT', message: 'busy' } })
         if (n % 7 === 0) return json(500, { error: { code: 'INTERNAL', message: 'oops' } })
         const id = `act-${n}`
@@ -140,7 +147,7 @@ async function fakeActionsApi (t: Test, lose: (n: number) => boolean) {
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, actions }
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, actions, posted }
 }
 
 async function runActions (t: Test, lose: (n: number) => boolean) {
@@ -148,7 +155,8 @@ async function runActions (t: Test, lose: (n: number) => boolean) {
   const driver = createActionDriver({ ratePerS: 100, drainMs: 1500 })
   t.teardown(() => driver.stop())
   await driver.start({ api: createApiClient(fake.url), hubUrl: fake.url, agents: agentsOf([S1, S2]), log: () => {} })
-  await new Promise((resolve) => setTimeout(resolve, 400))
+  // 28 POSTs include 409s (every 4th), 500s (every 7th) and accepted ones.
+  await fake.posted(28)
   const sample = driver.sample()
   await driver.drain()
   return { fake, sample, verdict: await driver.verify({}) }
