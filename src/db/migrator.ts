@@ -34,7 +34,8 @@ export interface MigrationFile {
   down?: string
 }
 
-interface LedgerRow {
+/** A row of Prisma's `_prisma_migrations` ledger, as the runner reads it. */
+export interface LedgerRow {
   id: string
   migration_name: string
   checksum: string

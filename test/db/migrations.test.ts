@@ -7,18 +7,12 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import type { Test } from 'tap'
-import { MIGRATIONS_DIR, MigrationError, markRolledBack, migrate, migrateDown } from '../../src/db/migrator.ts'
+import { MIGRATIONS_DIR, MigrationError, markRolledBack, migrate, migrateDown, type LedgerRow as MigratorLedgerRow } from '../../src/db/migrator.ts'
 import { readCatalog } from '../helpers/catalog.ts'
 import { withClient } from '../helpers/cluster.ts'
 import { createEmptyDatabase } from '../helpers/database.ts'
 
-interface LedgerRow {
-  id: string
-  migration_name: string
-  checksum: string
-  finished_at: Date | null
-  rolled_back_at: Date | null
-  logs: string | null
+interface LedgerRow extends MigratorLedgerRow {
   applied_steps_count: number
 }
 
