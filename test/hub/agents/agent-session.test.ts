@@ -3,13 +3,13 @@
 import t from 'tap'
 import { createAgentSession, type AgentSessionLimits } from '../../../src/hub/agents/agent-session.ts'
 import type { IngestOutcome } from '../../../src/hub/agents/status-ingest.ts'
+import { createFakeClock } from '../../helpers/fake-clock.ts'
 
 const LIMITS: AgentSessionLimits = { heartbeatMs: 1_000, helloTimeoutMs: 5_000, maxFrameBytes: 65_536, ratePerSecond: 100, burst: 100, maxBadFrames: 3, maxLimitedFrames: 10 }
 const SERVER = '6b1e0f38-4c5e-4d7e-9f5e-1b2c3d4e5f60'
 
 function harness (limits: Partial<AgentSessionLimits> = {}) {
-  let now = 0
-  const timers = new Set<{ at: number, fn: () => void }>()
+  const clock = createFakeClock()
   const frames: any[] = []
   const closes: Array<[number, string]> = []
   let pings = 0
@@ -17,32 +17,17 @@ function harness (limits: Partial<AgentSessionLimits> = {}) {
     nodeId: 'node-1',
     transport: { send: f => frames.push(JSON.parse(f)), close: (code, reason) => closes.push([code, reason]), ping: () => { pings++ } },
     limits: { ...LIMITS, ...limits },
-    now: () => now,
-    setTimer: (fn, ms) => {
-      const timer = { at: now + ms, fn }
-      timers.add(timer)
-      return { cancel: () => timers.delete(timer) }
-    },
+    now: clock.now,
+    setTimer: clock.setTimer,
     hello: async () => ({ lastSeq: { [SERVER]: 0 }, foreign: [] }),
     submit: async (): Promise<IngestOutcome> => ({ ok: true }),
     log: { warn () {} }
   })
-  const advance = (ms: number) => {
-    const until = now + ms
-    for (;;) {
-      const due = [...timers].filter(x => x.at <= until).sort((a, b) => a.at - b.at)[0]
-      if (due === undefined) break
-      timers.delete(due)
-      now = due.at
-      due.fn()
-    }
-    now = until
-  }
   const hello = async () => {
     session.onFrame(JSON.stringify({ type: 'hello', protocol: 1, agentVersion: 't', servers: [] }), false)
     await new Promise(resolve => setImmediate(resolve))
   }
-  return { session, frames, closes, advance, hello, timers, pings: () => pings }
+  return { session, frames, closes, advance: clock.advance, hello, timers: clock.timers, pings: () => pings }
 }
 
 t.test('no hello within the timeout closes with 4408', async t => {

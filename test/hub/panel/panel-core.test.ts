@@ -4,6 +4,7 @@ import t from 'tap'
 import { createPanelRegistry } from '../../../src/hub/panel/panel-registry.ts'
 import type { PanelLimits, PanelStore, Snapshot } from '../../../src/hub/panel/types.ts'
 import type { HubEvent } from '../../../src/hub/bus.ts'
+import { createFakeClock } from '../../helpers/fake-clock.ts'
 
 const S1 = '00000000-0000-4000-8000-000000000001'
 const S2 = '00000000-0000-4000-8000-000000000002'
@@ -15,8 +16,7 @@ const ev = (id: number, serverId: string | null = S1, kind = 'server.status'): H
   ({ id: String(id), kind: kind as HubEvent['kind'], serverId, nodeId: N1, data: { n: id }, at: new Date(0) })
 
 function harness (opts: { log?: HubEvent[], snapshot?: () => Promise<Snapshot>, limits?: Partial<PanelLimits> } = {}) {
-  let now = 0
-  const timers = new Set<{ at: number, fn: () => void }>()
+  const clock = createFakeClock()
   const frames: any[] = []
   const closes: Array<[number, string]> = []
   let buffered = 0
@@ -31,8 +31,8 @@ function harness (opts: { log?: HubEvent[], snapshot?: () => Promise<Snapshot>, 
   const registry = createPanelRegistry({
     store,
     limits: { ...LIMITS, ...opts.limits },
-    now: () => now,
-    setTimer: (fn, ms) => { const x = { at: now + ms, fn }; timers.add(x); return { cancel: () => timers.delete(x) } },
+    now: clock.now,
+    setTimer: clock.setTimer,
     log: { warn () {} }
   })
   const record = (f: string | Buffer) => frames.push(JSON.parse(String(f)))
@@ -43,19 +43,8 @@ function harness (opts: { log?: HubEvent[], snapshot?: () => Promise<Snapshot>, 
     ping () {},
     bufferedAmount: () => buffered
   })
-  const advance = (ms: number) => {
-    const until = now + ms
-    for (;;) {
-      const due = [...timers].filter(x => x.at <= until).sort((a, b) => a.at - b.at)[0]
-      if (due === undefined) break
-      timers.delete(due)
-      now = due.at
-      due.fn()
-    }
-    now = until
-  }
   const tick = async () => { for (let i = 0; i < 5; i++) await new Promise(resolve => setImmediate(resolve)) }
-  return { registry, session, frames, closes, advance, tick, timers, setBuffered: (n: number) => { buffered = n }, events: () => frames.filter(f => f.type === 'event').map(f => Number(f.eventId)) }
+  return { registry, session, frames, closes, advance: clock.advance, tick, timers: clock.timers, setBuffered: (n: number) => { buffered = n }, events: () => frames.filter(f => f.type === 'event').map(f => Number(f.eventId)) }
 }
 
 t.test('live events racing a subscribe with since: replay and held events merge without gap or duplicate', async t => {
