@@ -12,6 +12,9 @@
 
 export type Refusal = 'error' | 'overloaded' | 'closed'
 
+/** A lane key from a random hex id (a uuid, a token hash): its last 8 hex digits spread evenly. */
+export const hexLane = (id: string): number => Number.parseInt(id.slice(-8), 16)
+
 export interface GroupCommitOptions<T, R> {
   commit: (items: T[]) => Promise<R[]>
   /** The result of an item whose batch failed, or that was refused (queue full, draining). */

@@ -11,7 +11,7 @@ import {
   type ActionRow, type AgentReply, type AgentResult, type NewAction
 } from '../../db/sql/actions.ts'
 import { inTransaction, type Emit } from '../../db/sql/transaction.ts'
-import { createGroupCommit, type Refusal } from '../group-commit.ts'
+import { createGroupCommit, hexLane, type Refusal } from '../group-commit.ts'
 import { ACTION_QUEUE, onClient, type ActionJob } from './jobs.ts'
 
 export type CreateOutcome =
@@ -64,8 +64,6 @@ export function actionEvent (row: ActionRow, at = new Date()): NewEvent {
     at
   }
 }
-
-const laneOfUuid = (id: string) => Number.parseInt(id.slice(-8), 16)
 
 export function createActionStore (options: ActionStoreOptions): ActionStore {
   const { pool, boss, deliverMs, ackMs, runMs, lanes = 2, log } = options
@@ -147,7 +145,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
 
   const creates = createGroupCommit<NewAction, CreateOutcome>({
     lanes,
-    laneOf: a => laneOfUuid(a.serverId),
+    laneOf: a => hexLane(a.serverId),
     commit: async items => {
       const { outcomes, offered } = await inTransaction(pool, async (client, emit) => await createBatch(client, emit, items))
       // The dispatcher sends the DISPATCHED ones now and claims the QUEUED ones whose node is here.
@@ -204,7 +202,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
 
   const replies = createGroupCommit<Reply, ReplyOutcome>({
     lanes,
-    laneOf: r => laneOfUuid(r.nodeId),
+    laneOf: r => hexLane(r.nodeId),
     commit: async items => {
       const outcomes = await inTransaction(pool, async (client, emit) => await replyBatch(client, emit, items))
       committed(outcomes.flatMap(o => o.kind === 'applied' ? [o.row] : []))

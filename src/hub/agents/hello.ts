@@ -10,7 +10,7 @@ import type { HelloServer } from '../../agent-protocol/index.ts'
 import { statusEvent, type NewEvent } from '../../db/sql/events.ts'
 import { lockNodeServers, writeTransitions, type StoredServer, type TransitionRow } from '../../db/sql/status-batch.ts'
 import { inTransaction, type Emit } from '../../db/sql/transaction.ts'
-import { createGroupCommit, type Refusal } from '../group-commit.ts'
+import { createGroupCommit, hexLane, type Refusal } from '../group-commit.ts'
 
 export interface Hello { nodeId: string, servers: HelloServer[], at: Date }
 
@@ -30,7 +30,7 @@ type Outcome = { ok: true, result: HelloResult } | { ok: false, err: Error }
 export function createHelloReconciler (pool: pg.Pool, options: { lanes?: number, maxBatch?: number } = {}): HelloReconciler {
   const hellos = createGroupCommit<Hello, Outcome>({
     lanes: options.lanes ?? 1,
-    laneOf: h => Number.parseInt(h.nodeId.slice(-8), 16),
+    laneOf: h => hexLane(h.nodeId),
     maxBatch: options.maxBatch ?? 500,
     commit: async batch => await inTransaction(pool, async (client, emit) => {
       const results = await reconcileHellos(client, emit, batch)

@@ -10,7 +10,7 @@ import type pg from 'pg'
 import { isLegalTransition, type ServerStatus } from '../../agent-protocol/index.ts'
 import { lockServers, writeTransitions, type TransitionRow } from '../../db/sql/status-batch.ts'
 import { statusEvent } from '../bus.ts'
-import { createGroupCommit } from '../group-commit.ts'
+import { createGroupCommit, hexLane } from '../group-commit.ts'
 import { inTransaction, type Emit } from '../../db/sql/transaction.ts'
 
 export interface StatusReport {
@@ -51,8 +51,7 @@ export function createStatusIngest (options: StatusIngestOptions): StatusIngest 
   const { pool, lanes = 4, maxBatch = 1_000, maxQueue = 20_000, log } = options
   return createGroupCommit<StatusReport, IngestOutcome>({
     lanes,
-    // The uuid's last 8 hex digits are random enough to spread servers evenly.
-    laneOf: r => Number.parseInt(r.serverId.slice(-8), 16),
+    laneOf: r => hexLane(r.serverId),
     maxBatch,
     maxQueue,
     commit: async reports => await inTransaction(pool, async (client, emit) => await commit(client, emit, reports)),

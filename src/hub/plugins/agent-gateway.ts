@@ -12,7 +12,8 @@ import { createAgentRegistry, type AgentRegistry } from '../agents/agent-registr
 import { createAgentSession } from '../agents/agent-session.ts'
 import type { Transport } from '../agents/transport.ts'
 import { createHelloReconciler } from '../agents/hello.ts'
-import { createGroupCommit } from '../group-commit.ts'
+import { createGroupCommit, hexLane } from '../group-commit.ts'
+import { realTimer } from '../timers.ts'
 import { createPresence } from '../agents/presence.ts'
 import { createStatusIngest, type StatusIngest, type StatusIngestOptions } from '../agents/status-ingest.ts'
 import type { Config } from '../config.ts'
@@ -68,11 +69,6 @@ class AgentTransport implements Transport {
   ping (): void { this.ws.ping() }
 }
 
-const timer = (fn: () => void, ms: number) => {
-  const t = setTimeout(fn, ms)
-  return { cancel: () => clearTimeout(t) }
-}
-
 export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tuning }) => {
   const { pool } = app.db
   // Two lanes: every batch ends by taking the event counter's lock for its commit, so more lanes
@@ -88,7 +84,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
   // lookup answers 503, not 401: agents treat 401 as terminal, and this is the hub's fault.
   const versions = createGroupCommit<string, number | undefined | 'failed'>({
     lanes: 2,
-    laneOf: id => Number.parseInt(id.slice(-8), 16),
+    laneOf: hexLane,
     commit: async ids => {
       const found = await tokenVersions(pool, ids)
       return ids.map(id => found.get(id))
@@ -142,7 +138,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
       transport: new AgentTransport(socket, request.raw.socket),
       limits,
       now: Date.now,
-      setTimer: timer,
+      setTimer: realTimer,
       hello: async msg => await hellos.reconcile({ nodeId, servers: msg.servers, at: new Date() }),
       submit: async report => await ingest.submit(report),
       reply: async reply => await app.actions.store.reply(reply),

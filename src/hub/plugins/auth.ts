@@ -7,7 +7,7 @@ import type { FastifyRequest } from 'fastify'
 import { activeSessions } from '../../db/sql/sessions.ts'
 import type { ActiveSession } from '../../db/sessions.ts'
 import { missingSession, NotReadyError } from '../errors.ts'
-import { createGroupCommit } from '../group-commit.ts'
+import { createGroupCommit, hexLane } from '../group-commit.ts'
 import type { Principal } from '../rbac.ts'
 import { hashToken } from '../tokens.ts'
 
@@ -45,7 +45,7 @@ export function principalOf (request: FastifyRequest): Principal {
 export default fp<{ now: () => Date }>(async (app, { now }) => {
   const lookups = createGroupCommit<string, ActiveSession | null | 'failed'>({
     lanes: 2,
-    laneOf: hash => Number.parseInt(hash.slice(-8), 16),
+    laneOf: hexLane,
     commit: async hashes => {
       const found = await activeSessions(app.db.pool, [...new Set(hashes)], now())
       return hashes.map(h => found.get(h) ?? null)

@@ -14,6 +14,7 @@ import type { Config } from '../config.ts'
 import { missingSession } from '../errors.ts'
 import { createPanelRegistry, type PanelRegistry } from '../panel/panel-registry.ts'
 import type { PanelAuth, PanelLimits } from '../panel/types.ts'
+import { realTimer } from '../timers.ts'
 import { hashToken } from '../tokens.ts'
 import { bearerToken } from './auth.ts'
 import { releaseUpgrade } from './ws-release.ts'
@@ -30,11 +31,6 @@ declare module 'fastify' {
 export interface PanelGatewayOptions {
   config: Config
   now: () => Date
-}
-
-const timer = (fn: () => void, ms: number) => {
-  const t = setTimeout(fn, ms)
-  return { cancel: () => clearTimeout(t) }
 }
 
 const MAX_TICKET_LENGTH = 128
@@ -67,7 +63,7 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
     },
     limits: panelLimits(config),
     now: () => now().getTime(),
-    setTimer: timer,
+    setTimer: realTimer,
     log: app.log
   })
   app.decorate('panels', registry)

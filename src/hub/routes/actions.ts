@@ -8,7 +8,7 @@ import Type from 'typebox'
 import { Text } from '../../agent-protocol/text.ts'
 import { ACTION_TYPES, serverRefs, type ServerRef } from '../../db/sql/actions.ts'
 import { actionConflict, ForbiddenError, NotFoundError, NotReadyError } from '../errors.ts'
-import { createGroupCommit } from '../group-commit.ts'
+import { createGroupCommit, hexLane } from '../group-commit.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { canControlServer, canViewServer } from '../rbac.ts'
 
@@ -43,7 +43,7 @@ const actionsRoutes: FastifyPluginAsyncTypebox = async app => {
   // flight (group-commit.ts), as for sessions: under load, one query per batch, not per request.
   const servers = createGroupCommit<string, ServerRef | null | 'failed'>({
     lanes: 2,
-    laneOf: id => Number.parseInt(id.slice(-8), 16),
+    laneOf: hexLane,
     commit: async ids => {
       const found = await serverRefs(app.db.pool, [...new Set(ids)])
       return ids.map(id => found.get(id) ?? null)
