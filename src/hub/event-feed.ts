@@ -1,5 +1,5 @@
 // Feeds the bus from the event log. A dedicated connection LISTENs on the events channel; each
-// notification (sent at commit by appendEvents) wakes one read of everything after the last id
+// notification (sent at commit by append_events) wakes one read of everything after the last id
 // this process has published. Reads never overlap and always resume from that id, so events
 // reach the bus once each, in id order, whichever hub committed them. A lost connection is
 // redialled with backoff and followed by a catch-up read; a slow timer reads too, as a safety

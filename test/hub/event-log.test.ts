@@ -1,9 +1,10 @@
 // The event log and its feed, against a real PostgreSQL: ids in commit order without holes under
 // concurrent writers, delivery to every feed (several hubs), catch-up after the LISTEN
 // connection dies, gaps reported when events were pruned unread, and the retention rule.
+import type pg from 'pg'
 import t, { type Test } from 'tap'
 import { createDatabase, type Database } from '../../src/db/database.ts'
-import { appendEvents, pruneEvents, readEventsFor, type NewEvent } from '../../src/db/sql/events.ts'
+import { pruneEvents, readEventsForPanel, type NewEvent } from '../../src/db/sql/events.ts'
 import { inTransaction } from '../../src/db/sql/transaction.ts'
 import { createLocalBus, type HubEvent } from '../../src/hub/bus.ts'
 import { createEventFeed } from '../../src/hub/event-feed.ts'
@@ -19,6 +20,10 @@ async function openDatabase (t: Test): Promise<Database> {
   t.teardown(() => db.close())
   return db
 }
+
+/** The append itself, in the caller's transaction, for tests that act between it and COMMIT. */
+const appendRaw = async (client: pg.PoolClient, events: NewEvent[]) =>
+  await client.query('SELECT append_events($1::jsonb)', [JSON.stringify(events)])
 
 const event = (n: number, serverId = SERVER): NewEvent =>
   ({ kind: 'server.status', serverId, nodeId: null, data: { n }, at: new Date() })
@@ -50,9 +55,9 @@ t.test('concurrent writers: ids are consecutive, in commit order, each delivered
   // 8 connections append at once, in transactions that stay open a little while.
   const writers = Array.from({ length: 8 }, async (_, w) => {
     for (let i = 0; i < 25; i++) {
-      await inTransaction(db.pool, async client => {
+      await inTransaction(db.pool, async (client, emit) => {
         await client.query('SELECT pg_sleep(0.001)')
-        await appendEvents(client, [event(w * 100 + i), event(w * 100 + i, OTHER)])
+        emit([event(w * 100 + i), event(w * 100 + i, OTHER)])
       })
     }
   })
@@ -65,8 +70,8 @@ t.test('concurrent writers: ids are consecutive, in commit order, each delivered
   t.equal(a.gaps(), 0)
   t.equal(a.feed.lastId(), '400')
 
-  const forOther = await readEventsFor(db.pool, '0', [OTHER], [], 1_000)
-  t.equal(forOther.length, 200, 'readEventsFor filters by server')
+  const forOther = await readEventsForPanel(db.pool, '0', '400', [OTHER], [], [], 1_000)
+  t.equal(forOther.length, 200, 'readEventsForPanel filters by server')
   t.ok(forOther.every(e => e.serverId === OTHER))
 })
 
@@ -74,10 +79,10 @@ t.test('a rolled-back transaction leaves no hole', async t => {
   const db = await openDatabase(t)
   const feed = await startFeed(t, db)
   await t.rejects(inTransaction(db.pool, async client => {
-    await appendEvents(client, [event(1)])
+    await appendRaw(client, [event(1)]) // the counter is bumped, then the transaction fails
     throw new Error('abort')
   }))
-  await inTransaction(db.pool, async client => { await appendEvents(client, [event(2)]) })
+  await inTransaction(db.pool, async (_client, emit) => { emit([event(2)]) })
   await feed.until(1)
   t.equal(feed.seen[0]?.id, '1', 'the id of the rolled-back event is given out again')
   t.same(feed.seen[0]?.data, { n: 2 })
@@ -86,12 +91,12 @@ t.test('a rolled-back transaction leaves no hole', async t => {
 t.test('the feed catches up after its connection is killed', async t => {
   const db = await openDatabase(t)
   const feed = await startFeed(t, db, { pollMs: 60_000 })
-  await inTransaction(db.pool, async client => { await appendEvents(client, [event(1)]) })
+  await inTransaction(db.pool, async (_client, emit) => { emit([event(1)]) })
   await feed.until(1)
   const { rows } = await db.pool.query("SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = 'hub-events-test' AND datname = current_database()")
   t.equal(rows.length, 1, 'the LISTEN connection was killed')
   // Committed while the feed is cut off: no notification reaches it; the redial's catch-up must.
-  await inTransaction(db.pool, async client => { await appendEvents(client, [event(2), event(3)]) })
+  await inTransaction(db.pool, async (_client, emit) => { emit([event(2), event(3)]) })
   await feed.until(3)
   t.same(feed.seen.map(e => e.id), ['1', '2', '3'])
 })
@@ -100,7 +105,7 @@ t.test('events pruned before the feed read them are reported as a gap', async t 
   const db = await openDatabase(t)
   const feed = await startFeed(t, db)
   await inTransaction(db.pool, async client => {
-    await appendEvents(client, [event(1), event(2), event(3)])
+    await appendRaw(client, [event(1), event(2), event(3)])
     await client.query('DELETE FROM events WHERE id = 1')
   })
   await feed.until(2)
@@ -110,7 +115,7 @@ t.test('events pruned before the feed read them are reported as a gap', async t 
 
 t.test('retention keeps whichever is more: the newest N or everything younger than T', async t => {
   const db = await openDatabase(t)
-  await inTransaction(db.pool, async client => { await appendEvents(client, Array.from({ length: 10 }, (_, i) => event(i))) })
+  await inTransaction(db.pool, async (_client, emit) => { emit(Array.from({ length: 10 }, (_, i) => event(i))) })
   t.equal(await pruneEvents(db.pool, 3, 60_000), 0, 'young events stay even beyond the count')
   await db.pool.query("UPDATE events SET at = now() - interval '2 minutes' WHERE id <= 8")
   t.equal(await pruneEvents(db.pool, 3, 60_000), 7, 'old events outside the newest 3 go')
@@ -118,9 +123,10 @@ t.test('retention keeps whichever is more: the newest N or everything younger th
   t.same(rows.map(r => r.id), ['8', '9', '10'], 'the newest 3 stay, old as one of them is')
 })
 
-t.test('appendEvents with nothing to append writes nothing', async t => {
+t.test('a transaction that emits nothing appends nothing', async t => {
   const db = await openDatabase(t)
-  t.equal(await inTransaction(db.pool, async client => await appendEvents(client, [])), '0')
+  await inTransaction(db.pool, async (_client, emit) => { emit([]) })
+  t.equal((await db.pool.query('SELECT count(*)::int AS n FROM events')).rows[0]?.n, 0)
   const { rows } = await db.pool.query<{ last_id: string }>('SELECT last_id::text FROM event_counter')
   t.equal(rows[0]?.last_id, '0')
 })

@@ -30,41 +30,6 @@ export function statusEvent (nodeId: string, t: { serverId: string, from: string
 }
 
 /**
- * Appends events in one statement and notifies the feeds (delivered at commit). Call it last in
- * the transaction: the counter row lock it takes is held until commit, serialising committers
- * for that short time only. Returns the last id given out ('0' when `events` is empty).
- */
-export async function appendEvents (client: pg.PoolClient | pg.Client, events: NewEvent[]): Promise<string> {
-  if (events.length === 0) return '0'
-  const { rows } = await client.query<{ last: string }>({
-    name: 'events_append',
-    text: `WITH c AS (
-             UPDATE event_counter SET last_id = last_id + $1 WHERE id = 1 RETURNING last_id
-           ), ins AS (
-             INSERT INTO events (id, kind, server_id, node_id, data, at)
-             SELECT c.last_id - $1 + e.ord, e.kind, e.server_id, e.node_id, e.data, e.at
-             FROM c, unnest($2::text[], $3::uuid[], $4::uuid[], $5::jsonb[], $6::timestamptz[])
-               WITH ORDINALITY AS e(kind, server_id, node_id, data, at, ord)
-             RETURNING id
-           )
-           SELECT max(id)::text AS last, pg_notify('${EVENTS_CHANNEL}', max(id)::text) FROM ins`,
-    values: [
-      events.length,
-      events.map(e => e.kind),
-      events.map(e => e.serverId),
-      events.map(e => e.nodeId),
-      events.map(e => JSON.stringify(e.data)),
-      events.map(e => e.at)
-    ]
-  })
-  return (rows[0] as { last: string }).last
-}
-
-interface EventRow { id: string, kind: NewEvent['kind'], server_id: string | null, node_id: string | null, data: Record<string, unknown>, at: Date }
-
-const toEvent = (r: EventRow): StoredEvent => ({ id: r.id, kind: r.kind, serverId: r.server_id, nodeId: r.node_id, data: r.data, at: r.at })
-
-/**
  * Appends the events and commits, in one message to PostgreSQL (a simple-query string, so no
  * round trip to the hub separates them): the event_counter lock is held only while PostgreSQL
  * appends and commits (see the append_events_function migration). Ends the transaction.
@@ -87,24 +52,16 @@ function literal (text: string): string {
   return `E'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`
 }
 
+interface EventRow { id: string, kind: NewEvent['kind'], server_id: string | null, node_id: string | null, data: Record<string, unknown>, at: Date }
+
+const toEvent = (r: EventRow): StoredEvent => ({ id: r.id, kind: r.kind, serverId: r.server_id, nodeId: r.node_id, data: r.data, at: r.at })
+
 /** Events after `afterId`, oldest first, at most `limit`. */
 export async function readEventsAfter (pool: pg.Pool, afterId: string, limit: number): Promise<StoredEvent[]> {
   const { rows } = await pool.query<EventRow>({
     name: 'events_after',
     text: 'SELECT id::text, kind, server_id, node_id, data, at FROM events WHERE id > $1 ORDER BY events.id LIMIT $2',
     values: [afterId, limit]
-  })
-  return rows.map(toEvent)
-}
-
-/** Events after `afterId` about any of these servers or nodes, oldest first, at most `limit`. */
-export async function readEventsFor (pool: pg.Pool, afterId: string, serverIds: string[], nodeIds: string[], limit: number): Promise<StoredEvent[]> {
-  const { rows } = await pool.query<EventRow>({
-    name: 'events_for',
-    text: `SELECT id::text, kind, server_id, node_id, data, at FROM events
-           WHERE id > $1 AND (server_id = ANY($2::uuid[]) OR node_id = ANY($3::uuid[]))
-           ORDER BY events.id LIMIT $4`,
-    values: [afterId, serverIds, nodeIds, limit]
   })
   return rows.map(toEvent)
 }

@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
 import { createPanelClient, type PanelClientOptions } from '../../../agent-simulator/panel-client.ts'
-import { appendEvents, type NewEvent } from '../../../src/db/sql/events.ts'
+import type { NewEvent } from '../../../src/db/sql/events.ts'
 import { inTransaction } from '../../../src/db/sql/transaction.ts'
 import { buildHub } from '../../../src/hub/build-hub.ts'
 import { loadConfig, type Config } from '../../../src/hub/config.ts'
@@ -78,7 +78,7 @@ export async function appendMany (app: FastifyInstance, serverIds: string[], nod
       const serverId = serverIds[i % serverIds.length] as string
       events.push({ kind: 'server.status', serverId, nodeId, data: { serverId, nodeId, from: 'RUNNING', to: 'RUNNING', seq: i, n: i, padding }, at: new Date() })
     }
-    await inTransaction(app.db.pool, async client => { await appendEvents(client, events) })
+    await inTransaction(app.db.pool, async (_client, emit) => { emit(events) })
   }
 }
 
