@@ -80,3 +80,27 @@ export function createGroupCommit<T, R> (options: GroupCommitOptions<T, R>): Gro
     }
   }
 }
+
+/**
+ * Lookups that arrive in storms (one per request, or per agent after a hub restart), batched the
+ * same way: while one query is in flight the next keys gather and go out together. Resolves to the
+ * value found for the key, undefined when there is none; rejects when the query failed (or the
+ * batcher refused it), so each caller decides what a failure means for it.
+ */
+export function createBatchedLookup<V> (fetch: (keys: string[]) => Promise<Map<string, V>>, lanes = 1): (key: string) => Promise<V | undefined> {
+  type Found = { ok: true, value: V | undefined } | { ok: false, err: Error }
+  const batches = createGroupCommit<string, Found>({
+    lanes,
+    laneOf: hexLane,
+    commit: async keys => {
+      const found = await fetch([...new Set(keys)])
+      return keys.map(key => ({ ok: true, value: found.get(key) }))
+    },
+    fail: (why, err) => ({ ok: false, err: err instanceof Error ? err : new Error(`lookup refused: ${why}`) })
+  })
+  return async key => {
+    const found = await batches.submit(key)
+    if (!found.ok) throw found.err
+    return found.value
+  }
+}

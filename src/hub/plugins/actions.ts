@@ -3,8 +3,8 @@
 // and the timeout sweep. Registered before the agent gateway, which hands it command replies and
 // ready sessions; its onClose (after the gateway closed every agent) drains pending writes.
 import fp from 'fastify-plugin'
-import { pendingForNodes, type ActionRow } from '../../db/sql/actions.ts'
-import { createGroupCommit } from '../group-commit.ts'
+import { pendingForNodes } from '../../db/sql/actions.ts'
+import { createBatchedLookup } from '../group-commit.ts'
 import { createActionStore, type ActionStore } from '../actions/action-store.ts'
 import { createDispatcher, type Dispatcher } from '../actions/dispatcher.ts'
 import type { Bus } from '../bus.ts'
@@ -32,22 +32,12 @@ export default fp<{ config: Config, bus: Bus }>(async (app, { config, bus }) => 
   })
   // Every agent that says hello asks for its pending commands: after a hub restart that is
   // thousands at once, so the lookups share queries (one in flight, the rest gather behind it).
-  const pending = createGroupCommit<string, ActionRow[] | Error>({
-    commit: async nodeIds => {
-      const found = await pendingForNodes(app.db.pool, nodeIds)
-      return nodeIds.map(id => found.get(id) ?? [])
-    },
-    fail: (why, err) => err instanceof Error ? err : new Error(`pending commands not read: ${why}`)
-  })
+  const pending = createBatchedLookup(async nodeIds => await pendingForNodes(app.db.pool, nodeIds))
   const dispatcher = createDispatcher({
     store,
     // app.agents is decorated by the agent gateway, registered after this plugin.
     session: nodeId => app.agents.get(nodeId),
-    pending: async nodeId => {
-      const rows = await pending.submit(nodeId)
-      if (rows instanceof Error) throw rows
-      return rows
-    },
+    pending: async nodeId => await pending(nodeId) ?? [],
     log: app.log
   })
   store.onCommitted(rows => dispatcher.offer(rows))

@@ -12,7 +12,7 @@ import { createAgentRegistry, type AgentRegistry } from '../agents/agent-registr
 import { createAgentSession } from '../agents/agent-session.ts'
 import type { Transport } from '../agents/transport.ts'
 import { createHelloReconciler } from '../agents/hello.ts'
-import { createGroupCommit, hexLane } from '../group-commit.ts'
+import { createBatchedLookup } from '../group-commit.ts'
 import { realTimer } from '../timers.ts'
 import { createPresence } from '../agents/presence.ts'
 import { createStatusIngest, type StatusIngest, type StatusIngestOptions } from '../agents/status-ingest.ts'
@@ -82,15 +82,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
   // is in flight the next ones gather (a reconnect storm would otherwise queue one query per
   // agent on the pool). No cache: a rotated token must fail on the very next upgrade. A failed
   // lookup answers 503, not 401: agents treat 401 as terminal, and this is the hub's fault.
-  const versions = createGroupCommit<string, number | undefined | 'failed'>({
-    lanes: 2,
-    laneOf: hexLane,
-    commit: async ids => {
-      const found = await tokenVersions(pool, ids)
-      return ids.map(id => found.get(id))
-    },
-    fail: () => 'failed'
-  })
+  const tokenVersion = createBatchedLookup(async ids => await tokenVersions(pool, ids), 2)
   const unsubscribe = app.bus.subscribe(events => registry.onEvents(events))
   app.decorate('agents', registry)
   app.decorate('ingest', ingest)
@@ -110,8 +102,13 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
   const authenticate = async (request: FastifyRequest) => {
     const token = bearerToken(request.headers.authorization)
     const claims = token === undefined ? undefined : await tokens.verify(token)
-    const version = claims === undefined ? undefined : await versions.submit(claims.nodeId)
-    if (version === 'failed') throw new NotReadyError('the hub cannot check agent tokens right now; retry')
+    let version
+    try {
+      version = claims === undefined ? undefined : await tokenVersion(claims.nodeId)
+    } catch (err) {
+      app.log.error({ err }, 'token version lookup failed')
+      throw new NotReadyError('the hub cannot check agent tokens right now; retry')
+    }
     if (claims === undefined || version !== claims.version) {
       throw new UnauthorizedError('a valid agent token is required')
     }

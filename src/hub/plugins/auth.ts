@@ -5,9 +5,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
 import { activeSessions } from '../../db/sql/sessions.ts'
-import type { ActiveSession } from '../../db/sessions.ts'
 import { missingSession, NotReadyError } from '../errors.ts'
-import { createGroupCommit, hexLane } from '../group-commit.ts'
+import { createBatchedLookup } from '../group-commit.ts'
 import type { Principal } from '../rbac.ts'
 import { hashToken } from '../tokens.ts'
 
@@ -43,25 +42,19 @@ export function principalOf (request: FastifyRequest): Principal {
 }
 
 export default fp<{ now: () => Date }>(async (app, { now }) => {
-  const lookups = createGroupCommit<string, ActiveSession | null | 'failed'>({
-    lanes: 2,
-    laneOf: hexLane,
-    commit: async hashes => {
-      const found = await activeSessions(app.db.pool, [...new Set(hashes)], now())
-      return hashes.map(h => found.get(h) ?? null)
-    },
-    fail: (_why, err) => {
-      if (err !== undefined) app.log.error({ err }, 'session lookup failed')
-      return 'failed'
-    }
-  })
+  const lookupSession = createBatchedLookup(async hashes => await activeSessions(app.db.pool, hashes, now()), 2)
   app.decorateRequest('auth', null)
   app.decorate('authenticate', async (request: FastifyRequest) => {
     const token = bearerToken(request.headers.authorization)
     if (token === undefined) throw missingSession()
-    const session = await lookups.submit(hashToken(token))
-    if (session === 'failed') throw new NotReadyError('sessions cannot be checked right now; retry shortly')
-    if (session === null) throw missingSession()
+    let session
+    try {
+      session = await lookupSession(hashToken(token))
+    } catch (err) {
+      app.log.error({ err }, 'session lookup failed')
+      throw new NotReadyError('sessions cannot be checked right now; retry shortly')
+    }
+    if (session === undefined) throw missingSession()
     request.auth = {
       sessionId: session.id,
       expiresAt: session.expiresAt,

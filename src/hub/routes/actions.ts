@@ -8,7 +8,7 @@ import Type from 'typebox'
 import { Text } from '../../agent-protocol/text.ts'
 import { ACTION_TYPES, serverRefs, type ServerRef } from '../../db/sql/actions.ts'
 import { actionConflict, ForbiddenError, NotFoundError, NotReadyError } from '../errors.ts'
-import { createGroupCommit, hexLane } from '../group-commit.ts'
+import { createBatchedLookup } from '../group-commit.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { canControlServer, canViewServer } from '../rbac.ts'
 
@@ -41,34 +41,29 @@ const actionsRoutes: FastifyPluginAsyncTypebox = async app => {
 
   // The POST's server lookup, one named statement for every request that arrives while one is in
   // flight (group-commit.ts), as for sessions: under load, one query per batch, not per request.
-  const servers = createGroupCommit<string, ServerRef | null | 'failed'>({
-    lanes: 2,
-    laneOf: hexLane,
-    commit: async ids => {
-      const found = await serverRefs(app.db.pool, [...new Set(ids)])
-      return ids.map(id => found.get(id) ?? null)
-    },
-    fail: (_why, err) => {
-      if (err !== undefined) app.log.error({ err }, 'server lookup failed')
-      return 'failed'
-    }
-  })
+  const serverRef = createBatchedLookup(async ids => await serverRefs(app.db.pool, ids), 2)
 
   // The POST's session and server lookups go out together (two statements in parallel, not in
   // series): the server is only looked at once the session proved valid, so an anonymous caller
   // still gets 401 and learns nothing.
-  const serverOf = new WeakMap<object, Promise<ServerRef | null | 'failed'>>()
+  const serverOf = new WeakMap<object, Promise<ServerRef | undefined>>()
   const authenticateWithServer = async (request: FastifyRequest<{ Params: { id: string } }>) => {
-    const server = servers.submit(request.params.id)
+    const server = serverRef(request.params.id)
+    server.catch(() => {}) // awaited (and its failure answered) in the handler, if the session holds
     serverOf.set(request, server)
     await app.authenticate(request)
   }
 
   app.post('/api/servers/:id/actions', { schema: { params: ServerParams, body: ActionBody }, preHandler: authenticateWithServer }, async (request, reply) => {
     const principal = principalOf(request)
-    const server = await (serverOf.get(request) as Promise<ServerRef | null | 'failed'>)
-    if (server === 'failed') throw new NotReadyError('the server could not be read; retry shortly')
-    if (server === null || (!canViewServer(principal, server) && !canControlServer(principal, server))) throw new NotFoundError('server not found')
+    let server
+    try {
+      server = await (serverOf.get(request) as Promise<ServerRef | undefined>)
+    } catch (err) {
+      app.log.error({ err }, 'server lookup failed')
+      throw new NotReadyError('the server could not be read; retry shortly')
+    }
+    if (server === undefined || (!canViewServer(principal, server) && !canControlServer(principal, server))) throw new NotFoundError('server not found')
     if (!canControlServer(principal, server)) throw new ForbiddenError('permission servers.control (or ownership) is required')
     const { store, dispatcher } = app.actions
     const outcome = await store.create({
