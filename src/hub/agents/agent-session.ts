@@ -1,7 +1,7 @@
 // One agent connection, after authentication: hello → welcome, status ingest, heartbeats,
 // rate limits and bad-frame accounting. Knows nothing of Fastify or ws (see transport.ts).
 import {
-  CLOSE, ERROR, PROTOCOL_VERSION, decodeAgentMessage, encode,
+  CLOSE, ERROR, PROTOCOL_VERSION, decodeAgentMessage, encode, featureOfAgentFrame,
   type AgentMessage, type CommandMessage, type HelloMessage, type HubMessage
 } from '../../agent-protocol/index.ts'
 import type { Transport } from './transport.ts'
@@ -174,7 +174,9 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
         return
       }
       if (msg.type === 'status') onStatus(msg).catch(fault)
-      else onCommandReply(msg).catch(fault)
+      else if (msg.type === 'command.ack' || msg.type === 'command.result') onCommandReply(msg).catch(fault)
+      // A 1.1 frame (features.ts) of a feature this connection's welcome did not negotiate.
+      else bad(`${msg.type}: feature ${featureOfAgentFrame(msg.type) ?? '?'} not negotiated`)
     },
     onPong () { lastSeen = now() },
     onClosed () {
