@@ -1,5 +1,6 @@
 // Nodes: the hosts agents run on, with their token version and presence.
 import type { Prisma, PrismaClient } from './generated/client.ts'
+import { notifyAuthChange } from './sql/auth-notify.ts'
 
 type Tx = PrismaClient | Prisma.TransactionClient
 
@@ -15,16 +16,26 @@ export function createNodeRepository (prisma: PrismaClient) {
       return await tx.node.findMany({ select: PUBLIC_NODE, orderBy: { name: 'asc' } })
     },
 
-    /** Bumps the token version, revoking every token issued before. Null when the node does not exist. */
-    async rotateToken (id: string, tx: Tx = prisma) {
-      const { count } = await tx.node.updateMany({ where: { id }, data: { tokenVersion: { increment: 1 } } })
-      return count === 0 ? null : await tx.node.findUniqueOrThrow({ where: { id }, select: PUBLIC_NODE })
+    /**
+     * Bumps the token version, revoking every token issued before; every hub closes the agent
+     * still connected with an old one (auth feed). Null when the node does not exist.
+     */
+    async rotateToken (id: string) {
+      return await prisma.$transaction(async tx => {
+        const { count } = await tx.node.updateMany({ where: { id }, data: { tokenVersion: { increment: 1 } } })
+        if (count === 0) return null
+        await notifyAuthChange(tx, { nodeId: id })
+        return await tx.node.findUniqueOrThrow({ where: { id }, select: PUBLIC_NODE })
+      })
     },
 
-    /** Deletes the node; P2003 while it still has servers. */
-    async delete (id: string, tx: Tx = prisma): Promise<boolean> {
-      const { count } = await tx.node.deleteMany({ where: { id } })
-      return count === 1
+    /** Deletes the node (every hub closes its agent, auth feed); P2003 while it still has servers. */
+    async delete (id: string): Promise<boolean> {
+      return await prisma.$transaction(async tx => {
+        const { count } = await tx.node.deleteMany({ where: { id } })
+        if (count === 1) await notifyAuthChange(tx, { nodeId: id })
+        return count === 1
+      })
     }
   }
 }

@@ -12,6 +12,7 @@ import { createAgentRegistry, type AgentRegistry } from '../agents/agent-registr
 import { createAgentSession } from '../agents/agent-session.ts'
 import type { Transport } from '../agents/transport.ts'
 import { createHelloReconciler } from '../agents/hello.ts'
+import { createNodeRevocation } from '../agents/node-revocation.ts'
 import { createBatchedLookup } from '../group-commit.ts'
 import { realTimer } from '../timers.ts'
 import { createPresence } from '../agents/presence.ts'
@@ -28,6 +29,7 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     agentNodeId: string | null
+    agentTokenVersion: number | null
   }
 }
 
@@ -87,6 +89,13 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
   app.decorate('agents', registry)
   app.decorate('ingest', ingest)
   app.decorateRequest('agentNodeId', null)
+  app.decorateRequest('agentTokenVersion', null)
+  // A token rotated or a node deleted on any hub closes its agent here (auth feed, 4401).
+  const revocation = createNodeRevocation({ sessionOf: registry.get, held: registry.held, tokenVersions: async ids => await tokenVersions(pool, ids) })
+  const unsubscribeAuth = app.authFeed.subscribe({
+    onChange: async change => { if ('nodeId' in change) await revocation.apply(change.nodeId) },
+    onReconnect: async () => await revocation.recheckAll()
+  })
 
   await app.register(websocket, { options: { maxPayload: config.maxFrameBytes } })
 
@@ -95,6 +104,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
   app.addHook('preClose', async () => {
     registry.closeAll(CLOSE.GOING_AWAY, 'hub shutting down')
     unsubscribe()
+    unsubscribeAuth()
     await Promise.all([ingest.drain(), hellos.drain()])
     await presence.stop()
   })
@@ -113,6 +123,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
       throw new UnauthorizedError('a valid agent token is required')
     }
     request.agentNodeId = claims.nodeId
+    request.agentTokenVersion = claims.version
   }
 
   const limits = {
@@ -152,6 +163,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
       registry.detach(session)
     })
     releaseUpgrade(socket, request.raw.socket, err => app.log.warn({ err, nodeId }, 'agent socket error'))
+    revocation.track(session, request.agentTokenVersion as number)
     registry.attach(session)
   })
 }, { name: 'hub-agent-gateway', dependencies: ['hub-database', 'hub-actions'] })
