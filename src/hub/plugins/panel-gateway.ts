@@ -3,7 +3,6 @@
 // so a bad credential gets HTTP 401 and no socket. Committed events arrive from the bus; access
 // changes from the auth feed (PostgreSQL LISTEN), so revocations reach every hub's sockets.
 import fp from 'fastify-plugin'
-import websocket from '@fastify/websocket'
 import type { FastifyRequest } from 'fastify'
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import { readEventsForPanel } from '../../db/sql/events.ts'
@@ -18,6 +17,7 @@ import { realTimer } from '../timers.ts'
 import { hashToken } from '../tokens.ts'
 import { bearerToken } from './auth.ts'
 import { releaseUpgrade } from './ws-release.ts'
+import { registerWebsocket, WsTransport } from './ws-transport.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -47,7 +47,12 @@ export function panelLimits (config: Config): PanelLimits {
     maxStallMs: config.panelMaxStallMs,
     drainCheckMs: 50,
     maxPendingEvents: 10_000,
-    replayBatch: 1_000
+    replayBatch: 1_000,
+    // Room for the high-water mark plus a few snapshots: events coalesce long before the bound.
+    maxBufferedBytes: Math.max(config.panelMaxBufferedBytes, 2 * config.panelHighWaterBytes),
+    // Ephemeral frames (console, stats) stay well below the mark, so they never push events into
+    // coalescing (connection/outbox.ts).
+    ephemeralBytes: Math.floor(config.panelHighWaterBytes / 4)
   }
 }
 
@@ -70,7 +75,7 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
   app.decorateRequest('panelAuth', null)
 
   // The agent gateway registers the WebSocket plugin when it is there; either may come first.
-  if (!app.hasDecorator('websocketServer')) await app.register(websocket, { options: { maxPayload: config.maxFrameBytes } })
+  await registerWebsocket(app, config.maxFrameBytes)
 
   const unsubscribe = app.bus.subscribe(events => registry.publish(events), () => registry.gap())
   const feed = createAuthFeed({
@@ -116,19 +121,8 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
   app.get('/panel/v1', { websocket: true, preValidation: authenticate }, (socket, request) => {
     const auth = request.panelAuth as PanelAuth
     const log = request.log.child({ userId: auth.principal.userId })
-    // The TCP socket under ws, to cork several frames into one write (see transport.ts).
     const raw = request.raw.socket
-    const session = registry.open(auth, {
-      send: frame => socket.send(frame, { binary: false }),
-      sendBatch: frames => {
-        raw.cork()
-        for (const f of frames) socket.send(f, { binary: false })
-        raw.uncork()
-      },
-      close: (code, reason) => socket.close(code, reason),
-      ping: () => socket.ping(),
-      bufferedAmount: () => socket.bufferedAmount
-    }, log)
+    const session = registry.open(auth, new WsTransport(socket, raw), log)
     // Attached synchronously, before any await, so no early frame is lost.
     socket.on('message', (data, isBinary) => session.onFrame(data as Buffer, isBinary))
     socket.on('pong', () => session.onPong())
