@@ -3,15 +3,16 @@
 // so a bad credential gets HTTP 401 and no socket. Committed events arrive from the bus; access
 // changes from the auth feed (PostgreSQL LISTEN), so revocations reach every hub's sockets.
 import fp from 'fastify-plugin'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import { readEventsForPanel } from '../../db/sql/events.ts'
 import { activeSessions, readServerAccess, readSnapshot, readUserAccess } from '../../db/sql/panel.ts'
 import { consumeTicket, pruneTickets } from '../../db/sql/tickets.ts'
 import { createAuthFeed } from '../auth-feed.ts'
 import type { Config } from '../config.ts'
-import { missingSession } from '../errors.ts'
+import { RateLimitedError, missingSession } from '../errors.ts'
 import { createPanelRegistry, type PanelRegistry } from '../panel/panel-registry.ts'
+import { createSocketCaps } from '../panel/socket-caps.ts'
 import type { PanelAuth, PanelLimits } from '../panel/types.ts'
 import { realTimer } from '../timers.ts'
 import { hashToken } from '../tokens.ts'
@@ -34,6 +35,8 @@ export interface PanelGatewayOptions {
 }
 
 const MAX_TICKET_LENGTH = 128
+/** Seconds a client over a socket cap is asked to wait: sockets are long-lived, slots free slowly. */
+const CAP_RETRY_AFTER_S = 10
 
 export function panelLimits (config: Config): PanelLimits {
   return {
@@ -100,7 +103,10 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
     await feed.stop()
   })
 
-  const authenticate = async (request: FastifyRequest<{ Querystring: { ticket?: string } }>) => {
+  const caps = createSocketCaps({ perSession: config.panelMaxSocketsPerSession, perAddress: config.panelMaxSocketsPerAddress })
+  const reserved = new WeakSet<object>()
+
+  const authenticate = async (request: FastifyRequest<{ Querystring: { ticket?: string } }>, reply: FastifyReply) => {
     const token = bearerToken(request.headers.authorization)
     const ticket = (request.query as { ticket?: unknown }).ticket
     let session = null
@@ -111,6 +117,17 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
       if (sessionId !== undefined) session = await app.repos.sessions.findActiveById(sessionId, now())
     }
     if (session === null) throw missingSession()
+    // Over a cap: 429 before the upgrade. A slot is held by the TCP socket, released when it closes.
+    const tcp = request.raw.socket
+    if (!reserved.has(tcp)) {
+      const release = caps.reserve(session.id, request.ip)
+      if (release === undefined) {
+        reply.header('retry-after', String(CAP_RETRY_AFTER_S))
+        throw new RateLimitedError('too many panel sockets for this session or address; close some first')
+      }
+      reserved.add(tcp)
+      tcp.once('close', release)
+    }
     request.panelAuth = {
       sessionId: session.id,
       expiresAt: session.expiresAt,
