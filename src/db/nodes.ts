@@ -1,4 +1,5 @@
 // Nodes: the hosts agents run on, with their token version and presence.
+import { conflict, mapping, notFound } from './domain-errors.ts'
 import type { Prisma, PrismaClient } from './generated/client.ts'
 import { notifyAuthChange } from './sql/auth-notify.ts'
 
@@ -29,12 +30,17 @@ export function createNodeRepository (prisma: PrismaClient) {
       })
     },
 
-    /** Deletes the node (every hub closes its agent, auth feed); P2003 while it still has servers. */
-    async delete (id: string): Promise<boolean> {
-      return await prisma.$transaction(async tx => {
-        const { count } = await tx.node.deleteMany({ where: { id } })
-        if (count === 1) await notifyAuthChange(tx, { nodeId: id })
-        return count === 1
+    /**
+     * Deletes the node: 404 when unknown, 409 while it still has servers. Every hub closes its
+     * agent (auth feed).
+     */
+    async delete (id: string): Promise<void> {
+      await prisma.$transaction(async tx => {
+        const { count } = await mapping(async () => await tx.node.deleteMany({ where: { id } }), {
+          P2003: () => conflict('the node still has servers')
+        })
+        if (count !== 1) throw notFound('node not found')
+        await notifyAuthChange(tx, { nodeId: id })
       })
     }
   }
