@@ -8,6 +8,9 @@ type Tx = PrismaClient | Prisma.TransactionClient
 export const PUBLIC_NODE = { id: true, name: true, tokenVersion: true, connected: true, lastSeenAt: true, createdAt: true } as const
 
 export function createNodeRepository (prisma: PrismaClient) {
+  // Token changes NOTIFY inside their transaction: the caller's, or one of their own.
+  const inTx = async <T>(tx: Tx, fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> =>
+    tx === prisma ? await prisma.$transaction(fn) : await fn(tx as Prisma.TransactionClient)
   return {
     async create (name: string, tx: Tx = prisma) {
       return await tx.node.create({ data: { name }, select: PUBLIC_NODE })
@@ -21,8 +24,8 @@ export function createNodeRepository (prisma: PrismaClient) {
      * Bumps the token version, revoking every token issued before; every hub closes the agent
      * still connected with an old one (auth feed). Null when the node does not exist.
      */
-    async rotateToken (id: string) {
-      return await prisma.$transaction(async tx => {
+    async rotateToken (id: string, tx: Tx = prisma) {
+      return await inTx(tx, async tx => {
         const { count } = await tx.node.updateMany({ where: { id }, data: { tokenVersion: { increment: 1 } } })
         if (count === 0) return null
         await notifyAuthChange(tx, { nodeId: id })
@@ -34,8 +37,8 @@ export function createNodeRepository (prisma: PrismaClient) {
      * Deletes the node: 404 when unknown, 409 while it still has servers. Every hub closes its
      * agent (auth feed).
      */
-    async delete (id: string): Promise<void> {
-      await prisma.$transaction(async tx => {
+    async delete (id: string, tx: Tx = prisma): Promise<void> {
+      await inTx(tx, async tx => {
         const { count } = await mapping(async () => await tx.node.deleteMany({ where: { id } }), {
           P2003: () => conflict('the node still has servers')
         })
