@@ -9,6 +9,7 @@ import type { Database } from '../db/database.ts'
 import { createAgentTokens, loadOrCreateKeySet, type AgentTokens } from './agent-tokens.ts'
 import { createLocalBus, type Bus } from './bus.ts'
 import type { Config } from './config.ts'
+import { httpServerOptions } from './http-server.ts'
 import { createLoginLimiter } from './login-limiter.ts'
 import actionsPlugin from './plugins/actions.ts'
 import agentGateway, { type IngestTuning } from './plugins/agent-gateway.ts'
@@ -55,7 +56,8 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
     loggerInstance: options.logger,
     logger: options.logger === undefined ? { level: config.logLevel } : undefined,
     // At shutdown, close idle keep-alive connections at once and let in-flight requests finish.
-    forceCloseConnections: 'idle'
+    forceCloseConnections: 'idle',
+    ...httpServerOptions(config)
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
 

@@ -49,7 +49,12 @@ export const ConfigSchema = Type.Object({
   /** Bytes a panel socket may have buffered before its events are coalesced. */
   panelHighWaterBytes: Int(1_048_576, 16_384, 268_435_456),
   /** A panel socket over the high-water mark this long is closed (1008). */
-  panelMaxStallMs: Int(30_000, 100, 3_600_000)
+  panelMaxStallMs: Int(30_000, 100, 3_600_000),
+  /** HTTP server timeouts (src/hub/http-server.ts); an upgraded WebSocket is exempt from all four. */
+  httpRequestTimeoutMs: Int(30_000, 100, 3_600_000),
+  httpHeadersTimeoutMs: Int(10_000, 100, 3_600_000),
+  httpConnectionTimeoutMs: Int(60_000, 100, 3_600_000),
+  httpKeepAliveTimeoutMs: Int(72_000, 100, 3_600_000)
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -89,7 +94,11 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   panelRatePerSecond: 'HUB_PANEL_RATE',
   panelBurst: 'HUB_PANEL_BURST',
   panelHighWaterBytes: 'HUB_PANEL_HIGH_WATER_BYTES',
-  panelMaxStallMs: 'HUB_PANEL_MAX_STALL_MS'
+  panelMaxStallMs: 'HUB_PANEL_MAX_STALL_MS',
+  httpRequestTimeoutMs: 'HUB_HTTP_REQUEST_TIMEOUT_MS',
+  httpHeadersTimeoutMs: 'HUB_HTTP_HEADERS_TIMEOUT_MS',
+  httpConnectionTimeoutMs: 'HUB_HTTP_CONNECTION_TIMEOUT_MS',
+  httpKeepAliveTimeoutMs: 'HUB_HTTP_KEEP_ALIVE_TIMEOUT_MS'
 }
 
 /** Values that must never be echoed back in an error message. */
@@ -127,6 +136,9 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   const config = candidate as Config
   if (config.agentKeys !== undefined && !isKeySet(config.agentKeys)) {
     problems.push('HUB_AGENT_KEYS: must be JSON {"keys":[{"kid":"...","privateJwk":{...}}]} with at least one key')
+  }
+  if (problems.length === 0 && config.httpHeadersTimeoutMs > config.httpRequestTimeoutMs) {
+    problems.push('HUB_HTTP_HEADERS_TIMEOUT_MS: must not exceed HUB_HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)')
   }
   if (problems.length === 0 && config.env === 'production' && config.adminPassword === undefined) {
     problems.push('HUB_ADMIN_PASSWORD: required when NODE_ENV=production')
