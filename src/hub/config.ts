@@ -54,7 +54,9 @@ export const ConfigSchema = Type.Object({
   httpRequestTimeoutMs: Int(30_000, 100, 3_600_000),
   httpHeadersTimeoutMs: Int(10_000, 100, 3_600_000),
   httpConnectionTimeoutMs: Int(60_000, 100, 3_600_000),
-  httpKeepAliveTimeoutMs: Int(72_000, 100, 3_600_000)
+  httpKeepAliveTimeoutMs: Int(72_000, 100, 3_600_000),
+  /** listen() backlog; the kernel's cap (net.core.somaxconn) when unset (src/hub/listen-backlog.ts). */
+  listenBacklog: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_048_576 }))
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -98,7 +100,8 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   httpRequestTimeoutMs: 'HUB_HTTP_REQUEST_TIMEOUT_MS',
   httpHeadersTimeoutMs: 'HUB_HTTP_HEADERS_TIMEOUT_MS',
   httpConnectionTimeoutMs: 'HUB_HTTP_CONNECTION_TIMEOUT_MS',
-  httpKeepAliveTimeoutMs: 'HUB_HTTP_KEEP_ALIVE_TIMEOUT_MS'
+  httpKeepAliveTimeoutMs: 'HUB_HTTP_KEEP_ALIVE_TIMEOUT_MS',
+  listenBacklog: 'HUB_LISTEN_BACKLOG'
 }
 
 /** Values that must never be echoed back in an error message. */
