@@ -20,6 +20,7 @@ import eventsPlugin from './plugins/events.ts'
 import metricsPlugin from './plugins/metrics.ts'
 import panelGateway from './plugins/panel-gateway.ts'
 import queuePlugin from './plugins/queue.ts'
+import retentionPlugin from './plugins/retention.ts'
 import actionsRoutes from './routes/actions.ts'
 import authRoutes from './routes/auth.ts'
 import healthRoutes from './routes/health.ts'
@@ -70,6 +71,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(databasePlugin, { config, db: options.db })
   await app.register(eventsPlugin, { config, bus })
   await app.register(queuePlugin, { config })
+  await app.register(retentionPlugin, { config, now })
   await app.register(metricsPlugin, { token: config.metricsToken })
   await app.register(authPlugin, { now })
   await app.register(healthRoutes)

@@ -56,7 +56,16 @@ export const ConfigSchema = Type.Object({
   httpConnectionTimeoutMs: Int(60_000, 100, 3_600_000),
   httpKeepAliveTimeoutMs: Int(72_000, 100, 3_600_000),
   /** listen() backlog; the kernel's cap (net.core.somaxconn) when unset (src/hub/listen-backlog.ts). */
-  listenBacklog: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_048_576 }))
+  listenBacklog: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_048_576 })),
+  /** Retention (src/hub/plugins/retention.ts): rows past these ages are pruned by scheduled pg-boss jobs. */
+  sessionRetentionDays: Int(30, 0, 36_500),
+  ticketRetentionS: Int(60, 0, 86_400),
+  transitionRetentionDays: Int(30, 1, 36_500),
+  actionRetentionDays: Int(90, 1, 36_500),
+  /** When the prunes run (cron, UTC; at most once a minute), once per period across all hubs. */
+  pruneCron: Type.String({ default: '* * * * *', minLength: 9 }),
+  /** How often each hub's pg-boss checks the schedules (cronMonitorIntervalSeconds). */
+  queueCronCheckS: Int(30, 1, 45)
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -101,7 +110,13 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   httpHeadersTimeoutMs: 'HUB_HTTP_HEADERS_TIMEOUT_MS',
   httpConnectionTimeoutMs: 'HUB_HTTP_CONNECTION_TIMEOUT_MS',
   httpKeepAliveTimeoutMs: 'HUB_HTTP_KEEP_ALIVE_TIMEOUT_MS',
-  listenBacklog: 'HUB_LISTEN_BACKLOG'
+  listenBacklog: 'HUB_LISTEN_BACKLOG',
+  sessionRetentionDays: 'HUB_SESSION_RETENTION_DAYS',
+  ticketRetentionS: 'HUB_TICKET_RETENTION_S',
+  transitionRetentionDays: 'HUB_TRANSITION_RETENTION_DAYS',
+  actionRetentionDays: 'HUB_ACTION_RETENTION_DAYS',
+  pruneCron: 'HUB_PRUNE_CRON',
+  queueCronCheckS: 'HUB_QUEUE_CRON_CHECK_S'
 }
 
 /** Values that must never be echoed back in an error message. */

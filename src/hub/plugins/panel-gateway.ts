@@ -8,7 +8,7 @@ import type { FastifyRequest } from 'fastify'
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import { readEventsForPanel } from '../../db/sql/events.ts'
 import { activeSessions, readServerAccess, readSnapshot, readUserAccess } from '../../db/sql/panel.ts'
-import { consumeTicket, pruneTickets } from '../../db/sql/tickets.ts'
+import { consumeTicket } from '../../db/sql/tickets.ts'
 import { createAuthFeed } from '../auth-feed.ts'
 import type { Config } from '../config.ts'
 import { missingSession } from '../errors.ts'
@@ -81,16 +81,11 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
   })
   await feed.start()
 
-  const pruner = setInterval(() => {
-    pruneTickets(pool, new Date(now().getTime() - 60_000)).catch(err => app.log.warn({ err }, 'ticket pruning failed'))
-  }, 60_000)
-  pruner.unref()
-
+  // Expired tickets are pruned by a scheduled job (plugins/retention.ts).
   app.addHook('preClose', async () => {
     registry.closeAll(CLOSE.GOING_AWAY, 'hub shutting down')
   })
   app.addHook('onClose', async () => {
-    clearInterval(pruner)
     unsubscribe()
     await feed.stop()
   })
