@@ -8,6 +8,7 @@ import { migrate } from '../db/migrator.ts'
 import { seed } from '../db/seed.ts'
 import { buildHub } from './build-hub.ts'
 import type { Config } from './config.ts'
+import { demoSeedWarning } from './exposure.ts'
 import { listenBacklog } from './listen-backlog.ts'
 
 export interface RunningHub {
@@ -27,6 +28,8 @@ export async function startHub (config: Config, logger: Logger = pino({ level: c
   try {
     await migrate(databaseUrl, { log: logger })
     app = await buildHub({ config: { ...config, databaseUrl }, logger })
+    const exposed = demoSeedWarning(config)
+    if (exposed !== undefined) logger.warn({ host: config.host, env: config.env }, exposed)
     const { generatedAdminPassword } = await seed(app.db.prisma, { env: config.env, adminPassword: config.adminPassword })
     if (generatedAdminPassword !== undefined) {
       // Printed once, on the run that created the user; it is not stored anywhere in clear.
