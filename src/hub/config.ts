@@ -65,7 +65,14 @@ export const ConfigSchema = Type.Object({
   /** When the prunes run (cron, UTC; at most once a minute), once per period across all hubs. */
   pruneCron: Type.String({ default: '* * * * *', minLength: 9 }),
   /** How often each hub's pg-boss checks the schedules (cronMonitorIntervalSeconds). */
-  queueCronCheckS: Int(30, 1, 45)
+  queueCronCheckS: Int(30, 1, 45),
+  /** Bytes a panel socket may have buffered, every frame counted (snapshots too); beyond: close 1008. */
+  panelMaxBufferedBytes: Int(8_388_608, 65_536, 1_073_741_824),
+  /** Bytes an agent socket may have buffered (unread acks, commands); beyond: close 1008. */
+  agentMaxBufferedBytes: Int(1_048_576, 4_096, 1_073_741_824),
+  /** Panel sockets open at once per session and per client address; beyond: 429 before the upgrade. */
+  panelMaxSocketsPerSession: Int(2_000, 1, 1_000_000),
+  panelMaxSocketsPerAddress: Int(5_000, 1, 1_000_000)
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -116,7 +123,11 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   transitionRetentionDays: 'HUB_TRANSITION_RETENTION_DAYS',
   actionRetentionDays: 'HUB_ACTION_RETENTION_DAYS',
   pruneCron: 'HUB_PRUNE_CRON',
-  queueCronCheckS: 'HUB_QUEUE_CRON_CHECK_S'
+  queueCronCheckS: 'HUB_QUEUE_CRON_CHECK_S',
+  panelMaxBufferedBytes: 'HUB_PANEL_MAX_BUFFERED_BYTES',
+  agentMaxBufferedBytes: 'HUB_AGENT_MAX_BUFFERED_BYTES',
+  panelMaxSocketsPerSession: 'HUB_PANEL_MAX_SOCKETS_PER_SESSION',
+  panelMaxSocketsPerAddress: 'HUB_PANEL_MAX_SOCKETS_PER_ADDRESS'
 }
 
 /** Values that must never be echoed back in an error message. */
