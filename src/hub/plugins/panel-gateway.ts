@@ -7,7 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import { readEventsForPanel } from '../../db/sql/events.ts'
 import { activeSessions, readServerAccess, readSnapshot, readUserAccess } from '../../db/sql/panel.ts'
-import { consumeTicket, pruneTickets } from '../../db/sql/tickets.ts'
+import { consumeTicket } from '../../db/sql/tickets.ts'
 import type { Config } from '../config.ts'
 import { RateLimitedError, missingSession } from '../errors.ts'
 import { createPanelRegistry, type PanelRegistry } from '../panel/panel-registry.ts'
@@ -85,16 +85,11 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
     onReconnect: async () => await registry.recheckAll()
   })
 
-  const pruner = setInterval(() => {
-    pruneTickets(pool, new Date(now().getTime() - 60_000)).catch(err => app.log.warn({ err }, 'ticket pruning failed'))
-  }, 60_000)
-  pruner.unref()
-
+  // Expired tickets are pruned by a scheduled job (plugins/retention.ts).
   app.addHook('preClose', async () => {
     registry.closeAll(CLOSE.GOING_AWAY, 'hub shutting down')
   })
   app.addHook('onClose', async () => {
-    clearInterval(pruner)
     unsubscribe()
     unsubscribeAuth()
   })
