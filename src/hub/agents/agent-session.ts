@@ -2,7 +2,7 @@
 // Heartbeats, rate limits, bad-frame accounting, the bounded send path and closing are the
 // connection kernel's (connection/connection.ts); like it, this knows nothing of Fastify or ws.
 import {
-  CLOSE, ERROR, PROTOCOL_VERSION, decodeAgentMessage, encode,
+  CLOSE, ERROR, PROTOCOL_VERSION, decodeAgentMessage, encode, featureOfAgentFrame,
   type AgentMessage, type CommandMessage, type HelloMessage, type HubMessage
 } from '../../agent-protocol/index.ts'
 import { createConnection, type ConnectionLimits } from '../connection/connection.ts'
@@ -137,7 +137,9 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     }
     if (state !== 'ready') return error(ERROR.NOT_READY, 'send hello and wait for welcome first')
     if (msg.type === 'status') onStatus(msg).catch(fault)
-    else onCommandReply(msg).catch(fault)
+    else if (msg.type === 'command.ack' || msg.type === 'command.result') onCommandReply(msg).catch(fault)
+    // A 1.1 frame (features.ts) of a feature this connection's welcome did not negotiate.
+    else bad(`${msg.type}: feature ${featureOfAgentFrame(msg.type) ?? '?'} not negotiated`)
   }
 
   return {
