@@ -6,10 +6,9 @@
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import type { AuthChange } from '../../db/sql/auth-notify.ts'
 import type { HubEvent } from '../bus.ts'
-import { createPanelSession, type PanelSession } from './panel-session.ts'
-import type { SubscriptionIndex } from './panel-subscriptions.ts'
+import { createPanelSession } from './panel-session.ts'
 import type { Transport } from '../connection/types.ts'
-import { encodeEvent, type OutEvent, type PanelAuth, type PanelLimits, type PanelStore, type SetTimer } from './types.ts'
+import { encodeEvent, type OutEvent, type PanelAuth, type PanelLimits, type PanelSession, type PanelStore, type SetTimer, type SubscriptionIndex } from './types.ts'
 
 export interface PanelRegistryDeps {
   store: PanelStore

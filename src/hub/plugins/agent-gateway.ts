@@ -55,6 +55,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
   const tokenVersion = createBatchedLookup(async ids => await tokenVersions(pool, ids), 2)
   const unsubscribe = app.bus.subscribe(events => registry.onEvents(events))
   app.decorate('agents', registry)
+  app.actions.bindSessions(nodeId => registry.get(nodeId))
   app.decorate('ingest', ingest)
   app.decorateRequest('agentNodeId', null)
   app.decorateRequest('agentTokenVersion', null)

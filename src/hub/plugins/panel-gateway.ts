@@ -3,13 +3,13 @@
 // so a bad credential gets HTTP 401 and no socket. Committed events arrive from the bus; access
 // changes from the auth feed (PostgreSQL LISTEN), so revocations reach every hub's sockets.
 import fp from 'fastify-plugin'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import { readEventsForPanel } from '../../db/sql/events.ts'
 import { activeSessions, readServerAccess, readSnapshot, readUserAccess } from '../../db/sql/panel.ts'
 import { consumeTicket } from '../../db/sql/tickets.ts'
 import type { Config } from '../config.ts'
-import { RateLimitedError, missingSession } from '../errors.ts'
+import { RateLimitedError, missingSession, retryLater } from '../errors.ts'
 import { createPanelRegistry, type PanelRegistry } from '../panel/panel-registry.ts'
 import { createSocketCaps } from '../panel/socket-caps.ts'
 import type { PanelAuth, PanelLimits } from '../panel/types.ts'
@@ -97,7 +97,7 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
   const caps = createSocketCaps({ perSession: config.panelMaxSocketsPerSession, perAddress: config.panelMaxSocketsPerAddress })
   const reserved = new WeakSet<object>()
 
-  const authenticate = async (request: FastifyRequest<{ Querystring: { ticket?: string } }>, reply: FastifyReply) => {
+  const authenticate = async (request: FastifyRequest<{ Querystring: { ticket?: string } }>) => {
     const token = bearerToken(request.headers.authorization)
     const ticket = (request.query as { ticket?: unknown }).ticket
     let session = null
@@ -113,8 +113,7 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
     if (!reserved.has(tcp)) {
       const release = caps.reserve(session.id, request.ip)
       if (release === undefined) {
-        reply.header('retry-after', String(CAP_RETRY_AFTER_S))
-        throw new RateLimitedError('too many panel sockets for this session or address; close some first')
+        throw retryLater(new RateLimitedError('too many panel sockets for this session or address; close some first'), CAP_RETRY_AFTER_S * 1000)
       }
       reserved.add(tcp)
       tcp.once('close', release)
