@@ -44,18 +44,6 @@ export interface NewAction {
   dispatchTo?: string | null
 }
 
-export interface ServerRef { id: string, ownerId: string, nodeId: string }
-
-/** The owner and node of these servers (the POST route's access check), by id. */
-export async function serverRefs (pool: pg.Pool, ids: readonly string[]): Promise<Map<string, ServerRef>> {
-  const { rows } = await pool.query<{ id: string, owner_id: string, node_id: string }>({
-    name: 'servers_refs',
-    text: 'SELECT id, owner_id, node_id FROM servers WHERE id = ANY($1::uuid[])',
-    values: [ids]
-  })
-  return new Map(rows.map(r => [r.id, { id: r.id, ownerId: r.owner_id, nodeId: r.node_id }]))
-}
-
 /**
  * Inserts actions, at most one per server (the caller splits batches so): a row that would break
  * a unique index (a repeated idempotency key, or a second live START/STOP/RESTART on the server)
