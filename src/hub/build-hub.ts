@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
 import type { Database } from '../db/database.ts'
+import { createPasswordChecker } from '../db/passwords.ts'
 import { createAgentTokens, loadOrCreateKeySet, type AgentTokens } from './agent-tokens.ts'
 import { createLocalBus, type Bus } from './bus.ts'
 import type { Config } from './config.ts'
@@ -74,6 +75,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(authRoutes, {
     sessionTtlS: config.sessionTtlS,
     limiter: createLoginLimiter({ max: config.loginMaxAttempts, windowMs: config.loginWindowMs, now: () => now().getTime() }),
+    passwords: createPasswordChecker({ concurrency: config.loginHashConcurrency, queue: config.loginHashQueue }),
     now
   })
   await app.register(usersRoutes)
