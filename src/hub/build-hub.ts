@@ -50,13 +50,22 @@ export interface HubOptions {
   ingest?: IngestTuning
 }
 
+/** HUB_TRUST_PROXY as Fastify takes it: a list of addresses or CIDRs, or false when empty. */
+export function trustedProxies (setting: string): string[] | false {
+  const list = setting.split(',').map(s => s.trim()).filter(s => s !== '')
+  return list.length === 0 ? false : list
+}
+
 export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   const { config, now = () => new Date() } = options
   const app = Fastify({
     loggerInstance: options.logger,
     logger: options.logger === undefined ? { level: config.logLevel } : undefined,
     // At shutdown, close idle keep-alive connections at once and let in-flight requests finish.
-    forceCloseConnections: 'idle'
+    forceCloseConnections: 'idle',
+    // X-Forwarded-For is believed only from these proxies (proxy-addr: addresses and CIDRs), so
+    // `request.ip` is the client behind them; from anyone else it is ignored.
+    trustProxy: trustedProxies(config.trustProxy)
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
 
