@@ -91,7 +91,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(nodesRoutes, { tokens })
   await app.register(serversRoutes)
   await app.register(actionsPlugin, { config, bus })
-  await app.register(actionsRoutes)
+  await app.register(actionsRoutes, { config, now: () => now().getTime() })
   await app.register(agentGateway, { config, tokens, ingest: options.ingest })
   await app.register(ticketRoutes, { now })
   await app.register(panelGateway, { config, now })

@@ -6,7 +6,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { Text } from '../../agent-protocol/text.ts'
 import { ACTION_TYPES } from '../../db/sql/actions.ts'
-import { actionConflict, ForbiddenError, NotFoundError, NotReadyError } from '../errors.ts'
+import { budgetsOf, createActionLimits } from '../action-limits.ts'
+import type { Config } from '../config.ts'
+import { actionConflict, ForbiddenError, NotFoundError, NotReadyError, RateLimitedError, retryLater } from '../errors.ts'
 import { createBatchedLookup } from '../group-commit.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { canControlServer, canViewServer } from '../rbac.ts'
@@ -29,7 +31,7 @@ const PUBLIC = [
 ] as const
 const PUBLIC_FIELDS = Object.fromEntries(PUBLIC.map(f => [f, true])) as Record<typeof PUBLIC[number], true>
 
-const actionsRoutes: FastifyPluginAsyncTypebox = async app => {
+const actionsRoutes: FastifyPluginAsyncTypebox<{ config: Config, now?: () => number }> = async (app, { config, now = Date.now }) => {
   const { prisma } = app.db
 
   // Servers by id, one named statement for every request that arrives while one is in flight
@@ -48,11 +50,16 @@ const actionsRoutes: FastifyPluginAsyncTypebox = async app => {
     return server
   }
 
+  const limits = createActionLimits(budgetsOf(config), now)
+
   app.post('/api/servers/:id/actions', { schema: { params: ServerParams, body: ActionBody } }, async (request, reply) => {
     // The session was proved by the /api hook before this lookup: an anonymous caller learns nothing.
     const principal = principalOf(request)
     const server = await viewableServer(request.params.id, principal, true)
     if (!canControlServer(principal, server)) throw new ForbiddenError('permission servers.control (or ownership) is required')
+    // Per user and per server, after the access checks (a refused caller spends nothing).
+    const waitMs = limits.take({ userId: principal.userId, serverId: server.id, action: request.body.action })
+    if (waitMs > 0) throw retryLater(new RateLimitedError('too many actions; slow down'), waitMs)
     const { store, dispatcher } = app.actions
     const outcome = await store.create({
       serverId: server.id,
