@@ -26,6 +26,10 @@ t.test('every /api route but login answers an anonymous caller 401, before valid
     t.equal(res.status, 401, `${method} ${path}`)
     t.equal(res.body?.error?.code, 'UNAUTHORIZED', `${method} ${path}`)
   }
+  for (const path of ['/%61pi/me', '/%61pi/auth/logout', '/api/%6De']) {
+    const res = await hub.request(path.endsWith('logout') ? 'POST' : 'GET', path)
+    t.ok(res.status === 401 || res.status === 404, `${path}: another spelling is no way around the hook (${res.status})`)
+  }
   const login = await hub.request('POST', '/api/auth/login', { body: { username: 'admin', password: 'wrong' } })
   t.equal(login.status, 401, 'login is open: a wrong password, not a missing session')
   t.equal((await hub.request('POST', '/api/auth/login', { body: { nope: 1 } })).status, 400, 'login validates without a session')

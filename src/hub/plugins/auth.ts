@@ -69,8 +69,11 @@ export default fp<{ now: () => Date }>(async (app, { now }) => {
   }
   app.decorate('authenticate', authenticate)
   // Unknown /api paths answer 401 to anonymous callers too, so routes cannot be probed without a session.
+  // Decided by the matched route's pattern, not the raw URL, so no spelling of a path
+  // (percent-encoding, say) reaches an /api route without this check.
   app.addHook('onRequest', async request => {
-    if (!request.url.startsWith('/api/') || request.routeOptions.config.auth === false) return
+    const route = request.routeOptions.url
+    if (!(route ?? request.url).startsWith('/api/') || request.routeOptions.config.auth === false) return
     await authenticate(request)
   })
 }, { name: 'hub-auth', dependencies: ['hub-database'] })
