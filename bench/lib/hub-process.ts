@@ -1,6 +1,7 @@
 // A hub in a process of its own (so RSS and CPU figures are the hub's alone): buildHub over the
 // benchmark's database, listening on a free port. Options come in BENCH_HUB as JSON:
 // { env: {HUB_*: ...}, ingest?: IngestTuning }. Answers `stats`, `panels`, `gc` and `close` over IPC.
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import { buildHub } from '../../src/hub/build-hub.ts'
@@ -78,8 +79,21 @@ const stats = () => {
   }
 }
 
+// Event-loop delay inside the hub (bench/login.ts): sampled every 10 ms between `loopStart` and `loopRead`.
+let loop = monitorEventLoopDelay({ resolution: 10 })
+
 serve({
   stats,
+  loopStart () {
+    loop.disable()
+    loop = monitorEventLoopDelay({ resolution: 10 })
+    loop.enable()
+  },
+  /** Event-loop delay in ms since `loopStart`: p50, p99, max. */
+  loopRead () {
+    loop.disable()
+    return { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6, samples: loop.count }
+  },
   resetMaxWaiting () { maxWaiting = 0 },
   /** Connection hold times (ms) since the last call, and resets them. */
   holds () {

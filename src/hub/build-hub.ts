@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
 import type { Database } from '../db/database.ts'
+import { createPasswordChecker } from '../db/passwords.ts'
 import { createAgentTokens, loadOrCreateKeySet, type AgentTokens } from './agent-tokens.ts'
 import { createLocalBus, type Bus } from './bus.ts'
 import type { Config } from './config.ts'
@@ -51,6 +52,12 @@ export interface HubOptions {
   ingest?: IngestTuning
 }
 
+/** HUB_TRUST_PROXY as Fastify takes it: a list of addresses or CIDRs, or false when empty. */
+export function trustedProxies (setting: string): string[] | false {
+  const list = setting.split(',').map(s => s.trim()).filter(s => s !== '')
+  return list.length === 0 ? false : list
+}
+
 export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   const { config, now = () => new Date() } = options
   const app = Fastify({
@@ -58,7 +65,10 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
     logger: options.logger === undefined ? { level: config.logLevel } : undefined,
     // At shutdown, close idle keep-alive connections at once and let in-flight requests finish.
     forceCloseConnections: 'idle',
-    ...httpServerOptions(config)
+    ...httpServerOptions(config),
+    // X-Forwarded-For is believed only from these proxies (proxy-addr: addresses and CIDRs), so
+    // `request.ip` is the client behind them; from anyone else it is ignored.
+    trustProxy: trustedProxies(config.trustProxy)
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
 
@@ -78,13 +88,14 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(authRoutes, {
     sessionTtlS: config.sessionTtlS,
     limiter: createLoginLimiter({ max: config.loginMaxAttempts, windowMs: config.loginWindowMs, now: () => now().getTime() }),
+    passwords: createPasswordChecker({ concurrency: config.loginHashConcurrency, queue: config.loginHashQueue }),
     now
   })
   await app.register(usersRoutes)
   await app.register(nodesRoutes, { tokens })
   await app.register(serversRoutes)
   await app.register(actionsPlugin, { config, bus })
-  await app.register(actionsRoutes)
+  await app.register(actionsRoutes, { config, now: () => now().getTime() })
   await app.register(agentGateway, { config, tokens, ingest: options.ingest })
   await app.register(ticketRoutes, { now })
   await app.register(panelGateway, { config, now })

@@ -6,7 +6,7 @@ import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import { readEventsForPanel } from '../../db/sql/events.ts'
-import { activeSessions, readServerAccess, readSnapshot, readUserAccess } from '../../db/sql/panel.ts'
+import { readServerAccess, readSnapshot, readUserAccess } from '../../db/sql/panel.ts'
 import { consumeTicket } from '../../db/sql/tickets.ts'
 import type { Config } from '../config.ts'
 import { RateLimitedError, missingSession, retryLater } from '../errors.ts'
@@ -66,7 +66,7 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
       replay: async (after, upTo, serverIds, nodeIds, presenceNodeIds, limit) => await readEventsForPanel(pool, after, upTo, serverIds, nodeIds, presenceNodeIds, limit),
       serverAccess: async ids => await readServerAccess(pool, ids),
       userAccess: async userId => await readUserAccess(pool, userId),
-      activeSessions: async ids => await activeSessions(pool, ids, now())
+      activeSessions: async ids => await app.repos.sessions.activeIds(ids, now())
     },
     limits: panelLimits(config),
     now: () => now().getTime(),
