@@ -1,7 +1,8 @@
 // Commands are delivered at least once: each commandId runs at most once, even across an agent
 // restart (the log is persisted, atomically, in AGENT_DATA_DIR/commands.json). A repeat of a
 // finished command gets the first outcome again; a repeat of a running one gets nothing until it
-// finishes. A command that was running when the agent died is not run again: its outcome says so.
+// finishes. A command that was running when the agent died is not run again: its outcome says so
+// (INTERRUPTED; the server's status tells the rest).
 import { readJson, writeJsonAtomic } from './store.ts'
 import type { Outcome } from './types.ts'
 
@@ -30,11 +31,7 @@ export function createCommandLog (file: string, onError: (err: Error) => void = 
       }
     }
   }
-  let dirty = false
-  let timer: NodeJS.Timeout | undefined
-
   function persist (): void {
-    dirty = false
     try {
       writeJsonAtomic(file, [...outcomes])
     } catch (err) {
@@ -46,13 +43,9 @@ export function createCommandLog (file: string, onError: (err: Error) => void = 
     outcomes.delete(id)
     outcomes.set(id, outcome)
     while (outcomes.size > REMEMBERED) outcomes.delete(outcomes.keys().next().value as string)
-    // The start of a command is written at once (that is what prevents a second run after a
-    // restart); outcomes are batched a little, since losing one only turns it into INTERRUPTED.
-    if (outcome === null) persist()
-    else if (!dirty) {
-      dirty = true
-      timer = setTimeout(persist, 50)
-    }
+    // Written at once, before the command runs and after it ends: a command recorded as started is
+    // never run again, and one recorded as finished answers its repeats with the same outcome.
+    persist()
   }
 
   return {
@@ -69,9 +62,6 @@ export function createCommandLog (file: string, onError: (err: Error) => void = 
         return outcome
       })
     },
-    close () {
-      clearTimeout(timer)
-      if (dirty) persist()
-    }
+    close () {}
   }
 }
