@@ -74,8 +74,8 @@ export async function spawnProcess (options: SpawnOptions): Promise<GameProcess>
       child.once('spawn', resolve)
       child.once('error', reject)
     })
-    // The agent must be able to exit (or be restarted) while games run.
-    child.unref()
+    // Not unref()ed: while the agent waits for a game's end, that wait must keep it alive. The
+    // agent leaves running games behind by exiting explicitly (main.ts), never by running dry.
     const pid = child.pid as number
     // Read before anything could reap it; a fork keeps its start time across exec.
     const startTime = readProcStat(pid)?.startTime ?? 0

@@ -55,6 +55,10 @@ export function createServerUnit (deps: UnitDeps) {
   let ended: PromiseWithResolvers<void> | undefined
   let running: PromiseWithResolvers<Outcome> | undefined
   let closed = false
+  /** A restart() call waits to start the server again itself. */
+  let restartWaiting = false
+  /** Set between STARTING/INSTALLING and the spawn's end: a stop in that window waits for it. */
+  let spawning: Promise<void> | undefined
   /** How far the current stop sequence went, for the status reason. */
   let escalated: string | undefined
 
@@ -104,6 +108,8 @@ export function createServerUnit (deps: UnitDeps) {
       }
     }
     let started: GameProcess
+    const spawned = Promise.withResolvers<void>()
+    spawning = spawned.promise
     try {
       prepareServerDirs(paths, deps.runAs)
       ensureFifo(paths.fifo)
@@ -120,11 +126,15 @@ export function createServerUnit (deps: UnitDeps) {
       })
     } catch (err) {
       closeTail()
+      spawning = undefined
+      spawned.resolve()
       return fail(`could not start: ${(err as Error).message}`)
     }
     record.process = { pid: started.pid, startTime: started.startTime, kind, startedAtMs: deps.now() }
     deps.save()
     watch(started)
+    spawning = undefined
+    spawned.resolve()
     if (kind === 'install') return OK
     try {
       deps.limitMemory(started.pid, config)
@@ -215,7 +225,7 @@ export function createServerUnit (deps: UnitDeps) {
       restartTimer = setTimeout(() => {
         start().then((o) => { if (!o.ok) log.warn({ serverId: record.serverId, error: o.error }, 'automatic restart failed') }, () => {})
       }, timing.restartDelayMs)
-    } else if (stop?.kind === 'restart' && exit.known === false && !closed) {
+    } else if (stop?.kind === 'restart' && !restartWaiting && !closed) {
       // A RESTART interrupted by an agent restart: finish it.
       start().catch(() => {})
     }
@@ -223,6 +233,7 @@ export function createServerUnit (deps: UnitDeps) {
 
   /** Asks the process to end (`kind` says why); resolves when it has. */
   async function requestStop (kind: StopKind, reason?: string): Promise<Outcome> {
+    if (proc === undefined && spawning !== undefined) await spawning
     const p = proc
     const rec = record.process
     if (p === undefined || rec === undefined) return failure('NOT_RUNNING', `the server is ${status()}`)
@@ -319,7 +330,12 @@ export function createServerUnit (deps: UnitDeps) {
     async restart (): Promise<Outcome> {
       if (proc !== undefined) {
         if (record.process?.kind === 'install') return failure('ALREADY_RUNNING', 'the install script is running')
-        await requestStop('restart')
+        restartWaiting = true
+        try {
+          await requestStop('restart')
+        } finally {
+          restartWaiting = false
+        }
       }
       return await start()
     },

@@ -90,7 +90,10 @@ export function createTestNode (t: Teardown, options: { dataDir?: string, runAs?
     onConsole: (serverId, batch) => { for (const line of batch) lines.push({ serverId, line }) }
   })
   supervisor.init()
-  t.teardown(() => supervisor.close())
+  t.teardown(() => {
+    killGames(supervisor)
+    supervisor.close()
+  })
   return {
     dataDir,
     supervisor,
@@ -115,6 +118,17 @@ export function gameConfig (overrides: Partial<ServerConfig> = {}): ServerConfig
     environment: { DONE_DELAY: '0.2' },
     autoRestart: { enabled: false, maxRestarts: 3, windowS: 60 },
     ...overrides
+  }
+}
+
+/** Ends every game a test left running (a failed test must not leave processes behind). */
+export function killGames (supervisor: Supervisor): void {
+  for (const id of supervisor.serverIds()) {
+    const pid = supervisor.unit(id)?.pid
+    if (pid === undefined) continue
+    try {
+      process.kill(-pid, 'SIGKILL')
+    } catch {}
   }
 }
 

@@ -9,14 +9,17 @@ import { startAgent, type Agent } from '../../src/agent/agent.ts'
 import { loadAgentConfig } from '../../src/agent/config.ts'
 import { SILENT_LOGGER } from '../../src/agent/types.ts'
 import { startFakeHub } from './fake-hub.ts'
-import { gameConfig, makeDataDir, type Teardown } from './helpers.ts'
+import { gameConfig, killGames, makeDataDir, type Teardown } from './helpers.ts'
 
 const TOKEN = 'test-token-0123456789abcdef'
 
 function agentFor (t: Teardown, urls: string[], dataDir: string): Agent {
   const config = loadAgentConfig({ AGENT_HUB_URL: urls.join(','), AGENT_TOKEN: TOKEN, AGENT_DATA_DIR: dataDir, AGENT_STATS_INTERVAL_MS: '200' })
   const agent = startAgent({ config, log: SILENT_LOGGER, isRoot: false, backoff: { baseMs: 50, maxMs: 200 } })
-  t.teardown(() => agent.close())
+  t.teardown(async () => {
+    killGames(agent.supervisor)
+    await agent.close()
+  })
   return agent
 }
 

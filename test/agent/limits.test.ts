@@ -11,7 +11,7 @@ import { loadAgentConfig } from '../../src/agent/config.ts'
 import { lookupUser } from '../../src/agent/users.ts'
 import { SILENT_LOGGER } from '../../src/agent/types.ts'
 import { startFakeHub } from './fake-hub.ts'
-import { HOG, createTestNode, gameConfig, makeDataDir, run, type Teardown } from './helpers.ts'
+import { HOG, createTestNode, gameConfig, killGames, makeDataDir, run, type Teardown } from './helpers.ts'
 import { randomUUID } from 'node:crypto'
 
 const TOKEN = 'test-token-0123456789abcdef'
@@ -22,7 +22,10 @@ async function connectedAgent (t: Teardown, root: boolean, env: Record<string, s
   const dataDir = makeDataDir(t)
   const config = loadAgentConfig({ AGENT_HUB_URL: hub.url, AGENT_TOKEN: TOKEN, AGENT_DATA_DIR: dataDir, AGENT_STATS_INTERVAL_MS: '200', ...env })
   const agent = startAgent({ config, log: SILENT_LOGGER, isRoot: root })
-  t.teardown(() => agent.close())
+  t.teardown(async () => {
+    killGames(agent.supervisor)
+    await agent.close()
+  })
   const conn = await hub.connections.wait(() => true, 'a connection')
   await conn.next('hello')
   conn.welcome()

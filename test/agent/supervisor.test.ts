@@ -124,3 +124,18 @@ t.test('INSTALL runs the install script with its output on the console', async (
   t.equal(outcome.error?.code, 'INSTALL_FAILED')
   t.match(outcome.error?.message, /install failed: exited with code 4/)
 })
+
+t.test('RESTART stops then starts; STOP while STARTING fails the START', async (t) => {
+  const node = createTestNode(t)
+  const config = gameConfig({ environment: { DONE_DELAY: '1' } })
+  node.supervisor.applyConfig(config)
+  await run(node, config.serverId, 'START')
+  t.same(await run(node, config.serverId, 'RESTART'), { ok: true })
+  t.same(node.statuses.items.map((s) => s.status), ['STARTING', 'RUNNING', 'STOPPING', 'STOPPED', 'STARTING', 'RUNNING'])
+  await run(node, config.serverId, 'STOP')
+  const start = run(node, config.serverId, 'START')
+  await node.waitStatus(config.serverId, 'STARTING', 7)
+  t.same(await run(node, config.serverId, 'STOP'), { ok: true })
+  t.match(await start, { ok: false, error: { code: 'SPAWN_FAILED' } })
+  t.same(node.statuses.items.slice(-3).map((s) => s.status), ['STARTING', 'STOPPING', 'STOPPED'])
+})
