@@ -1,11 +1,14 @@
 // A server's console files: the FIFO its input comes from and the log file its output goes to.
 // Both outlive the agent: the game holds the FIFO (read-write, so it never sees end-of-file when a
 // writer goes away) and the log as its stdin and stdout, so an agent restart changes nothing for it.
-import { execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { closeSync, fstatSync, lstatSync, openSync, readSync, unlinkSync, writeSync, constants as fsc } from 'node:fs'
 
+const run = promisify(execFile)
+
 /** Makes `file` a FIFO of mode 0600 (replacing anything else found there). */
-export function ensureFifo (file: string): void {
+export async function ensureFifo (file: string): Promise<void> {
   try {
     if (lstatSync(file).isFIFO()) return
     unlinkSync(file)
@@ -13,7 +16,7 @@ export function ensureFifo (file: string): void {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
   // Node has no mkfifo(3); coreutils' mkfifo is everywhere the agent runs.
-  execFileSync('mkfifo', ['-m', '600', file], { timeout: 5_000 })
+  await run('mkfifo', ['-m', '600', file], { timeout: 5_000 })
 }
 
 /** An fd for the child's stdin. O_RDWR on a FIFO does not block (Linux) and keeps a writer alive. */

@@ -112,7 +112,7 @@ export function createServerUnit (deps: UnitDeps) {
     spawning = spawned.promise
     try {
       prepareServerDirs(paths, deps.runAs)
-      ensureFifo(paths.fifo)
+      await ensureFifo(paths.fifo)
       openTail(true)
       started = await spawnProcess({
         command: kind === 'game' ? config.startup : config.install as string,
