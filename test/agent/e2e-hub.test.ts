@@ -30,8 +30,9 @@ async function act (hub: TestHub, serverId: string, action: string) {
   })
 }
 
-t.test('REST -> hub -> agent -> real process, and back', async (t) => {
+t.test('REST -> hub -> agent -> real process, and back; the first of two hubs dies', async (t) => {
   const hub = await startTestHub(t)
+  const second = await startTestHub(t, {}, { databaseUrl: hub.databaseUrl })
   const admin = await hub.adminToken()
   const created = await hub.request('POST', '/api/nodes', { token: admin, body: { name: 'host-1' } })
   t.equal(created.status, 201)
@@ -43,12 +44,15 @@ t.test('REST -> hub -> agent -> real process, and back', async (t) => {
   const serverId = server.body.id as string
 
   const dataDir = makeDataDir(t)
-  const welcomed: string[][] = []
+  const welcomed: string[] = []
   const agent = startAgent({
-    config: loadAgentConfig({ AGENT_HUB_URL: `${hub.url.replace('http', 'ws')}/agent/v1`, AGENT_TOKEN: agentToken, AGENT_DATA_DIR: dataDir }),
+    config: loadAgentConfig({
+      AGENT_HUB_URL: [hub, second].map((h) => `${h.url.replace('http', 'ws')}/agent/v1`).join(','), AGENT_TOKEN: agentToken, AGENT_DATA_DIR: dataDir
+    }),
     log: SILENT_LOGGER,
     isRoot: false,
-    onWelcome: ({ features }) => welcomed.push(features)
+    backoff: { baseMs: 50, maxMs: 500 },
+    onWelcome: ({ url }) => welcomed.push(url)
   })
   t.teardown(async () => {
     killGames(agent.supervisor)
@@ -60,10 +64,15 @@ t.test('REST -> hub -> agent -> real process, and back', async (t) => {
   t.match(await act(hub, serverId, 'START'), { state: 'SUCCEEDED' })
   t.match((await hub.request('GET', `/api/servers/${serverId}`, { token: admin })).body, { status: 'RUNNING' })
   t.ok(agent.supervisor.unit(serverId)?.pid, 'a real process runs')
-  t.match(await act(hub, serverId, 'STOP'), { state: 'SUCCEEDED' })
+
+  // The first hub goes away: the agent moves to the second, and the game never noticed.
+  await hub.app.close()
+  await waitFor('a welcome from the second hub', async () => welcomed.length > 1 && welcomed.at(-1)?.startsWith(second.url.replace('http', 'ws')))
+  const token2 = await second.adminToken()
+  t.match(await act(second, serverId, 'STOP'), { state: 'SUCCEEDED' })
   await waitFor('STOPPED at the hub', async () =>
-    (await hub.request('GET', `/api/servers/${serverId}`, { token: admin })).body.status === 'STOPPED')
-  const history = (await hub.request('GET', `/api/servers/${serverId}/transitions`, { token: admin })).body.items
+    (await second.request('GET', `/api/servers/${serverId}`, { token: token2 })).body.status === 'STOPPED')
+  const history = (await second.request('GET', `/api/servers/${serverId}/transitions`, { token: token2 })).body.items
   t.same(history.map((h: { to: string }) => h.to).reverse(), ['STARTING', 'RUNNING', 'STOPPING', 'STOPPED'])
   t.match(history[0].reason, /stopped \(exited with code 0\)/)
 })
