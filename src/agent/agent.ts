@@ -89,7 +89,7 @@ export function startAgent (options: AgentOptions): Agent {
     for (const serverId of supervisor.serverIds()) {
       const unit = supervisor.unit(serverId)
       if (unit?.pid === undefined || unit.status === 'INSTALLING') continue
-      const limitMb = supervisor.config(serverId)?.memoryLimitMb
+      const limitMb = unit.memoryLimitMb
       list.push({ serverId, pid: unit.pid, workDir: supervisor.workDir(serverId), ...(limitMb === undefined ? {} : { memoryLimitBytes: limitMb * 1024 * 1024 }) })
     }
     return list

@@ -55,6 +55,8 @@ export function createServerUnit (deps: UnitDeps) {
   let ended: PromiseWithResolvers<void> | undefined
   let running: PromiseWithResolvers<Outcome> | undefined
   let closed = false
+  /** The configuration the running process was started with: a newer one waits for the next start. */
+  let activeConfig: ServerConfig | undefined
   /** A restart() call waits to start the server again itself. */
   let restartWaiting = false
   /** Set between STARTING/INSTALLING and the spawn's end: a stop in that window waits for it. */
@@ -94,6 +96,7 @@ export function createServerUnit (deps: UnitDeps) {
 
   async function launch (kind: 'game' | 'install', config: ServerConfig): Promise<Outcome> {
     clearTimeout(restartTimer)
+    activeConfig = config
     report(kind === 'game' ? 'STARTING' : 'INSTALLING', kind === 'game' ? 'starting' : 'installing')
     const fail = (message: string): Outcome => {
       report('CRASHED', message)
@@ -257,7 +260,7 @@ export function createServerUnit (deps: UnitDeps) {
 
   /** The template's stop, then SIGTERM after graceS, then SIGKILL killAfterTermMs later. */
   function armStop (p: GameProcess, elapsedMs: number): void {
-    const stop = deps.config()?.stop ?? DEFAULT_STOP
+    const stop = (activeConfig ?? deps.config())?.stop ?? DEFAULT_STOP
     const graceMs = (stop.graceS ?? 30) * 1000
     if (elapsedMs === 0) {
       if (stop.type === 'command') {
@@ -323,6 +326,8 @@ export function createServerUnit (deps: UnitDeps) {
     get status () { return status() },
     get pid () { return proc?.pid },
     get startedAtMs () { return record.process?.startedAtMs },
+    /** The memory limit of the running process (its configuration may have changed since). */
+    get memoryLimitMb () { return (activeConfig ?? deps.config())?.memoryLimitMb },
     start,
     install,
     stop: () => requestStop('stop'),

@@ -48,8 +48,11 @@ t.test('no doneRegex: RUNNING at once; a signal stop; the game environment is mi
   t.same(await run(node, rest.serverId, 'COMMAND', 'env'), { ok: true })
   await node.waitLine(rest.serverId, /^SERVER_PORT=/)
   const env = node.lines.items.map((l) => l.line).filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split('=')[0])
-  // sh itself adds PWD (and may add SHLVL/OLDPWD); nothing of the agent's environment gets through.
-  t.same(env.filter((n) => !['PWD', 'SHLVL', 'OLDPWD', '_'].includes(n as string)).sort(), ['DONE_DELAY', 'GAME_MODE', 'HOME', 'LANG', 'PATH', 'SERVER_PORT'])
+  // sh itself adds PWD (and may add SHLVL/OLDPWD); tap's coverage hook injects NODE_OPTIONS and
+  // _TAPJS_* into every child process a test spawns. Nothing of the agent's environment gets through.
+  t.notOk(env.includes('AGENT_TOKEN'), 'never the agent token')
+  const ours = env.filter((n) => !['PWD', 'SHLVL', 'OLDPWD', '_', 'NODE_OPTIONS'].includes(n as string) && !(n as string).startsWith('_TAPJS_'))
+  t.same(ours.sort(), ['DONE_DELAY', 'GAME_MODE', 'HOME', 'LANG', 'PATH', 'SERVER_PORT'])
   t.ok(node.lines.items.some((l) => l.line === `HOME=${node.supervisor.workDir(rest.serverId)}`))
   t.same(await run(node, rest.serverId, 'STOP'), { ok: true })
   t.match((await node.waitStatus(rest.serverId, 'STOPPED')).reason, /SIGINT/)
