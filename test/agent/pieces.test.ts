@@ -1,6 +1,6 @@
 // The agent's pure pieces: line rules, frame chunking, crash-loop guard, /proc parsing, config
 // loading, server.config validation, the command log.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
@@ -9,6 +9,7 @@ import { chunkLines, createConsoleBuffer } from '../../src/agent/console-buffer.
 import { createCommandLog } from '../../src/agent/command-log.ts'
 import { decideRestart } from '../../src/agent/crash-policy.ts'
 import { createLineSplitter, splitByBytes } from '../../src/agent/lines.ts'
+import { createLogTail } from '../../src/agent/log-tail.ts'
 import { parseProcStat } from '../../src/agent/proc.ts'
 import { validateServerConfig } from '../../src/agent/validate.ts'
 import { gameConfig } from './helpers.ts'
@@ -94,4 +95,26 @@ t.test('command log: once per id, across a restart', async (t) => {
   const again = createCommandLog(file)
   t.same(await again.run('a', async () => ({ ok: false })), { ok: true })
   t.match(await again.run('b', async () => ({ ok: true })), { ok: false, error: { code: 'INTERRUPTED' } })
+})
+
+t.test('the log tail follows appends and rotates by size (copy, then truncate in place)', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'agent-tail-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'output.log')
+  appendFileSync(file, 'before the tail\n')
+  const lines: string[] = []
+  const tail = createLogTail({ file, maxBytes: 64, onLines: (l) => lines.push(...l), pollMs: 60_000 })
+  appendFileSync(file, 'one\ntwo\n')
+  tail.poll()
+  t.same(lines, ['one', 'two'], 'from the end: what was there before is not re-sent')
+  appendFileSync(file, `${'x'.repeat(70)}\n`)
+  tail.poll()
+  t.equal(statSync(file).size, 0, 'truncated in place past maxBytes')
+  t.match(readFileSync(`${file}.1`, 'utf8'), /x{70}/, 'the previous content kept as .1')
+  appendFileSync(file, 'after rotation\npartial')
+  tail.poll()
+  t.same(lines.slice(-1), ['after rotation'])
+  tail.close()
+  t.same(lines.slice(-1), ['partial'], 'an unterminated last line is flushed at close')
+  t.ok(existsSync(file))
 })
