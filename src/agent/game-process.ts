@@ -88,15 +88,28 @@ export async function spawnProcess (options: SpawnOptions): Promise<GameProcess>
 
 /** The process `pid` if it is still the one that started at `startTime`; undefined if it is gone. */
 export function adoptProcess (pid: number, startTime: number, killAfterTermMs: number, stopping: () => boolean): GameProcess | undefined {
-  if (!isSameProcess(pid, startTime)) return undefined
+  const rootAlive = isSameProcess(pid, startTime)
+  if (!rootAlive) {
+    // The root may have died while no agent ran and left the game itself behind in its session
+    // (`sh -c` forked it). Unless the pid now leads someone else's session, those are ours to end.
+    const now = readProcStat(pid)
+    if ((now !== undefined && now.session === pid) || sessionMembers(pid).length === 0) return undefined
+  }
   let timer: NodeJS.Timeout | undefined
   const exited = new Promise<ProcessExit>((resolve) => {
-    timer = setInterval(() => {
-      if (isSameProcess(pid, startTime)) return
-      clearInterval(timer)
+    const drain = (): void => {
       drainSession(pid, killAfterTermMs, stopping).then((leftovers) => {
         resolve({ code: null, signal: null, known: false, ...(leftovers === undefined ? {} : { leftovers }) })
       }, () => resolve({ code: null, signal: null, known: false }))
+    }
+    if (!rootAlive) {
+      drain()
+      return
+    }
+    timer = setInterval(() => {
+      if (isSameProcess(pid, startTime)) return
+      clearInterval(timer)
+      drain()
     }, ADOPTED_POLL_MS)
   })
   return { pid, startTime, adopted: true, signal: (sig) => signalSession(pid, sig), exited, dispose: () => clearInterval(timer) }

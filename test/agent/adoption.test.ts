@@ -11,8 +11,9 @@ import { createTestNode, gameConfig, makeDataDir, run, type Teardown } from './h
 const CHILD = new URL('./supervisor-child.ts', import.meta.url).pathname
 
 /** Starts a supervisor process that starts the server, waits until it runs, then SIGKILLs it. */
-async function runAndKillAgent (t: Teardown, dataDir: string, config: object, commandId: string): Promise<number> {
-  const child = spawn(process.execPath, [CHILD, dataDir, JSON.stringify(config), commandId], { stdio: ['ignore', 'pipe', 'inherit'] })
+async function runAndKillAgent (t: Teardown, dataDir: string, config: object, commandId: string, then?: 'stop'): Promise<number> {
+  const args = [CHILD, dataDir, JSON.stringify(config), commandId, ...(then === undefined ? [] : [then])]
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => child.kill('SIGKILL'))
   let out = ''
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
@@ -63,4 +64,17 @@ t.test('a game that ends while the agent is down is CRASHED with an unknowable e
   const crashed = await node.waitStatus(config.serverId, 'CRASHED')
   t.match(crashed.reason, /exit code unknown/)
   t.equal(crashed.seq, 3)
+})
+
+t.test('a stop in progress when the agent died is finished by the next agent: STOPPED, not CRASHED', async (t) => {
+  const dataDir = makeDataDir(t)
+  // The game ignores SIGTERM and its stop is SIGTERM: only the SIGKILL at the end of the sequence ends it.
+  const config = gameConfig({ stop: { type: 'signal', value: 'SIGTERM', graceS: 1 }, environment: { DONE_DELAY: '0.1', IGNORE_TERM: '1' } })
+  const pid = await runAndKillAgent(t, dataDir, config, randomUUID(), 'stop')
+  t.teardown(() => { try { process.kill(-pid, 'SIGKILL') } catch {} })
+  const node = createTestNode(t, { dataDir, timing: { killAfterTermMs: 300 } })
+  t.match(node.supervisor.snapshot(), [{ status: 'STOPPING', seq: 3 }])
+  const stopped = await node.waitStatus(config.serverId, 'STOPPED')
+  t.equal(stopped.seq, 4)
+  t.match(stopped.reason, /^stopped \(exit code unknown.*SIGKILL after the grace\)$/)
 })
