@@ -15,19 +15,21 @@ export interface MemoryLimiter {
   apply (serverId: string, pid: number, limitMb: number | undefined): void
   /** Removes a server's cgroup (after its processes ended). */
   release (serverId: string): void
+  /** How many processes of the server the kernel's OOM killer ended so far (0 in watch mode). */
+  oomKills (serverId: string): number
 }
 
 /** `root` is a cgroup v2 directory the agent may manage (AGENT_CGROUP_ROOT). */
 export function createMemoryLimiter (root: string | undefined, log: AgentLogger): MemoryLimiter {
   const usable = root !== undefined && setUp(root, log)
   if (!usable) {
-    return { mode: 'watch', apply () {}, release () {} }
+    return { mode: 'watch', apply () {}, release () {}, oomKills: () => 0 }
   }
   return {
     mode: 'cgroup',
     apply (serverId, pid, limitMb) {
       const dir = path.join(root, serverId)
-      mkdirSync(dir, { recursive: true })
+      makeDir(dir)
       writeFileSync(path.join(dir, 'memory.max'), limitMb === undefined ? 'max' : String(limitMb * 1024 * 1024))
       try {
         writeFileSync(path.join(dir, 'memory.swap.max'), limitMb === undefined ? 'max' : '0')
@@ -39,13 +41,21 @@ export function createMemoryLimiter (root: string | undefined, log: AgentLogger)
       try {
         rmdirSync(path.join(root, serverId))
       } catch {}
+    },
+    oomKills (serverId) {
+      try {
+        const events = readFileSync(path.join(root, serverId, 'memory.events'), 'utf8')
+        return Number(/^oom_kill (\d+)$/m.exec(events)?.[1] ?? 0)
+      } catch {
+        return 0
+      }
     }
   }
 }
 
 function setUp (root: string, log: AgentLogger): boolean {
   try {
-    mkdirSync(root, { recursive: true })
+    makeDir(root)
     const controllers = readFileSync(path.join(root, 'cgroup.controllers'), 'utf8').split(/\s+/)
     if (!controllers.includes('memory')) {
       log.info({ root }, 'cgroup v2 memory controller not available here: memory limits are watched from /proc')
@@ -57,6 +67,19 @@ function setUp (root: string, log: AgentLogger): boolean {
   } catch (err) {
     log.info({ root, err: (err as Error).message }, 'cgroup v2 not writable: memory limits are watched from /proc')
     return false
+  }
+}
+
+/**
+ * mkdir of one level, tolerating EEXIST. Not `recursive: true`: Node's recursive mkdir spins
+ * forever on some pseudo file systems (seen with a path under /proc), and a cgroup root's parent
+ * must exist anyway.
+ */
+function makeDir (dir: string): void {
+  try {
+    mkdirSync(dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
   }
 }
 

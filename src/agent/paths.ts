@@ -64,7 +64,7 @@ export function ensureDir (dir: string, mode: number, owner?: Owner): void {
 export function prepareDataDir (dataDir: string, asRoot: boolean): void {
   // The game user must traverse (x) the data folder and servers/ to reach its own folder; it may
   // list neither. As a normal user everything belongs to that user anyway.
-  mkdirSync(path.dirname(path.resolve(dataDir)), { recursive: true, mode: 0o755 })
+  makeParents(path.dirname(path.resolve(dataDir)))
   ensureDir(dataDir, asRoot ? 0o711 : 0o700)
   ensureDir(path.join(dataDir, 'servers'), asRoot ? 0o711 : 0o700)
   ensureDir(path.join(dataDir, 'run'), 0o700)
@@ -78,6 +78,21 @@ export function prepareServerDirs (paths: ServerPaths, owner?: Owner): void {
 /** Deletes a server's folders. rmSync never follows symlinks inside; a symlink at the top is unlinked. */
 export function removeServerDirs (paths: ServerPaths): void {
   for (const dir of [paths.work, paths.run]) rmSync(dir, { recursive: true, force: true })
+}
+
+/**
+ * The data folder's missing parents, one level at a time (mode 0755). Not `mkdirSync(recursive)`:
+ * it spins forever on some pseudo file systems (seen under /proc) instead of failing.
+ */
+function makeParents (dir: string): void {
+  if (lstatOrUndefined(dir) !== undefined) return
+  const parent = path.dirname(dir)
+  if (parent !== dir) makeParents(parent)
+  try {
+    mkdirSync(dir, { mode: 0o755 })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  }
 }
 
 function lstatOrUndefined (p: string): Stats | undefined {

@@ -34,8 +34,10 @@ export interface UnitDeps {
   /** Reports a status change (legal transitions only); persists the record. */
   report: (status: AgentStatus, reason: string) => void
   output: (lines: string[]) => void
-  /** Applies the memory limit to a new process; says how it is enforced (for logs and docs). */
+  /** Applies the memory limit to a new process (cgroup v2 when available). */
   limitMemory: (pid: number, config: ServerConfig) => void
+  /** Processes of this server the kernel's OOM killer ended so far (cgroup mode; else 0). */
+  oomKills: () => number
   runAs?: Owner
   log: AgentLogger
   timing: UnitTiming
@@ -57,6 +59,7 @@ export function createServerUnit (deps: UnitDeps) {
   let closed = false
   /** The configuration the running process was started with: a newer one waits for the next start. */
   let activeConfig: ServerConfig | undefined
+  let oomBaseline = 0
   /** A restart() call waits to start the server again itself. */
   let restartWaiting = false
   /** Set between STARTING/INSTALLING and the spawn's end: a stop in that window waits for it. */
@@ -141,6 +144,7 @@ export function createServerUnit (deps: UnitDeps) {
     if (kind === 'install') return OK
     try {
       deps.limitMemory(started.pid, config)
+      oomBaseline = deps.oomKills()
     } catch (err) {
       log.warn({ serverId: record.serverId, err }, 'memory limit not applied')
     }
@@ -203,6 +207,9 @@ export function createServerUnit (deps: UnitDeps) {
     } else if (stop?.kind === 'memory') {
       to = 'CRASHED'
       reason = stop.reason ?? 'memory limit exceeded'
+    } else if (stop === undefined && rec?.kind === 'game' && deps.oomKills() > oomBaseline) {
+      to = 'CRASHED'
+      reason = `memory limit exceeded: the kernel's OOM killer ended a process of the server (cgroup v2 memory.max of ${activeConfig?.memoryLimitMb ?? '?'} MiB); ${how}`
     } else if (stop !== undefined) {
       to = 'STOPPED'
       reason = stop.kind === 'kill' ? 'killed on request' : `stopped (${how}${escalatedTo === undefined ? '' : `; ${escalatedTo}`})`

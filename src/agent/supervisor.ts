@@ -89,6 +89,7 @@ export function createSupervisor (options: SupervisorOptions) {
       report: (to, reason) => report(entry, to, reason),
       output: (lines) => entry.console.add(lines),
       limitMemory: (pid, config) => options.memory.apply(record.serverId, pid, config.memoryLimitMb),
+      oomKills: () => options.memory.oomKills(record.serverId),
       ...(options.runAs === undefined ? {} : { runAs: options.runAs }),
       log,
       timing: options.timing,

@@ -10,6 +10,8 @@ import { createCommandLog } from '../../src/agent/command-log.ts'
 import { decideRestart } from '../../src/agent/crash-policy.ts'
 import { createLineSplitter, splitByBytes } from '../../src/agent/lines.ts'
 import { createLogTail } from '../../src/agent/log-tail.ts'
+import { createMemoryLimiter } from '../../src/agent/memory-limit.ts'
+import { SILENT_LOGGER } from '../../src/agent/types.ts'
 import { parseProcStat } from '../../src/agent/proc.ts'
 import { validateServerConfig } from '../../src/agent/validate.ts'
 import { gameConfig } from './helpers.ts'
@@ -117,4 +119,29 @@ t.test('the log tail follows appends and rotates by size (copy, then truncate in
   tail.close()
   t.same(lines.slice(-1), ['partial'], 'an unterminated last line is flushed at close')
   t.ok(existsSync(file))
+})
+
+t.test('memory limiter: cgroup v2 files when the controller is offered, else the /proc watch', async (t) => {
+  const root = mkdtempSync(path.join(tmpdir(), 'agent-cgroup-'))
+  t.teardown(() => rmSync(root, { recursive: true, force: true }))
+  // A stand-in for a delegated cgroup v2 folder: the same files, on a plain file system.
+  appendFileSync(path.join(root, 'cgroup.controllers'), 'cpu io memory pids\n')
+  const limiter = createMemoryLimiter(root, SILENT_LOGGER)
+  t.equal(limiter.mode, 'cgroup')
+  t.equal(readFileSync(path.join(root, 'cgroup.subtree_control'), 'utf8'), '+memory')
+  const id = '00000000-0000-4000-8000-0000000000c1'
+  limiter.apply(id, 4242, 64)
+  t.equal(readFileSync(path.join(root, id, 'memory.max'), 'utf8'), String(64 * 1024 * 1024))
+  t.equal(readFileSync(path.join(root, id, 'memory.swap.max'), 'utf8'), '0')
+  t.equal(readFileSync(path.join(root, id, 'cgroup.procs'), 'utf8'), '4242')
+  t.equal(limiter.oomKills(id), 0)
+  appendFileSync(path.join(root, id, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n')
+  t.equal(limiter.oomKills(id), 1)
+
+  const noMemory = mkdtempSync(path.join(tmpdir(), 'agent-cgroup-'))
+  t.teardown(() => rmSync(noMemory, { recursive: true, force: true }))
+  appendFileSync(path.join(noMemory, 'cgroup.controllers'), 'cpu pids\n')
+  t.equal(createMemoryLimiter(noMemory, SILENT_LOGGER).mode, 'watch')
+  t.equal(createMemoryLimiter(undefined, SILENT_LOGGER).mode, 'watch')
+  t.equal(createMemoryLimiter('/proc/no/such/cgroup', SILENT_LOGGER).mode, 'watch')
 })
