@@ -92,8 +92,10 @@ export function adoptProcess (pid: number, startTime: number, killAfterTermMs: n
   if (!rootAlive) {
     // The root may have died while no agent ran and left the game itself behind in its session
     // (`sh -c` forked it). Unless the pid now leads someone else's session, those are ours to end.
+    // (Our own root may linger as an unreaped zombie: same start time, still ours.)
     const now = readProcStat(pid)
-    if ((now !== undefined && now.session === pid) || sessionMembers(pid).length === 0) return undefined
+    const reused = now !== undefined && now.startTime !== startTime && now.session === pid
+    if (reused || sessionMembers(pid).length === 0) return undefined
   }
   let timer: NodeJS.Timeout | undefined
   const exited = new Promise<ProcessExit>((resolve) => {
