@@ -1,14 +1,17 @@
 // The event log's runtime side: the feed that carries committed events from PostgreSQL to this
-// process's bus, and the background pruning that enforces the retention.
+// process's bus, and the background pruning that enforces the retention. Also the auth feed
+// (access changes from every hub), which the panel and agent gateways subscribe to.
 import fp from 'fastify-plugin'
 import { pruneEvents } from '../../db/sql/events.ts'
 import type { Bus } from '../bus.ts'
 import type { Config } from '../config.ts'
+import { createAuthFeed, type AuthFeed } from '../auth-feed.ts'
 import { createEventFeed, type EventFeed } from '../event-feed.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     events: EventFeed
+    authFeed: AuthFeed
   }
 }
 
@@ -21,6 +24,9 @@ export default fp<EventsPluginOptions>(async (app, { config, bus }) => {
   const feed = createEventFeed({ pool: app.db.pool, connect: () => app.db.dedicatedClient('hub-events'), bus, log: app.log })
   await feed.start()
   app.decorate('events', feed)
+  const authFeed = createAuthFeed({ connect: () => app.db.dedicatedClient('hub-auth'), log: app.log })
+  await authFeed.start()
+  app.decorate('authFeed', authFeed)
 
   // Several hubs may prune at once: each DELETE is idempotent, so that is only wasted work.
   const everyMs = Math.min(60_000, Math.max(1_000, Math.floor(config.eventRetentionMs / 10)))
@@ -37,5 +43,6 @@ export default fp<EventsPluginOptions>(async (app, { config, bus }) => {
     clearInterval(pruner)
     await pruning
     await feed.stop()
+    await authFeed.stop()
   })
 }, { name: 'hub-events', dependencies: ['hub-database'] })
