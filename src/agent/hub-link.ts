@@ -6,7 +6,7 @@
 // behind several addresses keeps the node reachable. State that must survive (seq, unacked
 // statuses, command outcomes) lives in the supervisor, so it holds across hubs and agent restarts.
 import WebSocket from 'ws'
-import { CLOSE, DEFAULT_MAX_BYTES, PROTOCOL_VERSION, decodeHubMessage, safeParse, shouldReconnect } from '../agent-protocol/index.ts'
+import { CLOSE, DEFAULT_MAX_BYTES, FEATURES, PROTOCOL_VERSION, decodeHubMessage, safeParse, shouldReconnect } from '../agent-protocol/index.ts'
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from '../../agent-simulator/backoff.ts'
 import { chunkLines } from './console-buffer.ts'
 import type { CommandRequest } from './supervisor.ts'
@@ -14,7 +14,8 @@ import type { AgentLogger, OutboxEntry, Outcome } from './types.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-export const AGENT_FEATURES = ['provision', 'console', 'stats'] as const
+/** What this agent speaks: every feature of protocol 1.1. */
+export const AGENT_FEATURES = FEATURES
 
 /** What the link asks of the rest of the agent (the supervisor, in production). */
 export interface LinkHandler {
