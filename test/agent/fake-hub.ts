@@ -1,6 +1,7 @@
 // A hand-driven stand-in for the hub's agent endpoint that speaks protocol 1.1 frames as plain
 // JSON: each test plays the hub's part (welcome, server.config, commands, acks) step by step.
 import type { AddressInfo } from 'node:net'
+import { decodeAgentMessage } from '../../src/agent-protocol/index.ts'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { waitable, type Teardown, type Waitable } from './helpers.ts'
 
@@ -31,7 +32,9 @@ export async function startFakeHub (t: Teardown): Promise<FakeHub> {
     const taken = new Set<Record<string, unknown>>()
     socket.on('message', (data) => {
       try {
-        frames.push(JSON.parse(data.toString()) as Record<string, unknown>)
+        // Every frame the agent sends must pass the hub's own decoder (protocol 1.1 schemas).
+        const decoded = decodeAgentMessage(data as Buffer)
+        frames.push(decoded.ok ? JSON.parse(data.toString()) as Record<string, unknown> : { type: 'invalid', reason: decoded.error.reason })
       } catch {
         frames.push({ type: 'invalid' })
       }

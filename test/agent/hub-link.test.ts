@@ -87,6 +87,7 @@ t.test('provision, command, console, stats, then a second hub after the first di
   while (existsSync(agent.supervisor.workDir(serverId)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
   t.notOk(existsSync(agent.supervisor.workDir(serverId)), 'its folder is gone')
   t.same(agent.supervisor.snapshot(), [])
+  t.same([...a.frames.items, ...b.frames.items].filter((f) => f.type === 'invalid'), [], 'every frame passed the hub\'s decoder')
 })
 
 t.test('a hub that refuses the token ends the agent for good', async (t) => {
