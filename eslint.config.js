@@ -4,5 +4,12 @@ export default [
   ...neostandard({
     ts: true,
     ignores: ['src/db/generated/**', 'node_modules/**', '.data/**', 'coverage/**', '.tap/**', 'bench/results/**']
-  })
+  }),
+  {
+    // The web panel's modules run in the browser.
+    files: ['src/web/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(['location', 'history', 'addEventListener', 'removeEventListener', 'requestAnimationFrame', 'navigator'].map(g => [g, 'readonly']))
+    }
+  }
 ]

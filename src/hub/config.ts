@@ -49,7 +49,9 @@ export const ConfigSchema = Type.Object({
   /** Bytes a panel socket may have buffered before its events are coalesced. */
   panelHighWaterBytes: Int(1_048_576, 16_384, 268_435_456),
   /** A panel socket over the high-water mark this long is closed (1008). */
-  panelMaxStallMs: Int(30_000, 100, 3_600_000)
+  panelMaxStallMs: Int(30_000, 100, 3_600_000),
+  /** The URL people and agents are told to use (the panel, the agent line); the listen address when unset. */
+  publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' }))
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -89,7 +91,8 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   panelRatePerSecond: 'HUB_PANEL_RATE',
   panelBurst: 'HUB_PANEL_BURST',
   panelHighWaterBytes: 'HUB_PANEL_HIGH_WATER_BYTES',
-  panelMaxStallMs: 'HUB_PANEL_MAX_STALL_MS'
+  panelMaxStallMs: 'HUB_PANEL_MAX_STALL_MS',
+  publicUrl: 'HUB_PUBLIC_URL'
 }
 
 /** Values that must never be echoed back in an error message. */
