@@ -35,7 +35,7 @@ t.test('panel end to end', async t => {
     t.match(csp, /script-src 'self'/)
     t.notMatch(csp, /unsafe-inline|unsafe-eval/)
     t.match(await res.text(), /<script type="module" src="\/js\/main.js">/)
-    const api = await fetch(`${hub.url}/api/no-such-route`)
+    const api = await fetch(`${hub.url}/api/no-such-route`, { headers: { authorization: `Bearer ${admin}` } })
     t.equal(api.status, 404)
     t.same(await api.json(), { error: { code: 'NOT_FOUND', message: 'no route GET /api/no-such-route' } })
   })

@@ -45,7 +45,9 @@ export default async function webPlugin (app: FastifyInstance, { config }: { con
     await reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(vendor))
 
   app.get('/api/config', {
+    config: { auth: false },
     schema: {
+      security: [],
       summary: 'What the panel needs before sign-in: the public URL and the agent URL built from it',
       response: {
         200: {
