@@ -25,6 +25,8 @@ export function ServerView ({ id, ctx }) {
   const [moreTransitions, setMoreTransitions] = useState(null)
   const [actionError, setActionError] = useState(null)
   const [busy, setBusy] = useState(false)
+  const [, setTick] = useState(0)
+  useEffect(() => store.onRow(id, () => setTick(n => n + 1)), [id])
 
   useEffect(() => {
     api.get(`/api/servers/${id}`).then(setDetail, err => setLoadError(describeError(err)))
