@@ -9,7 +9,7 @@ export default [
     // The web panel's modules run in the browser.
     files: ['src/web/**/*.js'],
     languageOptions: {
-      globals: Object.fromEntries(['location', 'history', 'addEventListener', 'removeEventListener', 'requestAnimationFrame', 'navigator'].map(g => [g, 'readonly']))
+      globals: Object.fromEntries(['location', 'history', 'addEventListener', 'removeEventListener', 'requestAnimationFrame', 'navigator', 'document'].map(g => [g, 'readonly']))
     }
   }
 ]

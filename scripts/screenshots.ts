@@ -1,7 +1,7 @@
 // npm run screenshots: starts a throwaway development hub (embedded PostgreSQL in a temp folder,
 // demo node and servers), connects a bare agent so statuses move, and photographs every screen of
 // the panel in the system Chromium into docs/screenshots/.
-import { mkdtemp, mkdir, rm } from 'node:fs/promises'
+import { chmod, mkdtemp, mkdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
@@ -21,6 +21,8 @@ if (executablePath === undefined) {
 }
 
 const dataDir = await mkdtemp(join(tmpdir(), 'hub-shots-'))
+// The embedded PostgreSQL may run as another user (root runs it as postgres): it must enter the folder.
+await chmod(dataDir, 0o755)
 const config = loadConfig({ HUB_DATA_DIR: dataDir, HUB_PORT: '0', HUB_ADMIN_PASSWORD: PASSWORD, NODE_ENV: 'development', LOG_LEVEL: 'warn' })
 const hub = await startHub(config, pino({ level: 'warn' }))
 const browser = await chromium.launch({ executablePath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] })

@@ -136,4 +136,7 @@ function Root () {
 }
 
 fetch('/api/config').then(r => r.json()).then(c => { ctx.config = c }, () => {})
-render(html`<${Root} />`, document.getElementById('app'))
+const root = document.getElementById('app')
+// Replace the boot message: preact renders next to children it did not create.
+root.replaceChildren()
+render(html`<${Root} />`, root)
