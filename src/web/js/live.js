@@ -4,7 +4,7 @@
 const MAX_IDS_PER_FRAME = 1000
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 5000]
 
-export function createLive ({ api, onState, onFrame }) {
+export function createLive ({ api, onState, onFrame, onRefused = () => {} }) {
   let ws = null
   let stopped = true
   let attempt = 0
@@ -114,7 +114,8 @@ export function createLive ({ api, onState, onFrame }) {
         if (since !== null) frame.since = since
         if (key.includes('c')) frame.console = true
         if (key.includes('s')) frame.stats = true
-        request(frame).catch(() => {})
+        // Refused whole (a server deleted or a permission lost while away): the caller reloads.
+        request(frame).catch(err => { if (err?.code === 'FORBIDDEN' || err?.code === 'NOT_FOUND') onRefused(err) })
       }
     }
   }
@@ -157,6 +158,13 @@ export function createLive ({ api, onState, onFrame }) {
       send({ type: 'unsubscribe', id: `u${nextId++}`, servers: [serverId], console: cur.console || undefined, stats: cur.stats || undefined })
     },
     forget (serverIds) { for (const id of serverIds) watched.delete(id) },
+    /** Watch exactly these servers from now on (fresh snapshots, no `since`). */
+    async rewatch (serverIds) {
+      const keep = new Set(serverIds)
+      for (const id of [...watched.keys()]) if (!keep.has(id)) watched.delete(id)
+      for (const id of serverIds) watched.delete(id)
+      return await this.watch(serverIds)
+    },
     consoleSend: (serverId, input) => request({ type: 'console.send', serverId, input })
   }
 }

@@ -18,8 +18,11 @@ const live = createLive({
     store.setConn(conn)
     if (conn === 'unauthorized') api.logout().then(() => { signOutNotice = 'Your session ended. Please sign in again.'; rerenderRoot() })
   },
+  onRefused: () => { reloadList().catch(() => {}) },
   onFrame: msg => {
     if (msg.type === 'ready') store.setFeatures(msg.features ?? [])
+    // Servers that left the caller's view must not be asked for again on a reconnect.
+    if (msg.type === 'error' && msg.code === 'FORBIDDEN' && Array.isArray(msg.data?.servers)) live.forget(msg.data.servers)
     store.apply(msg)
     liveFrame(msg)
   }
@@ -40,6 +43,13 @@ async function start () {
   store.setList(items)
   live.start()
   live.watch(items.map(s => s.id)).catch(() => {})
+}
+
+/** The list again from REST, and exactly those servers watched (after a refused resubscribe). */
+async function reloadList () {
+  const items = await api.all('/api/servers')
+  store.setList(items)
+  await live.rewatch(items.map(s => s.id))
 }
 
 /** Servers created after sign-in (by an admin page) join the live table. */
