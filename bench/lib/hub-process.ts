@@ -5,6 +5,7 @@ import { Writable } from 'node:stream'
 import pino from 'pino'
 import { buildHub } from '../../src/hub/build-hub.ts'
 import { loadConfig } from '../../src/hub/config.ts'
+import { listenBacklog } from '../../src/hub/listen-backlog.ts'
 import type { IngestTuning } from '../../src/hub/plugins/agent-gateway.ts'
 import { serve } from './rpc.ts'
 
@@ -24,7 +25,10 @@ const counter = new Writable({
   }
 })
 const app = await buildHub({ config, logger: pino({ level: config.logLevel }, counter), ingest: options.ingest })
-const url = await app.listen({ host: '127.0.0.1', port: 0 })
+// HUB_PORT (0 by default) and HUB_LISTEN_BACKLOG as the hub command has them: the restart storm
+// (bench/lib/restart-storm.ts) starts a new hub on the port of the one it stopped.
+const backlog = await listenBacklog(config.listenBacklog)
+const url = await app.listen({ host: '127.0.0.1', port: config.port, backlog })
 
 // The deepest queue for a pool connection (a wait can only grow when someone asks for one), and
 // how long each checkout holds its connection: for the ingest, that is one batch's transaction.
@@ -105,4 +109,4 @@ serve({
     return stats()
   },
   async close () { await app.close() }
-}, { url: url.replace('http', 'ws') + '/agent/v1', pid: process.pid })
+}, { url: url.replace('http', 'ws') + '/agent/v1', pid: process.pid, backlog })

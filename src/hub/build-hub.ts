@@ -9,6 +9,7 @@ import type { Database } from '../db/database.ts'
 import { createAgentTokens, loadOrCreateKeySet, type AgentTokens } from './agent-tokens.ts'
 import { createLocalBus, type Bus } from './bus.ts'
 import type { Config } from './config.ts'
+import { httpServerOptions } from './http-server.ts'
 import { createLoginLimiter } from './login-limiter.ts'
 import actionsPlugin from './plugins/actions.ts'
 import agentGateway, { type IngestTuning } from './plugins/agent-gateway.ts'
@@ -20,6 +21,7 @@ import metricsPlugin from './plugins/metrics.ts'
 import openapiPlugin from './plugins/openapi.ts'
 import panelGateway from './plugins/panel-gateway.ts'
 import queuePlugin from './plugins/queue.ts'
+import retentionPlugin from './plugins/retention.ts'
 import webPlugin from './plugins/web.ts'
 import actionsRoutes from './routes/actions.ts'
 import authRoutes from './routes/auth.ts'
@@ -57,7 +59,8 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
     loggerInstance: options.logger,
     logger: options.logger === undefined ? { level: config.logLevel } : undefined,
     // At shutdown, close idle keep-alive connections at once and let in-flight requests finish.
-    forceCloseConnections: 'idle'
+    forceCloseConnections: 'idle',
+    ...httpServerOptions(config)
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
 
@@ -71,6 +74,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(databasePlugin, { config, db: options.db })
   await app.register(eventsPlugin, { config, bus })
   await app.register(queuePlugin, { config })
+  await app.register(retentionPlugin, { config, now })
   await app.register(metricsPlugin, { token: config.metricsToken })
   await app.register(authPlugin, { now })
   await app.register(healthRoutes)

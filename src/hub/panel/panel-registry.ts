@@ -151,7 +151,8 @@ export function createPanelRegistry (deps: PanelRegistryDeps): PanelRegistry {
     async apply (change) {
       if ('sessionId' in change) await applyToSessions([change.sessionId])
       else if ('userId' in change) await applyToUser(change.userId)
-      else await applyToServers([change.serverId])
+      else if ('serverId' in change) await applyToServers([change.serverId])
+      // nodeId changes concern agents only (agents/node-revocation.ts).
     },
     async recheckAll () {
       await applyToSessions([...bySession.keys()])

@@ -7,8 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import { readEventsForPanel } from '../../db/sql/events.ts'
 import { activeSessions, readServerAccess, readSnapshot, readUserAccess } from '../../db/sql/panel.ts'
-import { consumeTicket, pruneTickets } from '../../db/sql/tickets.ts'
-import { createAuthFeed } from '../auth-feed.ts'
+import { consumeTicket } from '../../db/sql/tickets.ts'
 import type { Config } from '../config.ts'
 import { RateLimitedError, missingSession } from '../errors.ts'
 import { createPanelRegistry, type PanelRegistry } from '../panel/panel-registry.ts'
@@ -81,26 +80,18 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
   await registerWebsocket(app, config.maxFrameBytes)
 
   const unsubscribe = app.bus.subscribe(events => registry.publish(events), () => registry.gap())
-  const feed = createAuthFeed({
-    connect: () => app.db.dedicatedClient('hub-auth'),
+  const unsubscribeAuth = app.authFeed.subscribe({
     onChange: async change => await registry.apply(change),
-    onReconnect: async () => await registry.recheckAll(),
-    log: app.log
+    onReconnect: async () => await registry.recheckAll()
   })
-  await feed.start()
 
-  const pruner = setInterval(() => {
-    pruneTickets(pool, new Date(now().getTime() - 60_000)).catch(err => app.log.warn({ err }, 'ticket pruning failed'))
-  }, 60_000)
-  pruner.unref()
-
+  // Expired tickets are pruned by a scheduled job (plugins/retention.ts).
   app.addHook('preClose', async () => {
     registry.closeAll(CLOSE.GOING_AWAY, 'hub shutting down')
   })
   app.addHook('onClose', async () => {
-    clearInterval(pruner)
     unsubscribe()
-    await feed.stop()
+    unsubscribeAuth()
   })
 
   const caps = createSocketCaps({ perSession: config.panelMaxSocketsPerSession, perAddress: config.panelMaxSocketsPerAddress })

@@ -10,8 +10,8 @@ import { actionConflict, ForbiddenError, NotFoundError, NotReadyError } from '..
 import { createBatchedLookup } from '../group-commit.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { canControlServer, canViewServer } from '../rbac.ts'
+import { Id } from '../../agent-protocol/ids.ts'
 
-const Id = Type.String({ format: 'uuid' })
 const ServerParams = Type.Object({ id: Id })
 const ActionBody = Type.Object({
   action: Type.Enum([...ACTION_TYPES]),

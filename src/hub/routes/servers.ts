@@ -9,8 +9,9 @@ import { notifyAuthChange } from '../../db/sql/auth-notify.ts'
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { can, canViewServer, type PermissionName, type Principal } from '../rbac.ts'
+// Ids are canonical lower-case UUIDs (PROTOCOL.md 1.1): one schema for every route.
+import { Id as Uuid } from '../../agent-protocol/ids.ts'
 
-const Uuid = Type.String({ format: 'uuid' })
 const ServerParams = Type.Object({ id: Uuid })
 const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 500 }))
 const DEFAULT_LIMIT = 100
