@@ -17,5 +17,12 @@ export default [
       'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js'] })]
     },
     rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] }
+  },
+  {
+    // The web panel's modules run in the browser.
+    files: ['src/web/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(['location', 'history', 'addEventListener', 'removeEventListener', 'requestAnimationFrame', 'navigator', 'document'].map(g => [g, 'readonly']))
+    }
   }
 ]

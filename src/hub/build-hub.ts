@@ -19,9 +19,11 @@ import databasePlugin from './plugins/database.ts'
 import errorHandler from './plugins/error-handler.ts'
 import eventsPlugin from './plugins/events.ts'
 import metricsPlugin from './plugins/metrics.ts'
+import openapiPlugin from './plugins/openapi.ts'
 import panelGateway from './plugins/panel-gateway.ts'
 import queuePlugin from './plugins/queue.ts'
 import retentionPlugin from './plugins/retention.ts'
+import webPlugin from './plugins/web.ts'
 import actionsRoutes from './routes/actions.ts'
 import authRoutes from './routes/auth.ts'
 import healthRoutes from './routes/health.ts'
@@ -78,6 +80,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
 
   app.decorate('bus', bus)
   await app.register(errorHandler)
+  await app.register(openapiPlugin)
   await app.register(databasePlugin, { config, db: options.db })
   await app.register(eventsPlugin, { config, bus })
   await app.register(queuePlugin, { config })
@@ -99,5 +102,6 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(agentGateway, { config, tokens, ingest: options.ingest })
   await app.register(ticketRoutes, { now })
   await app.register(panelGateway, { config, now })
+  await app.register(webPlugin, { config })
   return app as unknown as FastifyInstance
 }

@@ -82,7 +82,9 @@ export const ConfigSchema = Type.Object({
   agentMaxBufferedBytes: Int(1_048_576, 4_096, 1_073_741_824),
   /** Panel sockets open at once per session and per client address; beyond: 429 before the upgrade. */
   panelMaxSocketsPerSession: Int(2_000, 1, 1_000_000),
-  panelMaxSocketsPerAddress: Int(5_000, 1, 1_000_000)
+  panelMaxSocketsPerAddress: Int(5_000, 1, 1_000_000),
+  /** The URL people and agents are told to use (the panel, the agent line); the listen address when unset. */
+  publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' }))
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -144,7 +146,8 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   panelMaxBufferedBytes: 'HUB_PANEL_MAX_BUFFERED_BYTES',
   agentMaxBufferedBytes: 'HUB_AGENT_MAX_BUFFERED_BYTES',
   panelMaxSocketsPerSession: 'HUB_PANEL_MAX_SOCKETS_PER_SESSION',
-  panelMaxSocketsPerAddress: 'HUB_PANEL_MAX_SOCKETS_PER_ADDRESS'
+  panelMaxSocketsPerAddress: 'HUB_PANEL_MAX_SOCKETS_PER_ADDRESS',
+  publicUrl: 'HUB_PUBLIC_URL'
 }
 
 /** Values that must never be echoed back in an error message. */
