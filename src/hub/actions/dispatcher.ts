@@ -47,13 +47,15 @@ export interface Dispatcher {
   holds (nodeId: string): boolean
 }
 
+/** The `command` frame of an action; a COMMAND carries its console `input` (PROTOCOL.md 1.1). */
 export const commandOf = (row: ActionRow): CommandMessage => ({
   type: 'command',
   commandId: row.id,
   serverId: row.serverId,
-  action: row.action,
+  action: row.action as CommandMessage['action'],
   issuedAt: row.timestamp.toISOString(),
-  expiresAt: row.expiresAt.toISOString()
+  expiresAt: row.expiresAt.toISOString(),
+  ...(row.input === null ? {} : { input: row.input })
 })
 
 export function createDispatcher (deps: DispatcherDeps): Dispatcher {

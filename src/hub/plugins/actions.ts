@@ -23,6 +23,7 @@ export default fp<{ config: Config, bus: Bus }>(async (app, { config, bus }) => 
     deliverMs: config.actionDeliverTimeoutMs,
     ackMs: config.actionAckTimeoutMs,
     runMs: config.actionRunTimeoutMs,
+    installMs: config.actionInstallTimeoutMs,
     // Every write transaction here appends events, and event writers queue on the event counter
     // row until they commit: two lanes per kind let one transaction prepare while another holds
     // it; more lanes only lengthen that queue (4 lanes measured 10-15% fewer actions/s than 2 in
