@@ -35,7 +35,10 @@ async function agentWith (t: Test, hub: TestHub, token: string, servers: Record<
   const agent = await connectRaw(hub, token)
   t.teardown(() => agent.close())
   agent.send({
-    type: 'hello', protocol: 1, agentVersion: 'raw', ...(features === undefined ? {} : { features }),
+    type: 'hello',
+    protocol: 1,
+    agentVersion: 'raw',
+    ...(features === undefined ? {} : { features }),
     servers: Object.entries(servers).map(([serverId, status]) => ({ serverId, status, seq: 1 }))
   })
   await agent.next('welcome')
