@@ -1,4 +1,5 @@
 // Servers, their status history, and the configuration templates (alts) they are made from.
+import { conflict, invalid, mapping } from './domain-errors.ts'
 import type { Prisma, PrismaClient } from './generated/client.ts'
 
 type Tx = PrismaClient | Prisma.TransactionClient
@@ -15,7 +16,12 @@ export const PUBLIC_SERVER = {
   createdAt: true,
   updatedAt: true
 } as const
-export type PublicServer = Prisma.ServerGetPayload<{ select: typeof PUBLIC_SERVER }>
+/** What the select reads: the model's public fields plus the names shown next to the ids. */
+const SERVER_SELECT = { ...PUBLIC_SERVER, node: { select: { name: true } }, owner: { select: { username: true } } } as const
+type ServerRow = Prisma.ServerGetPayload<{ select: typeof SERVER_SELECT }>
+/** A server over HTTP: its public fields, `nodeName` and `ownerUsername` (PROTOCOL.md 1.1). */
+export type PublicServer = Prisma.ServerGetPayload<{ select: typeof PUBLIC_SERVER }> & { nodeName: string, ownerUsername: string }
+const toPublic = ({ node, owner, ...rest }: ServerRow): PublicServer => ({ ...rest, nodeName: node.name, ownerUsername: owner.username })
 
 const PUBLIC_ALT = { id: true, name: true, image: true, startup: true, createdAt: true } as const
 
@@ -37,20 +43,24 @@ export function createServerRepository (prisma: PrismaClient) {
           ...(options.nodeId === undefined ? {} : { nodeId: options.nodeId }),
           ...(options.after === undefined ? {} : { id: { gt: options.after } })
         },
-        select: PUBLIC_SERVER,
+        select: SERVER_SELECT,
         orderBy: { id: 'asc' },
         take: options.limit + 1
       })
-      return page(rows, options.limit)
+      return page(rows.map(toPublic), options.limit)
     },
 
     async get (id: string, tx: Tx = prisma): Promise<PublicServer | null> {
-      return await tx.server.findUnique({ where: { id }, select: PUBLIC_SERVER })
+      const row = await tx.server.findUnique({ where: { id }, select: SERVER_SELECT })
+      return row === null ? null : toPublic(row)
     },
 
-    /** Prisma raises P2002 for a port the node already uses, P2003 for an unknown node, alt or owner. */
+    /** 409 for a port the node already uses, 400 for an unknown node, alt or owner. */
     async create (data: { name: string, nodeId: string, altId: string, ownerId: string, port: number }, tx: Tx = prisma): Promise<PublicServer> {
-      return await tx.server.create({ data, select: PUBLIC_SERVER })
+      return toPublic(await mapping(async () => await tx.server.create({ data, select: SERVER_SELECT }), {
+        P2002: () => conflict(`the node already has a server on port ${data.port}`),
+        P2003: () => invalid('nodeId, altId and ownerId must name an existing node, alt and user')
+      }))
     },
 
     async delete (id: string, tx: Tx = prisma): Promise<boolean> {
@@ -81,9 +91,11 @@ export function createServerRepository (prisma: PrismaClient) {
       return await prisma.alt.findMany({ select: PUBLIC_ALT, orderBy: { name: 'asc' } })
     },
 
-    /** Prisma raises P2002 for a name already taken. */
+    /** 409 for a name already taken. */
     async createAlt (data: { name: string, image: string, startup: string }) {
-      return await prisma.alt.create({ data, select: PUBLIC_ALT })
+      return await mapping(async () => await prisma.alt.create({ data, select: PUBLIC_ALT }), {
+        P2002: () => conflict(`an alt named ${data.name} already exists`)
+      })
     }
   }
 }

@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { Text } from '../../agent-protocol/text.ts'
 import { notifyAuthChange } from '../../db/sql/auth-notify.ts'
-import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.ts'
+import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { can, canViewServer, type PermissionName, type Principal } from '../rbac.ts'
 
@@ -29,17 +29,12 @@ const CreateAltBody = Type.Object({
   startup: Text({ minLength: 1, maxLength: 4_096 })
 }, { additionalProperties: false })
 
-const codeOf = (err: unknown) => (err as { code?: string }).code
-
 function require (principal: Principal, permission: PermissionName): void {
   if (!can(principal, permission)) throw new ForbiddenError(`permission ${permission} is required`)
 }
 
 const serversRoutes: FastifyPluginAsyncTypebox = async app => {
   const { servers } = app.repos
-
-  // onRequest: a caller without a session gets 401 before any validation answer.
-  app.addHook('onRequest', app.authenticate)
 
   /** The server, if the caller may view it; 404 otherwise. */
   const visible = async (principal: Principal, id: string) => {
@@ -61,13 +56,7 @@ const serversRoutes: FastifyPluginAsyncTypebox = async app => {
 
   app.post('/api/servers', { schema: { body: CreateServerBody } }, async (request, reply) => {
     require(principalOf(request), 'servers.create')
-    try {
-      return await reply.code(201).send(await servers.create(request.body))
-    } catch (err) {
-      if (codeOf(err) === 'P2002') throw new ConflictError(`the node already has a server on port ${request.body.port}`)
-      if (codeOf(err) === 'P2003') throw new BadRequestError('nodeId, altId and ownerId must name an existing node, alt and user')
-      throw err
-    }
+    return await reply.code(201).send(await servers.create(request.body))
   })
 
   app.delete('/api/servers/:id', { schema: { params: ServerParams } }, async (request, reply) => {
@@ -98,12 +87,7 @@ const serversRoutes: FastifyPluginAsyncTypebox = async app => {
 
   app.post('/api/alts', { schema: { body: CreateAltBody } }, async (request, reply) => {
     require(principalOf(request), 'servers.create')
-    try {
-      return await reply.code(201).send(await servers.createAlt(request.body))
-    } catch (err) {
-      if (codeOf(err) === 'P2002') throw new ConflictError(`an alt named ${request.body.name} already exists`)
-      throw err
-    }
+    return await reply.code(201).send(await servers.createAlt(request.body))
   })
 }
 
