@@ -11,6 +11,7 @@ import { createLocalBus, type Bus } from './bus.ts'
 import type { Config } from './config.ts'
 import { createLoginLimiter } from './login-limiter.ts'
 import actionsPlugin from './plugins/actions.ts'
+import consolePlugin from './plugins/console.ts'
 import agentGateway, { type IngestTuning } from './plugins/agent-gateway.ts'
 import authPlugin from './plugins/auth.ts'
 import databasePlugin from './plugins/database.ts'
@@ -81,6 +82,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(serversRoutes)
   await app.register(actionsPlugin, { config, bus })
   await app.register(actionsRoutes)
+  await app.register(consolePlugin)
   await app.register(agentGateway, { config, tokens, ingest: options.ingest })
   await app.register(ticketRoutes, { now })
   await app.register(panelGateway, { config, now })
