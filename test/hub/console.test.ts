@@ -3,6 +3,7 @@
 // stats, console.send as a COMMAND with its history, NOT_YOUR_SERVER, v1 agents, and revocation of
 // servers.console mid-stream. Real hub, PostgreSQL, raw agent socket and the simulator's panel client.
 import t, { type Test } from 'tap'
+import { createAgentClient } from '../../agent-simulator/agent-client.ts'
 import { createPanelClient } from '../../agent-simulator/panel-client.ts'
 import { startTestHub, type TestHub } from '../helpers/hub.ts'
 import { addNode, connectRaw, type RawAgent } from '../helpers/raw-agent.ts'
@@ -135,4 +136,35 @@ t.test('servers.console: needed to watch and to send; revoked mid-stream, the st
   agent.send({ type: 'status', serverId: s1, status: 'STOPPING', seq: 2, at: new Date().toISOString() })
   t.match(await p.next(f => f.type === 'event' && f.kind === 'server.status'), { data: { to: 'STOPPING' } }, 'the status stream stays')
   t.notOk(p.drain().some(f => f.type === 'console'), 'no console line after the revocation')
+})
+
+t.test('the simulator\'s agent client speaks console and stats; a slow reader loses lines, not events', async t => {
+  const hub = await startTestHub(t, { panelHighWaterBytes: 64 * 1024 })
+  const { agentToken, servers: [s1] } = await addNode(hub, 'n1')
+  const agent = createAgentClient({ url: hub.url.replace('http', 'ws') + '/agent/v1', token: agentToken, servers: [{ serverId: s1!, status: 'RUNNING', seq: 1 }], features: ['console', 'stats'] })
+  t.teardown(() => agent.close())
+  await agent.connect()
+  t.same(agent.features, ['console', 'stats'])
+  const { p } = await panel(t, hub, await hub.adminToken())
+  t.match(await p.subscribe({ servers: [s1!], console: true }), { type: 'subscribed' })
+  t.ok(agent.sendConsole(s1!, ['hello from the client']))
+  t.same((await p.next('console')).lines, ['hello from the client'])
+
+  // The panel stops reading; the agent writes ~16 KiB frames within its 200/s budget for a while.
+  p.pauseReading()
+  const big = Array.from({ length: 100 }, (_, i) => `${i} ${'x'.repeat(150)}`)
+  for (let i = 0; i < 40; i++) {
+    for (let k = 0; k < 20; k++) agent.sendConsole(s1!, big)
+    await new Promise(resolve => setTimeout(resolve, 110))
+  }
+  const ack = agent.report(s1!, 'STOPPING')
+  await ack
+  p.resumeReading()
+  const status = await p.next(f => f.type === 'event' && f.kind === 'server.status', 10_000)
+  t.match(status, { data: { to: 'STOPPING' } }, 'the status event arrives')
+  agent.sendConsole(s1!, ['after the stall'])
+  const last = await p.next(f => f.type === 'console' && f.lines.includes('after the stall'), 10_000)
+  const dropped = [...p.drain(), last].filter(f => f.type === 'console').reduce((n, f) => n + (f.dropped ?? 0), 0)
+  t.ok(dropped > 0, `the slow reader was told it lost ${dropped} lines`)
+  t.notOk(p.state.resyncs > 0, 'no resync for console lines')
 })
