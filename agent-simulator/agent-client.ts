@@ -69,6 +69,7 @@ export function createAgentClient (options: AgentClientOptions): AgentClient {
   let timer: NodeJS.Timeout | undefined
   let attempt = 0
   let welcomedOnce = false
+  let negotiated: readonly string[] = []
   let firstConnect: { resolve (w: WelcomeMessage): void, reject (err: Error): void } | null = null
   let closing: Promise<void> | null = null
   // Why the current socket ended, when we ended it: read by its close handler.
@@ -124,7 +125,7 @@ export function createAgentClient (options: AgentClientOptions): AgentClient {
   }
 
   function helloFrame (): string {
-    return encode({ type: 'hello', protocol: PROTOCOL_VERSION, agentVersion, servers: snapshot() })
+    return encode({ type: 'hello', protocol: PROTOCOL_VERSION, agentVersion, servers: snapshot(), ...(options.features === undefined ? {} : { features: options.features }) })
   }
 
   function snapshot (): HelloServer[] {
@@ -154,6 +155,7 @@ export function createAgentClient (options: AgentClientOptions): AgentClient {
     state = 'ready'
     attempt = 0
     welcomedOnce = true
+    negotiated = welcome.features ?? []
     // The hub pings every heartbeatMs and gives up on a node after 2 x; we give up on it likewise,
     // so a half-open TCP connection cannot leave the agent waiting forever.
     const ws = socket as WebSocket
@@ -278,6 +280,13 @@ export function createAgentClient (options: AgentClientOptions): AgentClient {
     return promise
   }
 
+  /** A 1.1 stream frame, only while ready and negotiated; never queued. */
+  function sendStream (feature: string, frame: object): boolean {
+    if (state !== 'ready' || socket?.readyState !== WebSocket.OPEN || !negotiated.includes(feature)) return false
+    socket.send(JSON.stringify(frame))
+    return true
+  }
+
   function sendRaw (data: string | Buffer): void {
     if (socket?.readyState !== WebSocket.OPEN) throw new AgentClientError('NOT_CONNECTED', `sendRaw() while ${state}`)
     socket.send(data)
@@ -349,6 +358,9 @@ export function createAgentClient (options: AgentClientOptions): AgentClient {
     connect,
     report,
     sendRaw,
+    sendConsole: (serverId, lines, replay) => sendStream('console', { type: 'console', serverId, lines, ...(replay === true ? { replay: true } : {}) }),
+    sendStats: ({ at, ...rest }) => sendStream('stats', { type: 'stats', at: at ?? new Date().toISOString(), ...rest }),
+    get features () { return negotiated },
     snapshot,
     drop,
     close

@@ -135,11 +135,12 @@ export function createPanelClient (options: PanelClientOptions) {
   const send = (msg: object) => (ws as WebSocket).send(JSON.stringify(msg))
 
   /** Subscribes; resolves with the `subscribed` frame or the `error` frame answering it. */
-  async function subscribe (req: { servers?: string[], nodes?: string[], since?: string }): Promise<PanelFrame> {
+  async function subscribe (req: { servers?: string[], nodes?: string[], since?: string, console?: true, stats?: true }): Promise<PanelFrame> {
     const id = ++requestId
     send({ type: 'subscribe', id, ...req })
     const answer = await next(f => (f.type === 'subscribed' || f.type === 'error') && f.id === id)
     if (answer.type === 'subscribed') {
+      // resume() resubscribes the status stream; console and stats are resubscribed by the caller.
       for (const s of req.servers ?? []) watched.servers.add(s)
       for (const n of req.nodes ?? []) watched.nodes.add(n)
     }

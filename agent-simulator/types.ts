@@ -29,6 +29,8 @@ export interface AgentClientOptions {
   /** Every server of the node with its current status and latest seq (0 if it never reported). */
   servers: HelloServer[]
   agentVersion?: string
+  /** Protocol 1.1 features to ask for in `hello` (absent: a v1 hello without `features`). */
+  features?: string[]
   reconnect?: BackoffOptions
   /** Deadline for open + hello + welcome, and for a clean close. Default 10 s. */
   handshakeTimeoutMs?: number
@@ -68,6 +70,15 @@ export interface AgentClient {
    * an `error` frame naming it, on ackTimeoutMs, or when the client closes. Always handle it.
    */
   report (serverId: string, status: AgentStatus, reason?: string): Promise<StatusAckMessage>
+  /**
+   * Protocol 1.1: console output of a server (at most 100 lines per frame; split by the caller) or
+   * a stats sample. Sent only while ready and when `welcome.features` has the feature; returns
+   * whether it was sent. Nothing is queued: like a real agent's live output, it is ephemeral.
+   */
+  sendConsole (serverId: string, lines: string[], replay?: boolean): boolean
+  sendStats (stats: { serverId: string, at?: string, cpuPercent: number, memoryBytes: number, uptimeMs: number, memoryLimitBytes?: number, players?: number }): boolean
+  /** The features the latest `welcome` negotiated (empty for a v1 welcome). */
+  readonly features: readonly string[]
   /** Sends a frame as is, bypassing the protocol: for tests of bad input. */
   sendRaw (data: string | Buffer): void
   /** The current status and seq of every server, as the next hello would send them. */

@@ -83,7 +83,7 @@ export function createActionDriver (o: { ratePerS: number, drainMs: number }): L
     if (polling || api === undefined) return
     polling = true
     try {
-      const ids = ledger.pending().slice(0, limit)
+      const ids = ledger.pending(limit)
       await mapLimit(ids, POLL_CONCURRENCY, async (id) => {
         try {
           ledger.observed(id, await (api as ApiClient).request<ActionView>('GET', `/api/actions/${id}`))
@@ -110,7 +110,7 @@ export function createActionDriver (o: { ratePerS: number, drainMs: number }): L
     },
     sample () {
       const histograms = Object.fromEntries(Object.entries(hists).filter(([, h]) => h.totalCount > 0))
-      const s = { counters: { ...counters, actionsPending: ledger.pending().length }, histograms }
+      const s = { counters: { ...counters, actionsPending: ledger.pendingCount }, histograms }
       counters = zero()
       hists.actionCommand = newHistogram()
       hists.actionSucceeded = newHistogram()
@@ -128,10 +128,10 @@ export function createActionDriver (o: { ratePerS: number, drainMs: number }): L
       while (polling) await new Promise((resolve) => setTimeout(resolve, 20))
       while (Date.now() < deadline) {
         await poll(Infinity)
-        if (ledger.pending().length === 0) break
+        if (ledger.pendingCount === 0) break
         await new Promise((resolve) => setTimeout(resolve, 500))
       }
-      drained = { ms: Date.now() - started, leftPending: ledger.pending().length }
+      drained = { ms: Date.now() - started, leftPending: ledger.pendingCount }
     },
     async verify (): Promise<DriverVerdict> {
       const c = ledger.check()

@@ -35,6 +35,9 @@ export interface ActionCheck {
 
 export function createActionLedger (onLatency: (name: 'actionCommand' | 'actionSucceeded', ms: number) => void = () => {}) {
   const actions = new Map<string, Tracked>()
+  // Not yet final, in acceptance order: pending() is read every second and on every poll round,
+  // so it must not walk every action of the run (that grows with its length).
+  const open = new Set<string>()
   const early = new Map<string, number>()
 
   return {
@@ -42,6 +45,7 @@ export function createActionLedger (onLatency: (name: 'actionCommand' | 'actionS
       if (actions.has(actionId)) return // a repeated idempotency key: the first POST's clock counts
       const t: Tracked = { serverId, action, postAt, commandAt: undefined, state: 'QUEUED', errorCode: null }
       actions.set(actionId, t)
+      open.add(actionId)
       const at = early.get(actionId)
       if (at !== undefined) {
         early.delete(actionId)
@@ -65,14 +69,21 @@ export function createActionLedger (onLatency: (name: 'actionCommand' | 'actionS
       if (t === undefined || FINAL_STATES.has(t.state)) return
       t.state = view.state
       t.errorCode = view.errorCode
+      if (FINAL_STATES.has(t.state)) open.delete(actionId)
       if (view.state === 'SUCCEEDED' && view.completedAt !== null) {
         onLatency('actionSucceeded', Math.max(0, Date.parse(view.completedAt) - t.postAt))
       }
     },
-    /** Ids of accepted actions not yet seen in a final state. */
-    pending (): string[] {
-      return [...actions].filter(([, t]) => !FINAL_STATES.has(t.state)).map(([id]) => id)
+    /** Ids of accepted actions not yet seen in a final state, oldest first (at most `limit`). */
+    pending (limit = Infinity): string[] {
+      const out: string[] = []
+      for (const id of open) {
+        if (out.length >= limit) break
+        out.push(id)
+      }
+      return out
     },
+    get pendingCount () { return open.size },
     get size () { return actions.size },
     check (maxListed = 50): ActionCheck {
       const byState: Record<string, number> = {}

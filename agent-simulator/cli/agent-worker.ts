@@ -202,7 +202,11 @@ function restart (agent: SimAgent): void {
 
 function sample (): WorkerSample {
   const histograms: Partial<Record<LatencyName, string>> = {}
-  if (hist.statusAck.totalCount > 0) histograms.statusAck = encodeHistogram(hist.statusAck)
+  const p99Ms: Partial<Record<LatencyName, number>> = {}
+  if (hist.statusAck.totalCount > 0) {
+    histograms.statusAck = encodeHistogram(hist.statusAck)
+    p99Ms.statusAck = Math.round(hist.statusAck.getValueAtPercentile(99)) / 1000
+  }
   hist.statusAck.reset()
   const cpu = process.threadCpuUsage()
   const s: WorkerSample = {
@@ -212,6 +216,7 @@ function sample (): WorkerSample {
     counters,
     errors,
     histograms,
+    p99Ms,
     cpuUserUs: cpu.user,
     cpuSystemUs: cpu.system
   }

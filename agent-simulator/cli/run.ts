@@ -111,7 +111,6 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
       // Per second over the time since the last draw, which a busy event loop can stretch past 1 s.
       const perS = Math.max(0.001, (Date.now() - prevAt) / 1000)
       const t = agg.totals
-      const last = agg.series(loadStart).at(-1)
       progress.update({
         phase,
         elapsedS: (Date.now() - loadStart) / 1000,
@@ -122,7 +121,7 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
         commands: t.commands,
         eventsPerS: active.some((d) => d.name === 'panels') && driversStarted ? eventsInSample : undefined,
         errors: t.errorFrames + t.rejected + t.ackTimeouts + t.connectFailures,
-        p99Ms: last?.latency.statusAck?.p99Ms ?? 0
+        p99Ms: agg.latestP99('statusAck') ?? 0
       })
       prev = { ...t }
       prevAt = Date.now()

@@ -44,6 +44,8 @@ export interface WorkerSample {
   /** CPU time of the worker thread so far, in µs (cumulative). */
   cpuUserUs: number
   cpuSystemUs: number
+  /** This interval's p99 per latency in ms, computed by the worker (for the live progress line only). */
+  p99Ms?: Partial<Record<LatencyName, number>>
   /** Commands agents received in this interval: [commandId, epoch ms]. */
   commandsSeen?: Array<[string, number]>
 }
@@ -144,11 +146,14 @@ export function createAggregator () {
   const driverTotals: Record<string, number> = {}
   type Bin = { counters: Counters, driver: Record<string, number>, connected: Map<number, number>, hist: Partial<Record<LatencyName, Histogram>> }
   const seconds = new Map<number, Bin>()
+  let newest: Bin | undefined
+  let newestT = -Infinity
   const binAt = (at: number): Bin => {
     // Binned by wall-clock second; series() makes them relative once the load's start is known.
     const t = Math.floor(at / 1000)
     let bin = seconds.get(t)
     if (bin === undefined) seconds.set(t, bin = { counters: zeroCounters(), driver: {}, connected: new Map(), hist: {} })
+    if (t >= newestT) { newestT = t; newest = bin }
     return bin
   }
   const addHistogram = (bin: Bin, name: LatencyName, h: Histogram) => {
@@ -156,6 +161,9 @@ export function createAggregator () {
     const binHist = (bin.hist[name] ??= newHistogram())
     binHist.add(h)
   }
+  // The newest second's p99 per latency for the live progress line: the largest of the workers'
+  // own p99s of their interval (computed in the worker, so the main thread pays nothing).
+  const recent = new Map<LatencyName, { t: number, ms: number }>()
   const connected = new Map<number, number>()
   const cpu = new Map<number, { userUs: number, systemUs: number }>()
 
@@ -170,6 +178,13 @@ export function createAggregator () {
       const encoded = s.histograms[name]
       if (encoded === undefined) continue
       addHistogram(bin, name, decodeHistogram(encoded))
+    }
+    if (bin === newest) {
+      for (const [name, ms] of Object.entries(s.p99Ms ?? {}) as Array<[LatencyName, number]>) {
+        const r = recent.get(name)
+        if (r === undefined || r.t !== newestT) recent.set(name, { t: newestT, ms })
+        else r.ms = Math.max(r.ms, ms)
+      }
     }
     bin.connected.set(s.worker, s.connected)
     connected.set(s.worker, s.connected)
@@ -199,10 +214,24 @@ export function createAggregator () {
     }))
   }
 
+  /**
+   * The newest second's p99 of one latency (the workers' largest), in ms, for the live progress
+   * line. Its cost does not depend on the run's length: the line used to take series(), which
+   * computes every second's percentiles (each a walk of a packed histogram, milliseconds apiece),
+   * to show the newest one; called once a second, that grew to seconds per call within a minute,
+   * on the thread the panels and the action driver run on, and their latencies grew with it
+   * (issue 12 item 7).
+   */
+  function latestP99 (name: LatencyName): number | undefined {
+    const r = recent.get(name)
+    return r === undefined || r.t !== newestT ? undefined : r.ms
+  }
+
   return {
     add,
     addDriver,
     series,
+    latestP99,
     totals,
     driverTotals,
     errors,

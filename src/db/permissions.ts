@@ -4,6 +4,7 @@ export const PERMISSIONS = {
   'servers.control': { category: 'servers', description: 'Start, stop, restart and kill any server' },
   'servers.create': { category: 'servers', description: 'Create servers and configuration templates' },
   'servers.delete': { category: 'servers', description: 'Delete servers and their history' },
+  'servers.console': { category: 'servers', description: 'Read the console of any server and send it input' },
   'nodes.manage': { category: 'nodes', description: 'Add, remove and re-key nodes' },
   'users.manage': { category: 'users', description: 'Add and remove users and grant permissions' }
 } as const

@@ -18,7 +18,9 @@ export interface Budget {
 
 export const budgetsOf = (config: Config): Budget[] => [
   { name: 'user', applies: a => a.action !== 'COMMAND', key: a => a.userId, rate: config.actionUserRate, burst: config.actionUserBurst },
-  { name: 'server', applies: a => a.action !== 'COMMAND', key: a => a.serverId, rate: config.actionServerRate, burst: config.actionServerBurst }
+  { name: 'server', applies: a => a.action !== 'COMMAND', key: a => a.serverId, rate: config.actionServerRate, burst: config.actionServerBurst },
+  { name: 'command-user', applies: a => a.action === 'COMMAND', key: a => a.userId, rate: config.actionCommandUserRate, burst: config.actionCommandUserBurst },
+  { name: 'command-server', applies: a => a.action === 'COMMAND', key: a => a.serverId, rate: config.actionCommandServerRate, burst: config.actionCommandServerBurst }
 ]
 
 export interface ActionLimits {

@@ -13,6 +13,7 @@ import type { Config } from './config.ts'
 import { httpServerOptions } from './http-server.ts'
 import { createLoginLimiter } from './login-limiter.ts'
 import actionsPlugin from './plugins/actions.ts'
+import consolePlugin from './plugins/console.ts'
 import agentGateway, { type IngestTuning } from './plugins/agent-gateway.ts'
 import authPlugin from './plugins/auth.ts'
 import databasePlugin from './plugins/database.ts'
@@ -97,8 +98,9 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(usersRoutes)
   await app.register(nodesRoutes, { tokens })
   await app.register(serversRoutes)
-  await app.register(actionsPlugin, { config, bus })
-  await app.register(actionsRoutes, { config, now: () => now().getTime() })
+  await app.register(actionsPlugin, { config, bus, now: () => now().getTime() })
+  await app.register(actionsRoutes)
+  await app.register(consolePlugin)
   await app.register(agentGateway, { config, tokens, ingest: options.ingest })
   await app.register(ticketRoutes, { now })
   await app.register(panelGateway, { config, now })

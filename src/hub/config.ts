@@ -31,6 +31,10 @@ export const ConfigSchema = Type.Object({
   actionUserBurst: Int(10_000, 1, 1_000_000),
   actionServerRate: Int(2, 1, 1_000_000),
   actionServerBurst: Int(10, 1, 1_000_000),
+  actionCommandUserRate: Int(20, 1, 1_000_000),
+  actionCommandUserBurst: Int(60, 1, 1_000_000),
+  actionCommandServerRate: Int(10, 1, 1_000_000),
+  actionCommandServerBurst: Int(30, 1, 1_000_000),
   /** Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For is believed; empty: none. */
   trustProxy: Type.String({ default: '', maxLength: 4_096 }),
   metricsToken: Type.Optional(Type.String({ minLength: 16 })),
@@ -51,6 +55,7 @@ export const ConfigSchema = Type.Object({
   actionDeliverTimeoutMs: Int(60_000, 100, 86_400_000),
   actionAckTimeoutMs: Int(30_000, 100, 3_600_000),
   actionRunTimeoutMs: Int(120_000, 100, 86_400_000),
+  actionInstallTimeoutMs: Int(1_800_000, 100, 86_400_000),
   /** How often each hub sweeps actions whose current state timed out. */
   actionSweepMs: Int(1_000, 50, 60_000),
   /** Panel frames per second per connection (token bucket) and its burst. */
@@ -112,6 +117,10 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   actionUserBurst: 'HUB_ACTION_USER_BURST',
   actionServerRate: 'HUB_ACTION_SERVER_RATE',
   actionServerBurst: 'HUB_ACTION_SERVER_BURST',
+  actionCommandUserRate: 'HUB_ACTION_COMMAND_USER_RATE',
+  actionCommandUserBurst: 'HUB_ACTION_COMMAND_USER_BURST',
+  actionCommandServerRate: 'HUB_ACTION_COMMAND_SERVER_RATE',
+  actionCommandServerBurst: 'HUB_ACTION_COMMAND_SERVER_BURST',
   trustProxy: 'HUB_TRUST_PROXY',
   metricsToken: 'HUB_METRICS_TOKEN',
   shutdownTimeoutMs: 'HUB_SHUTDOWN_TIMEOUT_MS',
@@ -127,6 +136,7 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   actionDeliverTimeoutMs: 'HUB_ACTION_DELIVER_TIMEOUT_MS',
   actionAckTimeoutMs: 'HUB_ACTION_ACK_TIMEOUT_MS',
   actionRunTimeoutMs: 'HUB_ACTION_RUN_TIMEOUT_MS',
+  actionInstallTimeoutMs: 'HUB_ACTION_INSTALL_TIMEOUT_MS',
   actionSweepMs: 'HUB_ACTION_SWEEP_MS',
   panelRatePerSecond: 'HUB_PANEL_RATE',
   panelBurst: 'HUB_PANEL_BURST',

@@ -8,6 +8,7 @@ export const ForbiddenError = createError<[string]>('HUB_ERR_FORBIDDEN', '%s', 4
 export const NotFoundError = createError<[string]>('HUB_ERR_NOT_FOUND', '%s', 404)
 export const ConflictError = createError<[string]>('HUB_ERR_CONFLICT', '%s', 409)
 export const RateLimitedError = createError<[string]>('HUB_ERR_RATE_LIMITED', '%s', 429)
+export const FeatureUnsupportedError = createError<[string]>('HUB_ERR_FEATURE_UNSUPPORTED', '%s', 409)
 export const NotReadyError = createError<[string]>('HUB_ERR_NOT_READY', '%s', 503)
 
 export const ERROR_PREFIX = 'HUB_ERR_'
@@ -16,6 +17,13 @@ export const ERROR_PREFIX = 'HUB_ERR_'
 export function actionConflict (actionId: string, action: string, state: string): Error {
   const err = new ConflictError(`${action} ${actionId} is still ${state} on this server`) as Error & { extra?: Record<string, unknown> }
   err.extra = { actionId }
+  return err
+}
+
+/** A 409 for a COMMAND on a server that is neither RUNNING nor STARTING: the answer names its status. */
+export function serverNotRunning (status: string): Error {
+  const err = new ConflictError(`the server is ${status}; console input needs it RUNNING or STARTING`) as Error & { extra?: Record<string, unknown> }
+  err.extra = { status }
   return err
 }
 

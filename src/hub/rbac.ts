@@ -32,3 +32,8 @@ export function canViewServer (principal: Principal, server: { ownerId: string }
 export function canControlServer (principal: Principal, server: { ownerId: string }): boolean {
   return server.ownerId === principal.userId || can(principal, 'servers.control')
 }
+
+/** Owners may read and write their own servers' consoles; `servers.console` and admins any (PROTOCOL.md 1.1). */
+export function canUseConsole (principal: Principal, server: { ownerId: string }): boolean {
+  return server.ownerId === principal.userId || can(principal, 'servers.console')
+}

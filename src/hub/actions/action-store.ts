@@ -7,7 +7,7 @@ import type pg from 'pg'
 import type { PgBoss } from 'pg-boss'
 import type { NewEvent } from '../../db/sql/events.ts'
 import {
-  cancelLive, findBlocking, insertActions, markAcked, markDispatched, markFinished, readActions, sweepTimedOut,
+  cancelLive, explainSkipped, failUnsupported, insertActions, markAcked, markDispatched, markFinished, readActions, sweepTimedOut,
   type ActionRow, type AgentReply, type AgentResult, type NewAction
 } from '../../db/sql/actions.ts'
 import { inTransaction, type Emit } from '../../db/sql/transaction.ts'
@@ -18,8 +18,12 @@ export type CreateOutcome =
   | { kind: 'created', row: ActionRow }
   /** The idempotency key was used before: the first action; or a KILL coalesced into the live KILL. */
   | { kind: 'repeated', row: ActionRow }
-  /** A live START/STOP/RESTART blocks it. */
+  /** A live START/STOP/RESTART/INSTALL blocks it. */
   | { kind: 'conflict', row: ActionRow }
+  /** The node's latest welcome.features lack `feature` (INSTALL: provision, COMMAND: console). */
+  | { kind: 'unsupported', feature: string }
+  /** A COMMAND on a server that is neither RUNNING nor STARTING. */
+  | { kind: 'not-running', status: string }
   | { kind: 'refused', why: Refusal }
 
 export type ReplyOutcome =
@@ -38,6 +42,10 @@ export interface ActionStoreOptions {
   deliverMs: number
   ackMs: number
   runMs: number
+  /** INSTALL's run timeout (HUB_ACTION_INSTALL_TIMEOUT_MS). */
+  installMs: number
+  /** COMMAND's delivery timeout (PROTOCOL.md 1.1: 10 s): console input is not worth running late. */
+  commandDeliverMs?: number
   lanes?: number
   log: { error (obj: object, msg: string): void }
 }
@@ -54,6 +62,8 @@ export interface ActionStore {
   onCommitted (listener: (rows: ActionRow[]) => void): void
 }
 
+export const COMMAND_DELIVER_MS = 10_000
+
 export function actionEvent (row: ActionRow, at = new Date()): NewEvent {
   const error = row.errorCode === null ? {} : { error: { code: row.errorCode, message: row.errorMessage } }
   return {
@@ -66,7 +76,8 @@ export function actionEvent (row: ActionRow, at = new Date()): NewEvent {
 }
 
 export function createActionStore (options: ActionStoreOptions): ActionStore {
-  const { pool, boss, deliverMs, ackMs, runMs, lanes = 2, log } = options
+  const { pool, boss, deliverMs, ackMs, runMs, installMs, commandDeliverMs = COMMAND_DELIVER_MS, lanes = 2, log } = options
+  const deliverMsOf = (a: NewAction) => a.action === 'COMMAND' ? commandDeliverMs : deliverMs
   const listeners: Array<(rows: ActionRow[]) => void> = []
   const committed = (rows: ActionRow[]) => { if (rows.length > 0) for (const l of listeners) l(rows) }
 
@@ -111,9 +122,9 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
         cancelled.add(row.id)
         moves.push(row)
       }
-      const inserted = await insertActions(client, round.map(p => p.item), deliverMs, ackMs)
+      const inserted = await insertActions(client, round.map(p => p.item), round.map(p => deliverMsOf(p.item)), ackMs)
       const skipped = round.filter(p => !inserted.has(p.item.serverId))
-      const blocking = skipped.length === 0 ? new Map() : await findBlocking(client, skipped.map(p => p.item))
+      const why = skipped.length === 0 ? new Map() : await explainSkipped(client, skipped.map(p => p.item))
       for (const { item, i } of round) {
         const row = inserted.get(item.serverId)
         if (row !== undefined) {
@@ -126,12 +137,9 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
           moves.push(row)
           continue
         }
-        const b = blocking.get(item.serverId)
-        // A blocker that became final between the INSERT and this read: report the conflict anyway;
-        // the client retries and succeeds.
-        // A KILL while another KILL is live coalesces into it: answered as the live one, like a repeat.
-        const coalesced = item.action === 'KILL' && b?.row.action === 'KILL'
-        outcomes[i] = b === undefined ? { kind: 'refused', why: 'error' } : { kind: b.repeated || coalesced ? 'repeated' : 'conflict', row: b.row }
+        // Nothing to explain it (a blocker that became final between the INSERT and this read, or
+        // the server is gone): refused; the client retries.
+        outcomes[i] = why.get(item.serverId) ?? { kind: 'refused', why: 'error' }
       }
     }
     if (created.length > 0) {
@@ -164,11 +172,14 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
   const claims = createGroupCommit<string, ActionRow | null>({
     commit: async ids => {
       const rows = await inTransaction(pool, async (client, emit) => {
-        const moved = await markDispatched(client, [...new Set(ids)], ackMs)
-        await commitMoves(client, emit, moved)
-        return moved
+        const unique = [...new Set(ids)]
+        // Never sent: the node lacks the feature (PROTOCOL.md 1.1); ends FAILED, its job settled.
+        const failed = await failUnsupported(client, unique)
+        const moved = await markDispatched(client, unique, ackMs)
+        await commitMoves(client, emit, [...failed, ...moved])
+        return { moved, failed }
       })
-      const byId = new Map(rows.map(r => [r.id, r]))
+      const byId = new Map(rows.moved.map(r => [r.id, r]))
       return ids.map(id => byId.get(id) ?? null)
     },
     fail: (_why, err) => {
@@ -186,7 +197,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
     const firsts = replies.map(isFirst)
     const acks = replies.filter((r, i) => r.type === 'ack' && firsts[i]) as AgentReply[]
     const results = replies.filter((r, i) => r.type === 'result' && firsts[i]) as AgentResult[]
-    const acked = acks.length === 0 ? [] : await markAcked(client, acks, runMs)
+    const acked = acks.length === 0 ? [] : await markAcked(client, acks, runMs, installMs)
     const finished = results.length === 0 ? [] : await markFinished(client, results)
     const moved = new Map([...acked.map(r => [`ack:${r.id}`, r] as const), ...finished.map(r => [`result:${r.id}`, r] as const)])
     const unmoved = replies.filter(r => !moved.has(`${r.type}:${r.commandId}`)).map(r => r.commandId)

@@ -19,7 +19,8 @@
 // Ordering: a session is marked ready before its pending read starts, so an action committed
 // before that read is found by it, and one committed after it is offered by path 1 or 2.
 import type { CommandMessage } from '../../agent-protocol/index.ts'
-import type { ActionRow } from '../../db/sql/actions.ts'
+import type { Feature } from '../../agent-protocol/index.ts'
+import { REQUIRED_FEATURE, type ActionRow } from '../../db/sql/actions.ts'
 import type { HubEvent } from '../bus.ts'
 import type { ActionStore } from './action-store.ts'
 
@@ -27,6 +28,8 @@ export interface CommandTarget {
   readonly nodeId: string
   isReady (): boolean
   sendCommand (msg: CommandMessage): void
+  /** The connection's negotiated features (PROTOCOL.md 1.1); absent: a v1 target. */
+  hasFeature? (feature: Feature): boolean
 }
 
 export interface DispatcherDeps {
@@ -47,13 +50,15 @@ export interface Dispatcher {
   holds (nodeId: string): boolean
 }
 
+/** The `command` frame of an action; a COMMAND carries its console `input` (PROTOCOL.md 1.1). */
 export const commandOf = (row: ActionRow): CommandMessage => ({
   type: 'command',
   commandId: row.id,
   serverId: row.serverId,
-  action: row.action,
+  action: row.action as CommandMessage['action'],
   issuedAt: row.timestamp.toISOString(),
-  expiresAt: row.expiresAt.toISOString()
+  expiresAt: row.expiresAt.toISOString(),
+  ...(row.input === null ? {} : { input: row.input })
 })
 
 export function createDispatcher (deps: DispatcherDeps): Dispatcher {
@@ -66,7 +71,12 @@ export function createDispatcher (deps: DispatcherDeps): Dispatcher {
 
   function send (row: ActionRow): void {
     // The session may have changed since the claim: a newer one redelivers it after its welcome.
-    readyTarget(row.nodeId)?.sendCommand(commandOf(row))
+    const target = readyTarget(row.nodeId)
+    // The hub sends nothing of a feature the connection did not negotiate: a DISPATCHED or ACKED
+    // COMMAND/INSTALL redelivered to an agent that came back without it waits for its timeout.
+    const feature = REQUIRED_FEATURE[row.action] as Feature | undefined
+    if (feature !== undefined && target?.hasFeature?.(feature) === false) return
+    target?.sendCommand(commandOf(row))
   }
 
   async function claimAndSend (actionId: string): Promise<void> {

@@ -7,6 +7,7 @@
 // through pg-boss's fetch: see docs/architecture.md, "Power actions", for why.
 import type pg from 'pg'
 import type { Db } from 'pg-boss'
+import type { ActionType } from '../../db/sql/actions.ts'
 
 export const ACTION_QUEUE = 'server-action'
 
@@ -15,7 +16,7 @@ export interface ActionJob {
   actionId: string
   serverId: string
   nodeId: string
-  action: 'START' | 'STOP' | 'RESTART' | 'KILL'
+  action: ActionType
   /** ISO time: the delivery deadline. */
   expiresAt: string
 }

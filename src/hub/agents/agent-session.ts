@@ -2,9 +2,10 @@
 // Heartbeats, rate limits, bad-frame accounting, the bounded send path and closing are the
 // connection kernel's (connection/connection.ts); like it, this knows nothing of Fastify or ws.
 import {
-  CLOSE, ERROR, PROTOCOL_VERSION, decodeAgentMessage, encode, featureOfAgentFrame,
-  type AgentMessage, type CommandMessage, type HelloMessage, type HubMessage
+  CLOSE, ERROR, PROTOCOL_VERSION, decodeAgentMessage, encode, featureOfAgentFrame, negotiateFeatures,
+  type AgentMessage, type CommandMessage, type ConsoleMessage, type Feature, type HelloMessage, type HubMessage, type StatsMessage
 } from '../../agent-protocol/index.ts'
+import { createTokenBucket } from '../token-bucket.ts'
 import { createConnection, type ConnectionLimits } from '../connection/connection.ts'
 import type { Log, SetTimer, Transport } from '../connection/types.ts'
 import type { HelloResult } from './hello.ts'
@@ -13,6 +14,8 @@ import type { IngestOutcome, StatusReport } from './status-ingest.ts'
 export interface AgentSessionLimits extends ConnectionLimits {
   helloTimeoutMs: number
   maxFrameBytes: number
+  /** The own budget of `console` and `stats` frames (PROTOCOL.md 1.1: 200/s); excess is dropped silently. */
+  streamRatePerSecond?: number
 }
 
 export interface AgentSessionDeps {
@@ -21,7 +24,12 @@ export interface AgentSessionDeps {
   limits: AgentSessionLimits
   now: () => number
   setTimer: SetTimer
-  hello: (msg: HelloMessage) => Promise<HelloResult>
+  /** `features`: the negotiated ones (to store as the node's latest); undefined for a v1 hello. */
+  hello: (msg: HelloMessage, features: readonly Feature[] | undefined) => Promise<HelloResult>
+  /** The features this hub enables (welcome.features is the intersection with hello.features). */
+  features?: readonly Feature[]
+  /** Console output and stats of this node's servers (negotiated ones only, within their budget). */
+  stream?: (msg: ConsoleMessage | StatsMessage, session: AgentSession) => void
   submit: (report: StatusReport) => Promise<IngestOutcome>
   /** A `command.ack` or `command.result` of this node, to be recorded. */
   reply?: (reply: CommandReply) => Promise<CommandReplyOutcome>
@@ -51,11 +59,23 @@ export interface AgentSession {
   /** True between `welcome` and the close: commands may be sent. */
   isReady (): boolean
   sendCommand (msg: CommandMessage): void
+  /** The features negotiated by welcome (empty before it, and for a v1 agent). */
+  hasFeature (feature: Feature): boolean
+  /** A replay run (PROTOCOL.md 1.1): true for the first `replay` frame of a server on this connection. */
+  startsReplay (serverId: string): boolean
 }
 
 export function createAgentSession (deps: AgentSessionDeps): AgentSession {
   const { nodeId, transport, limits, now, log } = deps
   let state: 'awaiting-hello' | 'reconciling' | 'ready' | 'closed' = 'awaiting-hello'
+  let negotiated: ReadonlySet<Feature> = new Set()
+  const replayed = new Set<string>()
+  /** The node's servers as of its hello (welcome.lastSeq's keys): console and stats for others are NOT_YOUR_SERVER. */
+  let own: ReadonlySet<string> = new Set()
+  const streamBudget = createTokenBucket(limits.streamRatePerSecond ?? 200, limits.streamRatePerSecond ?? 200, now)
+  // A cheap look at the frame's start: a frame that says it is console or stats skips the kernel's
+  // frame budget (and its 4429) and takes this session's stream budget instead, checked after decoding.
+  const STREAM_FRAME = /^\s*\{\s*"type"\s*:\s*"(console|stats)"/
   const errorFrame = (code: string, message: string, ref?: string) => encode({ type: 'error', code, message, ...(ref === undefined ? {} : { ref }) })
   const conn = createConnection({
     transport,
@@ -67,6 +87,7 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
       badFrame: reason => errorFrame(ERROR.BAD_FRAME, reason)
     },
     onText,
+    exempt: data => STREAM_FRAME.test(typeof data === 'string' ? data.slice(0, 40) : data.toString('latin1', 0, 40)),
     onEnd () {
       state = 'closed'
       helloTimer.cancel()
@@ -92,12 +113,16 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     }
     state = 'reconciling'
     helloTimer.cancel()
+    const features = negotiateFeatures(msg.features, deps.features ?? [])
     try {
-      const result = await deps.hello(msg)
+      const result = await deps.hello(msg, features)
       if (state !== 'reconciling') return
       for (const f of result.foreign) error(ERROR.NOT_YOUR_SERVER, 'this server is not on your node', `${f.serverId}:${f.seq}`)
       state = 'ready'
-      send({ type: 'welcome', protocol: PROTOCOL_VERSION, nodeId, heartbeatMs: limits.heartbeatMs, lastSeq: result.lastSeq })
+      negotiated = new Set(features ?? [])
+      own = new Set(Object.keys(result.lastSeq))
+      // welcome.features exactly when hello.features was sent (PROTOCOL.md 1.1).
+      send({ type: 'welcome', protocol: PROTOCOL_VERSION, nodeId, heartbeatMs: limits.heartbeatMs, lastSeq: result.lastSeq, ...(features === undefined ? {} : { features }) })
       deps.onReady?.()
     } catch (err) {
       log.warn({ nodeId, err }, 'hello failed')
@@ -126,10 +151,18 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     }
   }
 
-  function onText (data: string | Buffer) {
+  function onStream (msg: ConsoleMessage | StatsMessage) {
+    if (own.has(msg.serverId)) deps.stream?.(msg, self)
+    else error(ERROR.NOT_YOUR_SERVER, 'this server is not on your node', msg.serverId)
+  }
+
+  function onText (data: string | Buffer, exempt: boolean) {
+    // Over the stream budget: dropped silently, before decoding (PROTOCOL.md 1.1).
+    if (exempt && !streamBudget.take()) return
     const decoded = decodeAgentMessage(data, { maxBytes: limits.maxFrameBytes })
     if (!decoded.ok) return bad(decoded.error.reason)
     const msg = decoded.msg
+    if (exempt && msg.type !== 'console' && msg.type !== 'stats') return bad(`${msg.type}: a frame must not pretend to be console or stats`)
     if (msg.type === 'hello') {
       if (state === 'awaiting-hello') onHello(msg).catch(fault)
       else error(ERROR.ALREADY_HELLO, 'hello was already received')
@@ -138,12 +171,15 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     if (state !== 'ready') return error(ERROR.NOT_READY, 'send hello and wait for welcome first')
     if (msg.type === 'status') onStatus(msg).catch(fault)
     else if (msg.type === 'command.ack' || msg.type === 'command.result') onCommandReply(msg).catch(fault)
+    else if ((msg.type === 'console' || msg.type === 'stats') && negotiated.has(featureOfAgentFrame(msg.type) as Feature)) onStream(msg)
     // A 1.1 frame (features.ts) of a feature this connection's welcome did not negotiate.
     else bad(`${msg.type}: feature ${featureOfAgentFrame(msg.type) ?? '?'} not negotiated`)
   }
 
-  return {
+  const self: AgentSession = {
     nodeId,
+    hasFeature: f => negotiated.has(f),
+    startsReplay: serverId => !replayed.has(serverId) && replayed.add(serverId) !== undefined,
     isReady: () => state === 'ready',
     sendCommand: msg => { if (state === 'ready') send(msg) },
     onFrame: (data, isBinary) => conn.onFrame(data, isBinary),
@@ -151,4 +187,5 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     onClosed: () => conn.onClosed(),
     close
   }
+  return self
 }

@@ -8,11 +8,13 @@
 import type pg from 'pg'
 import type { HelloServer } from '../../agent-protocol/index.ts'
 import { statusEvent, type NewEvent } from '../../db/sql/events.ts'
+import { setNodeFeatures } from '../../db/sql/node-features.ts'
 import { lockNodeServers, writeTransitions, type StoredServer, type TransitionRow } from '../../db/sql/status-batch.ts'
 import { inTransaction, type Emit } from '../../db/sql/transaction.ts'
 import { createGroupCommit, hexLane, type Refusal } from '../group-commit.ts'
 
-export interface Hello { nodeId: string, servers: HelloServer[], at: Date }
+/** `features`: what the welcome will negotiate (empty for a v1 agent); stored as the node's latest. */
+export interface Hello { nodeId: string, servers: HelloServer[], at: Date, features?: readonly string[] }
 
 export interface HelloResult {
   lastSeq: Record<string, number>
@@ -76,6 +78,7 @@ export async function reconcileHellos (client: pg.PoolClient, emit: Emit, batch:
     return { lastSeq: Object.fromEntries([...own.values()].map(s => [s.id, s.seq])), foreign }
   })
   if (finals.size > 0) await writeTransitions(client, rows, finals)
+  await setNodeFeatures(client, batch.map(h => ({ nodeId: h.nodeId, features: h.features ?? [] })))
   emit(events)
   return results
 }

@@ -25,8 +25,14 @@ export interface ConnectionDeps {
   setTimer: SetTimer
   /** This protocol's error frames for what the kernel refuses itself. */
   errors: { rateLimited (): string, badFrame (reason: string): string }
-  /** A text frame within the rate limit, while open. */
-  onText: (data: string | Buffer) => void
+  /** A text frame within the rate limit (or exempt from it), while open. */
+  onText: (data: string | Buffer, exempt: boolean) => void
+  /**
+   * Frames this says yes to skip the frame budget and its 4429 count: the session applies a budget
+   * of its own (an agent's `console` and `stats`, PROTOCOL.md 1.1, whose excess is dropped silently)
+   * and must refuse an exempt frame that turns out to be something else.
+   */
+  exempt?: (data: string | Buffer) => boolean
   /** The connection ended, whichever side ended it: called once, after the kernel stopped. */
   onEnd: () => void
 }
@@ -92,13 +98,14 @@ export function createConnection (deps: ConnectionDeps): Connection {
     onFrame (data, isBinary) {
       if (closed) return
       lastSeen = now()
-      if (!bucket.take()) {
+      const exempt = !isBinary && deps.exempt?.(data) === true
+      if (!exempt && !bucket.take()) {
         outbox.send(errors.rateLimited())
         if (++limitedFrames > limits.maxLimitedFrames) close(CLOSE.RATE_LIMITED, 'rate limited')
         return
       }
       if (isBinary) return bad(errors.badFrame('binary frames are not accepted'))
-      deps.onText(data)
+      deps.onText(data, exempt)
     },
     onPong () { lastSeen = now() },
     onClosed () { if (!closed) end() },

@@ -4,6 +4,7 @@
 import Type, { type Static } from 'typebox'
 import { createDecoder } from '../../agent-protocol/codec.ts'
 import { Id as Uuid } from '../../agent-protocol/ids.ts'
+import { Text } from '../../agent-protocol/text.ts'
 
 /** PROTOCOL.md: at most 1,000 ids per frame, 10,000 servers per connection. */
 export const MAX_IDS_PER_FRAME = 1_000
@@ -22,14 +23,27 @@ export const PANEL_MESSAGE_SCHEMAS = {
     id: RequestId,
     servers: Type.Optional(Ids),
     nodes: Type.Optional(Ids),
-    since: Type.Optional(EventId)
+    since: Type.Optional(EventId),
+    // 1.1: also the console output (servers.console or ownership) and stats of `servers`
+    console: Type.Optional(Type.Literal(true)),
+    stats: Type.Optional(Type.Literal(true))
   }, { additionalProperties: false }),
   // panel -> hub: stop watching
   unsubscribe: Type.Object({
     type: Type.Literal('unsubscribe'),
     id: RequestId,
     servers: Type.Optional(Ids),
-    nodes: Type.Optional(Ids)
+    nodes: Type.Optional(Ids),
+    // 1.1: stop only the console / stats of `servers` (the status stream stays)
+    console: Type.Optional(Type.Literal(true)),
+    stats: Type.Optional(Type.Literal(true))
+  }, { additionalProperties: false }),
+  // panel -> hub (1.1): console input, as a COMMAND action
+  'console.send': Type.Object({
+    type: Type.Literal('console.send'),
+    id: RequestId,
+    serverId: Uuid,
+    input: Text({ minLength: 1, maxLength: 1024, pattern: '^[^\\r\\n]*$' })
   }, { additionalProperties: false }),
   // panel -> hub: liveness
   ping: Type.Object({ type: Type.Literal('ping'), id: RequestId }, { additionalProperties: false })
@@ -38,7 +52,8 @@ export const PANEL_MESSAGE_SCHEMAS = {
 export type SubscribeMessage = Static<typeof PANEL_MESSAGE_SCHEMAS.subscribe>
 export type UnsubscribeMessage = Static<typeof PANEL_MESSAGE_SCHEMAS.unsubscribe>
 export type PingMessage = Static<typeof PANEL_MESSAGE_SCHEMAS.ping>
-export type PanelMessage = SubscribeMessage | UnsubscribeMessage | PingMessage
+export type ConsoleSendMessage = Static<typeof PANEL_MESSAGE_SCHEMAS['console.send']>
+export type PanelMessage = SubscribeMessage | UnsubscribeMessage | PingMessage | ConsoleSendMessage
 export type RequestIdValue = SubscribeMessage['id']
 
 export const decodePanelMessage = createDecoder<PanelMessage>(PANEL_MESSAGE_SCHEMAS)
@@ -57,6 +72,10 @@ export const PANEL_ERROR = {
   BAD_FRAME: 'BAD_FRAME',
   /** Frame dropped for sending too fast; close 4429 follows if it goes on. */
   RATE_LIMITED: 'RATE_LIMITED',
+  /** console.send on a server that is not RUNNING or STARTING, or whose node lacks `console`. */
+  CONFLICT: 'CONFLICT',
+  /** console.send could not be stored right now; retry. */
+  NOT_READY: 'NOT_READY',
   /** The hub could not read the subscription (database trouble); nothing changed. Retry later. */
   INTERNAL: 'INTERNAL'
 } as const
@@ -64,8 +83,9 @@ export const PANEL_ERROR = {
 // hub -> panel frames
 export interface ServerSnapshot { serverId: string, name: string, nodeId: string, status: string, updatedAt: Date | string }
 export type HubToPanel =
-  | { type: 'ready', userId: string, expiresAt: Date | string }
+  | { type: 'ready', userId: string, expiresAt: Date | string, features?: string[] }
+  | { type: 'console.sent', id: RequestIdValue, actionId: string }
   | { type: 'subscribed', id: RequestIdValue, servers: ServerSnapshot[], lastEventId: string }
   | { type: 'resync', reason: string }
   | { type: 'pong', id: RequestIdValue }
-  | { type: 'error', id?: RequestIdValue, code: string, message: string, data?: { servers?: string[], nodes?: string[] } }
+  | { type: 'error', id?: RequestIdValue, code: string, message: string, data?: { servers?: string[], nodes?: string[], console?: string[], retryAfterMs?: number } }

@@ -6,7 +6,7 @@
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import type { AuthChange } from '../../db/sql/auth-notify.ts'
 import type { HubEvent } from '../bus.ts'
-import { createPanelSession } from './panel-session.ts'
+import { createPanelSession, type PanelStreams } from './panel-session.ts'
 import type { Transport } from '../connection/types.ts'
 import { encodeEvent, type OutEvent, type PanelAuth, type PanelLimits, type PanelSession, type PanelStore, type SetTimer, type SubscriptionIndex } from './types.ts'
 
@@ -16,6 +16,8 @@ export interface PanelRegistryDeps {
   now: () => number
   setTimer: SetTimer
   log: { warn (obj: object, msg: string): void }
+  /** Console and stats (1.1), handed to every session. */
+  streams?: PanelStreams
 }
 
 export interface PanelRegistry {
@@ -136,7 +138,7 @@ export function createPanelRegistry (deps: PanelRegistryDeps): PanelRegistry {
 
   return {
     open (auth, transport, log = deps.log) {
-      const s = createPanelSession({ auth, transport, store: deps.store, index, limits: deps.limits, now: deps.now, setTimer: deps.setTimer, log })
+      const s = createPanelSession({ auth, transport, store: deps.store, index, limits: deps.limits, now: deps.now, setTimer: deps.setTimer, log, ...(deps.streams === undefined ? {} : { streams: deps.streams }) })
       // A session that expired before it opened has closed already, from inside createPanelSession.
       if (s.closed) return s
       keys.set(s, { servers: new Set(), nodes: new Set(), presence: new Set() })

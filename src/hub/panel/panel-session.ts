@@ -5,9 +5,11 @@
 // subscriptions match. What it watches, and subscribe with snapshot and replay (with the
 // ordering argument), live in panel-subscriptions.ts; backpressure in panel-outbox.ts.
 import { CLOSE } from '../../agent-protocol/codes.ts'
+import { canUseConsole, canViewServer, type Principal } from '../rbac.ts'
+import type { ConsoleHub } from '../console/console-hub.ts'
 import { createConnection } from '../connection/connection.ts'
 import type { Transport } from '../connection/types.ts'
-import { PANEL_ERROR, decodePanelMessage, type HubToPanel, type RequestIdValue } from './messages.ts'
+import { PANEL_ERROR, decodePanelMessage, type ConsoleSendMessage, type HubToPanel, type RequestIdValue, type SubscribeMessage, type UnsubscribeMessage } from './messages.ts'
 import { createOutbox } from './panel-outbox.ts'
 import { createSubscriptions } from './panel-subscriptions.ts'
 import type { PanelAuth, PanelLimits, PanelSession, PanelStore, SetTimer, SubscriptionIndex, Timer } from './types.ts'
@@ -23,6 +25,15 @@ export interface PanelSessionDeps {
   now: () => number
   setTimer: SetTimer
   log: { warn (obj: object, msg: string): void }
+  /** Console and stats (PROTOCOL.md 1.1); absent: the panel speaks v1 only. */
+  streams?: PanelStreams
+}
+
+export interface PanelStreams {
+  hub: ConsoleHub
+  features: string[]
+  /** console.send: a COMMAND action, with the REST route's rules. */
+  send (principal: Principal, serverId: string, input: string): Promise<{ ok: true, actionId: string } | { ok: false, code: string, message: string, retryAfterMs?: number }>
 }
 
 /** setTimeout cannot wait longer than 2^31-1 ms; longer waits are re-armed. */
@@ -32,7 +43,7 @@ export function createPanelSession (deps: PanelSessionDeps): PanelSession {
   const { auth, transport, store, index, limits, now, setTimer, log } = deps
   let principal = auth.principal
   let work: Promise<void> = Promise.resolve()
-  const errorFrame = (code: string, message: string, id?: RequestIdValue, data?: { servers?: string[], nodes?: string[] }) =>
+  const errorFrame = (code: string, message: string, id?: RequestIdValue, data?: { servers?: string[], nodes?: string[], console?: string[], retryAfterMs?: number }) =>
     JSON.stringify({ type: 'error', ...(id === undefined ? {} : { id }), code, message, ...(data === undefined ? {} : { data }) })
   const conn = createConnection({
     transport,
@@ -45,6 +56,7 @@ export function createPanelSession (deps: PanelSessionDeps): PanelSession {
     },
     onText,
     onEnd () {
+      deps.streams?.hub.detach(self)
       expiry.cancel()
       outbox.stop()
       subs.stop()
@@ -54,7 +66,7 @@ export function createPanelSession (deps: PanelSessionDeps): PanelSession {
   // Direct replies (`subscribed` snapshots, `pong`, `error`, `resync`) go through the same bound
   // as events: a panel that never reads and keeps asking is closed, not buffered for.
   const send = (msg: HubToPanel) => { conn.send(JSON.stringify(msg)) }
-  const error = (code: string, message: string, id?: RequestIdValue, data?: { servers?: string[], nodes?: string[] }) => { conn.send(errorFrame(code, message, id, data)) }
+  const error = (code: string, message: string, id?: RequestIdValue, data?: { servers?: string[], nodes?: string[], console?: string[], retryAfterMs?: number }) => { conn.send(errorFrame(code, message, id, data)) }
   const close = (code: number, reason: string) => conn.close(code, reason)
 
   // The session's end closes the socket, on every hub holding one, without any notification.
@@ -87,8 +99,60 @@ export function createPanelSession (deps: PanelSessionDeps): PanelSession {
     if (!decoded.ok) return bad(decoded.error.reason)
     const msg = decoded.msg
     if (msg.type === 'ping') send({ type: 'pong', id: msg.id })
-    else if (msg.type === 'subscribe') serial(async () => await subs.subscribe(msg))
-    else serial(() => subs.unsubscribe(msg))
+    else if (msg.type === 'subscribe') serial(async () => await subscribe(msg))
+    else if (msg.type === 'console.send') consoleSend(msg).catch(fault)
+    else serial(() => unsubscribe(msg))
+  }
+
+  // ---- console and stats (PROTOCOL.md 1.1) ----
+
+  async function subscribe (msg: SubscribeMessage) {
+    const streams = deps.streams
+    const wants = msg.console === true || msg.stats === true
+    if (!wants || streams === undefined) return await subs.subscribe(msg)
+    const ids = msg.servers ?? []
+    if (msg.console === true && ids.length > 0) {
+      // The whole frame is refused when any server's console is not the caller's to read.
+      const access = await store.serverAccess(ids)
+      const denied = ids.filter(id => { const a = access.get(id); return a === undefined || !canUseConsole(principal, a) })
+      if (denied.length > 0) return error(PANEL_ERROR.FORBIDDEN, 'servers.console (or ownership) is needed for these consoles', msg.id)
+    }
+    await subs.subscribe(msg)
+    const watched = new Set(subs.serverIds())
+    if (conn.closed || !ids.every(id => watched.has(id))) return // refused (the error was sent)
+    streams.hub.subscribe(self, ids, { console: msg.console, stats: msg.stats })
+  }
+
+  function unsubscribe (msg: UnsubscribeMessage) {
+    if (msg.console === true || msg.stats === true) {
+      deps.streams?.hub.unsubscribe(self, msg.servers ?? [], { console: msg.console, stats: msg.stats })
+      return
+    }
+    deps.streams?.hub.unsubscribe(self, msg.servers ?? [], { console: true, stats: true })
+    subs.unsubscribe(msg)
+  }
+
+  async function consoleSend (msg: ConsoleSendMessage) {
+    const streams = deps.streams
+    if (streams === undefined) return bad('console.send: feature console not enabled', msg.id)
+    const access = (await store.serverAccess([msg.serverId])).get(msg.serverId)
+    if (access === undefined || (!canViewServer(principal, access) && !canUseConsole(principal, access))) return error(PANEL_ERROR.NOT_FOUND, 'server not found', msg.id)
+    if (!canUseConsole(principal, access)) return error(PANEL_ERROR.FORBIDDEN, 'servers.console (or ownership) is required', msg.id)
+    const out = await streams.send(principal, msg.serverId, msg.input)
+    if (out.ok) send({ type: 'console.sent', id: msg.id, actionId: out.actionId })
+    else error(out.code, out.message, msg.id, out.retryAfterMs === undefined ? undefined : { retryAfterMs: out.retryAfterMs })
+  }
+
+  /** servers.console revoked (or ownership lost): end those console subscriptions; the status stream stays. */
+  async function recheckConsoles () {
+    const streams = deps.streams
+    const watched = streams?.hub.watchedConsoles(self) ?? []
+    if (streams === undefined || watched.length === 0) return
+    const access = await store.serverAccess(watched)
+    const lost = watched.filter(id => { const a = access.get(id); return a === undefined || !canUseConsole(principal, a) })
+    if (lost.length === 0) return
+    streams.hub.unsubscribe(self, lost, { console: true })
+    error(PANEL_ERROR.FORBIDDEN, 'your access to these consoles was revoked', undefined, { console: lost })
   }
 
   const self: PanelSession = {
@@ -112,6 +176,7 @@ export function createPanelSession (deps: PanelSessionDeps): PanelSession {
     updatePrincipal (next) {
       principal = next
       subs.updatePrincipal(next)
+      serial(recheckConsoles)
     },
     recheckServers: (access, serverIds) => subs.recheckServers(access, serverIds),
     serverIds: () => subs.serverIds(),
@@ -132,6 +197,6 @@ export function createPanelSession (deps: PanelSessionDeps): PanelSession {
     log
   })
   armExpiry()
-  send({ type: 'ready', userId: auth.principal.userId, expiresAt: auth.expiresAt })
+  send({ type: 'ready', userId: auth.principal.userId, expiresAt: auth.expiresAt, ...(deps.streams === undefined ? {} : { features: deps.streams.features }) })
   return self
 }

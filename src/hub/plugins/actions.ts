@@ -7,6 +7,7 @@
 import fp from 'fastify-plugin'
 import { pendingForNodes } from '../../db/sql/actions.ts'
 import { createBatchedLookup } from '../group-commit.ts'
+import { budgetsOf, createActionLimits, type ActionLimits } from '../action-limits.ts'
 import { createActionStore, type ActionStore } from '../actions/action-store.ts'
 import { createDispatcher, type CommandTarget, type Dispatcher } from '../actions/dispatcher.ts'
 import type { Bus } from '../bus.ts'
@@ -17,19 +18,22 @@ declare module 'fastify' {
     actions: {
       store: ActionStore
       dispatcher: Dispatcher
+      /** The per-user and per-server action budgets, one set per hub for REST and console.send. */
+      limits: ActionLimits
       /** The agent gateway tells where a node's session is (none until it does). */
       bindSessions (lookup: (nodeId: string) => CommandTarget | undefined): void
     }
   }
 }
 
-export default fp<{ config: Config, bus: Bus }>(async (app, { config, bus }) => {
+export default fp<{ config: Config, bus: Bus, now?: () => number }>(async (app, { config, bus, now = Date.now }) => {
   const store = createActionStore({
     pool: app.db.pool,
     boss: app.queue.boss,
     deliverMs: config.actionDeliverTimeoutMs,
     ackMs: config.actionAckTimeoutMs,
     runMs: config.actionRunTimeoutMs,
+    installMs: config.actionInstallTimeoutMs,
     // Every write transaction here appends events, and event writers queue on the event counter
     // row until they commit: two lanes per kind let one transaction prepare while another holds
     // it; more lanes only lengthen that queue (4 lanes measured 10-15% fewer actions/s than 2 in
@@ -49,7 +53,7 @@ export default fp<{ config: Config, bus: Bus }>(async (app, { config, bus }) => 
   })
   store.onCommitted(rows => dispatcher.offer(rows))
   const unsubscribe = bus.subscribe(events => dispatcher.onEvents(events))
-  app.decorate('actions', { store, dispatcher, bindSessions: lookup => { sessions = lookup } })
+  app.decorate('actions', { store, dispatcher, limits: createActionLimits(budgetsOf(config), now), bindSessions: lookup => { sessions = lookup } })
 
   // Every hub sweeps; SKIP LOCKED keeps them apart. One sweep at a time per hub.
   let sweeping: Promise<void> | undefined

@@ -9,6 +9,7 @@ import { createAgentRegistry, type AgentRegistry } from '../agents/agent-registr
 import { createAgentSession } from '../agents/agent-session.ts'
 import { createHelloReconciler } from '../agents/hello.ts'
 import { createNodeRevocation } from '../agents/node-revocation.ts'
+import { FEATURE, type Feature } from '../../agent-protocol/index.ts'
 import { createBatchedLookup } from '../group-commit.ts'
 import { realTimer } from '../timers.ts'
 import { createPresence } from '../agents/presence.ts'
@@ -29,6 +30,9 @@ declare module 'fastify' {
     agentTokenVersion: number | null
   }
 }
+
+/** The 1.1 features this hub enables for agents (provision joins when its delivery lands). */
+const HUB_FEATURES: readonly Feature[] = [FEATURE.CONSOLE, FEATURE.STATS]
 
 /** Overrides of the ingest's batching; unset in production, where lanes follow the pool size. */
 export type IngestTuning = Partial<Pick<StatusIngestOptions, 'lanes' | 'maxBatch' | 'maxQueue'>>
@@ -119,7 +123,12 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
       limits,
       now: Date.now,
       setTimer: realTimer,
-      hello: async msg => await hellos.reconcile({ nodeId, servers: msg.servers, at: new Date() }),
+      hello: async (msg, features) => await hellos.reconcile({ nodeId, servers: msg.servers, at: new Date(), features: features ?? [] }),
+      features: HUB_FEATURES,
+      stream: (msg, s) => {
+        if (msg.type === 'console') app.consoleHub.console(msg, msg.replay === true && s.startsReplay(msg.serverId))
+        else app.consoleHub.stats(msg)
+      },
       submit: async report => await ingest.submit(report),
       reply: async reply => await app.actions.store.reply(reply),
       onReady: () => {

@@ -71,7 +71,28 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
     limits: panelLimits(config),
     now: () => now().getTime(),
     setTimer: realTimer,
-    log: app.log
+    log: app.log,
+    streams: {
+      hub: app.consoleHub,
+      features: ['console', 'stats'],
+      // console.send: the REST route's COMMAND (src/hub/routes/actions.ts), answered as frames.
+      // COMMAND's own budget is shared with the route (app.actions.limits).
+      send: async (principal, serverId, input) => {
+        const { store, dispatcher, limits } = app.actions
+        const ref = (await readServerAccess(pool, [serverId])).get(serverId)
+        if (ref === undefined) return { ok: false, code: 'NOT_FOUND', message: 'server not found' }
+        const retryAfterMs = limits.take({ userId: principal.userId, serverId, action: 'COMMAND' })
+        if (retryAfterMs > 0) return { ok: false, code: 'RATE_LIMITED', message: 'too much console input; slow down', retryAfterMs }
+        const out = await store.create({ serverId, userId: principal.userId, action: 'COMMAND', input, idempotencyKey: null, dispatchTo: dispatcher.holds(ref.nodeId) ? ref.nodeId : null })
+        switch (out.kind) {
+          case 'created': case 'repeated': return { ok: true, actionId: out.row.id }
+          case 'not-running': return { ok: false, code: 'CONFLICT', message: `the server is ${out.status}; console input needs it RUNNING or STARTING` }
+          case 'unsupported': return { ok: false, code: 'CONFLICT', message: `the server's node has not negotiated the ${out.feature} feature (FEATURE_UNSUPPORTED)` }
+          case 'conflict': return { ok: false, code: 'CONFLICT', message: 'conflict' }
+          case 'refused': return { ok: false, code: 'NOT_READY', message: 'the input could not be stored; retry shortly' }
+        }
+      }
+    }
   })
   app.decorate('panels', registry)
   app.decorateRequest('panelAuth', null)

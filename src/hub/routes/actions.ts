@@ -6,32 +6,34 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { Text } from '../../agent-protocol/text.ts'
 import { ACTION_TYPES } from '../../db/sql/actions.ts'
-import { budgetsOf, createActionLimits } from '../action-limits.ts'
-import type { Config } from '../config.ts'
-import { actionConflict, ForbiddenError, NotFoundError, NotReadyError, RateLimitedError, retryLater } from '../errors.ts'
+import { actionConflict, BadRequestError, FeatureUnsupportedError, ForbiddenError, NotFoundError, NotReadyError, RateLimitedError, retryLater, serverNotRunning } from '../errors.ts'
 import { createBatchedLookup } from '../group-commit.ts'
 import { principalOf } from '../plugins/auth.ts'
-import { canControlServer, canViewServer } from '../rbac.ts'
+import { canControlServer, canUseConsole, canViewServer } from '../rbac.ts'
 import { Id } from '../../agent-protocol/ids.ts'
 
+/** A COMMAND's console input (PROTOCOL.md 1.1): 1-1,024 characters of storable text, no CR or LF. */
+export const CommandInput = Text({ minLength: 1, maxLength: 1024, pattern: '^[^\\r\\n]*$' })
 const ServerParams = Type.Object({ id: Id })
 const ActionBody = Type.Object({
   action: Type.Enum([...ACTION_TYPES]),
-  idempotencyKey: Type.Optional(Text({ minLength: 1, maxLength: 200 }))
+  idempotencyKey: Type.Optional(Text({ minLength: 1, maxLength: 200 })),
+  // COMMAND only (checked in the handler): one console line, written with a newline by the agent.
+  input: Type.Optional(CommandInput)
 }, { additionalProperties: false })
 const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
   before: Type.Optional(Id)
 }, { additionalProperties: false })
 
-/** What an action looks like over HTTP: the model's fields, without `details` and `deadlineAt`. */
+/** What an action looks like over HTTP: the model's fields, without `deadlineAt` (`details` since 1.1: a COMMAND's input). */
 const PUBLIC = [
-  'id', 'serverId', 'userId', 'action', 'state', 'idempotencyKey', 'timestamp', 'updatedAt',
+  'id', 'serverId', 'userId', 'action', 'state', 'details', 'idempotencyKey', 'timestamp', 'updatedAt',
   'expiresAt', 'dispatchedAt', 'ackedAt', 'completedAt', 'errorCode', 'errorMessage'
 ] as const
 const PUBLIC_FIELDS = Object.fromEntries(PUBLIC.map(f => [f, true])) as Record<typeof PUBLIC[number], true>
 
-const actionsRoutes: FastifyPluginAsyncTypebox<{ config: Config, now?: () => number }> = async (app, { config, now = Date.now }) => {
+const actionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { prisma } = app.db
 
   // Servers by id, one named statement for every request that arrives while one is in flight
@@ -46,25 +48,29 @@ const actionsRoutes: FastifyPluginAsyncTypebox<{ config: Config, now?: () => num
       app.log.error({ err }, 'server lookup failed')
       throw new NotReadyError('the server could not be read; retry shortly')
     }
-    if (server === undefined || !(canViewServer(principal, server) || (orControl && canControlServer(principal, server)))) throw new NotFoundError('server not found')
+    // Control or console use implies seeing the server: such a caller gets 403, not 404, for the other.
+    if (server === undefined || !(canViewServer(principal, server) || (orControl && (canControlServer(principal, server) || canUseConsole(principal, server))))) throw new NotFoundError('server not found')
     return server
   }
-
-  const limits = createActionLimits(budgetsOf(config), now)
 
   app.post('/api/servers/:id/actions', { schema: { params: ServerParams, body: ActionBody } }, async (request, reply) => {
     // The session was proved by the /api hook before this lookup: an anonymous caller learns nothing.
     const principal = principalOf(request)
     const server = await viewableServer(request.params.id, principal, true)
-    if (!canControlServer(principal, server)) throw new ForbiddenError('permission servers.control (or ownership) is required')
+    const { action, input } = request.body
+    if ((action === 'COMMAND') !== (input !== undefined)) throw new BadRequestError('body/input is required for COMMAND and allowed only for it')
+    if (action === 'COMMAND') {
+      if (!canUseConsole(principal, server)) throw new ForbiddenError('permission servers.console (or ownership) is required')
+    } else if (!canControlServer(principal, server)) throw new ForbiddenError('permission servers.control (or ownership) is required')
     // Per user and per server, after the access checks (a refused caller spends nothing).
-    const waitMs = limits.take({ userId: principal.userId, serverId: server.id, action: request.body.action })
+    const waitMs = app.actions.limits.take({ userId: principal.userId, serverId: server.id, action })
     if (waitMs > 0) throw retryLater(new RateLimitedError('too many actions; slow down'), waitMs)
     const { store, dispatcher } = app.actions
     const outcome = await store.create({
       serverId: server.id,
       userId: principal.userId,
-      action: request.body.action,
+      action,
+      input: input ?? null,
       idempotencyKey: request.body.idempotencyKey ?? null,
       dispatchTo: dispatcher.holds(server.nodeId) ? server.nodeId : null
     })
@@ -77,6 +83,10 @@ const actionsRoutes: FastifyPluginAsyncTypebox<{ config: Config, now?: () => num
         return await reply.code(202).send({ actionId: outcome.row.id, state: outcome.row.state })
       case 'conflict':
         throw actionConflict(outcome.row.id, outcome.row.action, outcome.row.state)
+      case 'not-running':
+        throw serverNotRunning(outcome.status)
+      case 'unsupported':
+        throw new FeatureUnsupportedError(`the server's node has not negotiated the ${outcome.feature} feature`)
       case 'refused':
         throw new NotReadyError('the action could not be stored; retry shortly')
     }

@@ -1,0 +1,179 @@
+// Console output and stats on the hub that holds the agent (PROTOCOL.md 1.1 "Console and
+// stats"): the last lines per server for replay, the latest stats per server, and the panels that
+// watch them. Ephemeral: nothing here is an event, nothing is written to PostgreSQL, nothing waits
+// on the event counter's lock. Like the other realtime cores it knows no Fastify and no ws: panels
+// are `StreamTarget`s (panel-session.ts implements it over the kernel's ephemeral send class).
+//
+// - Console: a ring of the last `ringLines` lines (and at most `ringBytes` of text) per server,
+//   kept when the server crashes (its last lines are the crash trace). A run of `replay` frames
+//   from a (re)connected agent replaces the ring (after a hub restart the ring starts empty and the
+//   agent's replay refills it) and is not forwarded live. Subscribing sends the ring first, as
+//   `replay: true` frames of at most 100 lines, then live lines follow.
+// - Slow readers: every frame to a panel is ephemeral (connection/outbox.ts): sent only while the
+//   panel's buffer has room and its event stream is not congested, else dropped. Dropped lines are
+//   counted per panel and server and reported as `dropped: n` on the next frame that gets through,
+//   so events are never delayed by console traffic and never `resync` because of it.
+// - Stats: the latest per server is kept, sent on subscribe, and forwarded to watchers by a tick
+//   (every `statsEveryMs`, 1 s) for the servers that reported since the previous tick: at most
+//   one stats frame per server per tick to each panel, however often the agent reports.
+import type { ConsoleMessage, StatsMessage } from '../../agent-protocol/index.ts'
+import type { SetTimer, Timer } from '../connection/types.ts'
+
+/** A panel connection, as far as console and stats go. */
+export interface StreamTarget {
+  readonly closed: boolean
+  sendEphemeral (key: string, frame: string | Buffer): boolean
+}
+
+export interface ConsoleHubOptions {
+  setTimer: SetTimer
+  ringLines?: number
+  ringBytes?: number
+  statsEveryMs?: number
+}
+
+export interface ConsoleHub {
+  /** Lines from the agent holding the server; `startsReplay`: the first frame of a replay run. */
+  console (msg: ConsoleMessage, startsReplay: boolean): void
+  stats (msg: StatsMessage): void
+  /** Starts watching; the replay (console) and the latest sample (stats) are sent at once. */
+  subscribe (target: StreamTarget, serverIds: readonly string[], what: { console?: boolean, stats?: boolean }): void
+  unsubscribe (target: StreamTarget, serverIds: readonly string[], what: { console?: boolean, stats?: boolean }): void
+  /** Which of these servers' consoles the target watches (to revoke them). */
+  watchedConsoles (target: StreamTarget): string[]
+  /** The target closed. */
+  detach (target: StreamTarget): void
+  /** The ring of a server (tests, and the replay request of another hub). */
+  lines (serverId: string): string[]
+  stop (): void
+}
+
+export const RING_LINES = 200
+export const RING_BYTES = 64 * 1024
+export const REPLAY_FRAME_LINES = 100
+
+interface Ring { lines: string[], bytes: number }
+interface Watching { console: Set<string>, stats: Set<string>, dropped: Map<string, number> }
+
+export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
+  const { setTimer, ringLines = RING_LINES, ringBytes = RING_BYTES, statsEveryMs = 1_000 } = options
+  const rings = new Map<string, Ring>()
+  const latestStats = new Map<string, string>()
+  const dirtyStats = new Set<string>()
+  const consoleWatchers = new Map<string, Set<StreamTarget>>()
+  const statsWatchers = new Map<string, Set<StreamTarget>>()
+  const watching = new Map<StreamTarget, Watching>()
+  let stopped = false
+
+  const watchOf = (t: StreamTarget): Watching => {
+    let w = watching.get(t)
+    if (w === undefined) watching.set(t, w = { console: new Set(), stats: new Set(), dropped: new Map() })
+    return w
+  }
+  const add = (index: Map<string, Set<StreamTarget>>, id: string, t: StreamTarget) => {
+    let set = index.get(id)
+    if (set === undefined) index.set(id, set = new Set())
+    set.add(t)
+  }
+  const remove = (index: Map<string, Set<StreamTarget>>, id: string, t: StreamTarget) => {
+    const set = index.get(id)
+    if (set === undefined) return
+    set.delete(t)
+    if (set.size === 0) index.delete(id)
+  }
+
+  function append (serverId: string, lines: readonly string[]): void {
+    let ring = rings.get(serverId)
+    if (ring === undefined) rings.set(serverId, ring = { lines: [], bytes: 0 })
+    for (const line of lines) {
+      ring.lines.push(line)
+      ring.bytes += line.length
+    }
+    let drop = 0
+    while (ring.lines.length - drop > ringLines || (ring.bytes > ringBytes && ring.lines.length - drop > 1)) {
+      ring.bytes -= (ring.lines[drop] as string).length
+      drop++
+    }
+    if (drop > 0) ring.lines.splice(0, drop)
+  }
+
+  /** One console frame to one panel, with the lines it missed since the last one that got through. */
+  function sendLines (t: StreamTarget, serverId: string, lines: readonly string[], replay: boolean): void {
+    if (t.closed) return
+    const w = watchOf(t)
+    const missed = w.dropped.get(serverId) ?? 0
+    const frame = JSON.stringify({ type: 'console', serverId, lines, ...(replay ? { replay: true } : {}), ...(missed > 0 ? { dropped: missed } : {}) })
+    if (t.sendEphemeral(`console:${serverId}`, frame)) w.dropped.delete(serverId)
+    else w.dropped.set(serverId, missed + lines.length)
+  }
+
+  function flushStats (): void {
+    for (const serverId of dirtyStats) {
+      const frame = latestStats.get(serverId)
+      if (frame === undefined) continue
+      for (const t of statsWatchers.get(serverId) ?? []) if (!t.closed) t.sendEphemeral(`stats:${serverId}`, frame)
+    }
+    dirtyStats.clear()
+  }
+  let ticker: Timer = { cancel () {} }
+  const tick = () => {
+    if (stopped) return
+    flushStats()
+    ticker = setTimer(tick, statsEveryMs)
+  }
+  ticker = setTimer(tick, statsEveryMs)
+
+  return {
+    console (msg, startsReplay) {
+      if (msg.replay === true) {
+        if (startsReplay) rings.delete(msg.serverId)
+        append(msg.serverId, msg.lines)
+        return
+      }
+      append(msg.serverId, msg.lines)
+      for (const t of consoleWatchers.get(msg.serverId) ?? []) sendLines(t, msg.serverId, msg.lines, false)
+    },
+    stats (msg) {
+      latestStats.set(msg.serverId, JSON.stringify(msg))
+      if (statsWatchers.has(msg.serverId)) dirtyStats.add(msg.serverId)
+    },
+    subscribe (t, serverIds, what) {
+      const w = watchOf(t)
+      for (const id of serverIds) {
+        if (what.console === true && !w.console.has(id)) {
+          w.console.add(id)
+          add(consoleWatchers, id, t)
+          const lines = rings.get(id)?.lines ?? []
+          for (let i = 0; i < lines.length; i += REPLAY_FRAME_LINES) sendLines(t, id, lines.slice(i, i + REPLAY_FRAME_LINES), true)
+        }
+        if (what.stats === true && !w.stats.has(id)) {
+          w.stats.add(id)
+          add(statsWatchers, id, t)
+          const frame = latestStats.get(id)
+          if (frame !== undefined) t.sendEphemeral(`stats:${id}`, frame)
+        }
+      }
+    },
+    unsubscribe (t, serverIds, what) {
+      const w = watching.get(t)
+      if (w === undefined) return
+      for (const id of serverIds) {
+        if (what.console === true && w.console.delete(id)) { remove(consoleWatchers, id, t); w.dropped.delete(id) }
+        if (what.stats === true && w.stats.delete(id)) remove(statsWatchers, id, t)
+      }
+    },
+    watchedConsoles: t => [...(watching.get(t)?.console ?? [])],
+    detach (t) {
+      const w = watching.get(t)
+      if (w === undefined) return
+      for (const id of w.console) remove(consoleWatchers, id, t)
+      for (const id of w.stats) remove(statsWatchers, id, t)
+      watching.delete(t)
+    },
+    lines: serverId => [...(rings.get(serverId)?.lines ?? [])],
+    stop () {
+      stopped = true
+      ticker.cancel()
+    }
+  }
+}

@@ -1,0 +1,77 @@
+// The console hub's core with fake panels and an injected clock: the ring's bounds, replay runs,
+// slow readers (dropped lines counted and reported on the next frame that gets through, nothing
+// queued for them) and stats coalescing to one frame per server per tick.
+import t from 'tap'
+import { createConsoleHub, type StreamTarget } from '../../../src/hub/console/console-hub.ts'
+import { createFakeClock } from '../../helpers/fake-clock.ts'
+
+const S = '00000000-0000-4000-8000-000000000001'
+
+function target () {
+  const frames: any[] = []
+  let room = true
+  const t: StreamTarget & { frames: any[], setRoom (r: boolean): void } = {
+    closed: false,
+    frames,
+    setRoom (r) { room = r },
+    sendEphemeral (_key, frame) {
+      if (!room) return false
+      frames.push(JSON.parse(String(frame)))
+      return true
+    }
+  }
+  return t
+}
+const msg = (lines: string[], replay?: true) => ({ type: 'console' as const, serverId: S, lines, ...(replay ? { replay } : {}) })
+
+t.test('the ring keeps the last 200 lines and at most its byte bound', async t => {
+  const clock = createFakeClock()
+  const hub = createConsoleHub({ setTimer: clock.setTimer, ringBytes: 1_000 })
+  t.teardown(() => hub.stop())
+  for (let i = 0; i < 300; i++) hub.console(msg([`l${i}`]), false)
+  t.equal(hub.lines(S).length, 200)
+  t.equal(hub.lines(S)[0], 'l100')
+  hub.console(msg(['x'.repeat(900)]), false)
+  t.ok(hub.lines(S).join('').length <= 1_000 && hub.lines(S).at(-1) === 'x'.repeat(900), 'bytes bound the ring too')
+  hub.console(msg(['r1'], true), true)
+  hub.console(msg(['r2'], true), false)
+  t.same(hub.lines(S), ['r1', 'r2'], 'a replay run replaces the ring')
+})
+
+t.test('slow readers: lines dropped, counted, reported on the next frame; never queued', async t => {
+  const clock = createFakeClock()
+  const hub = createConsoleHub({ setTimer: clock.setTimer })
+  t.teardown(() => hub.stop())
+  const fast = target()
+  const slow = target()
+  hub.subscribe(fast, [S], { console: true })
+  hub.subscribe(slow, [S], { console: true })
+  slow.setRoom(false)
+  hub.console(msg(['a', 'b']), false)
+  hub.console(msg(['c']), false)
+  slow.setRoom(true)
+  hub.console(msg(['d']), false)
+  t.same(fast.frames.map(f => f.lines), [['a', 'b'], ['c'], ['d']], 'a reading panel gets every line')
+  t.same(slow.frames, [{ type: 'console', serverId: S, lines: ['d'], dropped: 3 }], 'the slow one is told how many it lost')
+  hub.console(msg(['e']), false)
+  t.notOk('dropped' in slow.frames[1], 'the count restarts')
+  hub.detach(slow)
+  hub.console(msg(['f']), false)
+  t.equal(slow.frames.length, 2, 'nothing after detach')
+})
+
+t.test('stats: latest on subscribe, then at most one per server per tick', async t => {
+  const clock = createFakeClock()
+  const hub = createConsoleHub({ setTimer: clock.setTimer, statsEveryMs: 1_000 })
+  t.teardown(() => hub.stop())
+  const stat = (cpu: number) => ({ type: 'stats' as const, serverId: S, at: new Date(0).toISOString(), cpuPercent: cpu, memoryBytes: 1, uptimeMs: 1 })
+  hub.stats(stat(1))
+  const p = target()
+  hub.subscribe(p, [S], { stats: true })
+  t.same(p.frames.map(f => f.cpuPercent), [1])
+  for (let i = 2; i <= 20; i++) hub.stats(stat(i))
+  clock.advance(1_000)
+  t.same(p.frames.map(f => f.cpuPercent), [1, 20], 'twenty reports, one frame: the latest')
+  clock.advance(3_000)
+  t.equal(p.frames.length, 2, 'nothing new, nothing sent')
+})
