@@ -1,4 +1,4 @@
-// Servers, their status history, and the configuration templates (alts) they are made from.
+// Servers and their status history. Their templates (alts) live in alts.ts.
 import type { Prisma, PrismaClient } from './generated/client.ts'
 
 type Tx = PrismaClient | Prisma.TransactionClient
@@ -11,13 +11,27 @@ export const PUBLIC_SERVER = {
   nodeId: true,
   altId: true,
   ownerId: true,
+  environment: true,
+  memoryLimitMb: true,
+  autoRestart: true,
+  configRevision: true,
   statusChangedAt: true,
   createdAt: true,
   updatedAt: true
 } as const
 export type PublicServer = Prisma.ServerGetPayload<{ select: typeof PUBLIC_SERVER }>
 
-const PUBLIC_ALT = { id: true, name: true, image: true, startup: true, createdAt: true } as const
+/** The server's part of its configuration (PROTOCOL.md 1.1); checked in src/hub/provisioning. */
+export interface ServerConfigFields {
+  environment: Record<string, string>
+  memoryLimitMb: number | null
+  autoRestart: { enabled: boolean, maxRestarts: number, windowS: number }
+}
+
+const jsonFields = (data: Partial<ServerConfigFields>) => ({
+  ...(data.environment === undefined ? {} : { environment: data.environment as Prisma.InputJsonObject }),
+  ...(data.autoRestart === undefined ? {} : { autoRestart: data.autoRestart as unknown as Prisma.InputJsonObject })
+})
 
 export interface Page<T> { items: T[], next: string | null }
 
@@ -49,8 +63,14 @@ export function createServerRepository (prisma: PrismaClient) {
     },
 
     /** Prisma raises P2002 for a port the node already uses, P2003 for an unknown node, alt or owner. */
-    async create (data: { name: string, nodeId: string, altId: string, ownerId: string, port: number }, tx: Tx = prisma): Promise<PublicServer> {
-      return await tx.server.create({ data, select: PUBLIC_SERVER })
+    async create (data: { name: string, nodeId: string, altId: string, ownerId: string, port: number } & Partial<ServerConfigFields>, tx: Tx = prisma): Promise<PublicServer> {
+      return await tx.server.create({ data: { ...data, ...jsonFields(data) }, select: PUBLIC_SERVER })
+    },
+
+    /** Changes the name or configuration and bumps `configRevision`. Null when there is no such server. */
+    async updateConfig (id: string, data: { name?: string } & Partial<ServerConfigFields>, tx: Tx = prisma): Promise<PublicServer | null> {
+      const { count } = await tx.server.updateMany({ where: { id }, data: { ...data, ...jsonFields(data), configRevision: { increment: 1 } } })
+      return count === 0 ? null : await tx.server.findUnique({ where: { id }, select: PUBLIC_SERVER })
     },
 
     async delete (id: string, tx: Tx = prisma): Promise<boolean> {
@@ -75,15 +95,6 @@ export function createServerRepository (prisma: PrismaClient) {
         take: options.limit + 1
       })
       return page(rows.map(r => ({ ...r, seq: r.seq === null ? null : Number(r.seq) })), options.limit)
-    },
-
-    async alts () {
-      return await prisma.alt.findMany({ select: PUBLIC_ALT, orderBy: { name: 'asc' } })
-    },
-
-    /** Prisma raises P2002 for a name already taken. */
-    async createAlt (data: { name: string, image: string, startup: string }) {
-      return await prisma.alt.create({ data, select: PUBLIC_ALT })
     }
   }
 }

@@ -20,6 +20,7 @@ import metricsPlugin from './plugins/metrics.ts'
 import panelGateway from './plugins/panel-gateway.ts'
 import queuePlugin from './plugins/queue.ts'
 import actionsRoutes from './routes/actions.ts'
+import altsRoutes from './routes/alts.ts'
 import authRoutes from './routes/auth.ts'
 import healthRoutes from './routes/health.ts'
 import nodesRoutes from './routes/nodes.ts'
@@ -79,6 +80,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(usersRoutes)
   await app.register(nodesRoutes, { tokens })
   await app.register(serversRoutes)
+  await app.register(altsRoutes)
   await app.register(actionsPlugin, { config, bus })
   await app.register(actionsRoutes)
   await app.register(agentGateway, { config, tokens, ingest: options.ingest })

@@ -1,4 +1,5 @@
-// Servers, their status history and the alts they are made from (PROTOCOL.md "HTTP API").
+// Servers and their status history (PROTOCOL.md "HTTP API"); their configuration (1.1) is
+// checked and written by provisioning/config-writes.ts. Templates (alts) are in alts.ts.
 // Viewing follows rbac.ts: owners see their own servers, `servers.view` and admins see all. A
 // server the caller may not view answers 404, as an unknown one does, so ids of other users'
 // servers cannot be probed.
@@ -6,8 +7,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { Text } from '../../agent-protocol/text.ts'
 import { notifyAuthChange } from '../../db/sql/auth-notify.ts'
+import { notifyProvision } from '../../db/sql/provision.ts'
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.ts'
 import { principalOf } from '../plugins/auth.ts'
+import { createConfigWrites } from '../provisioning/config-writes.ts'
+import { AutoRestartBody, Environment, MemoryLimitMb } from '../provisioning/schemas.ts'
 import { can, canViewServer, type PermissionName, type Principal } from '../rbac.ts'
 
 const Uuid = Type.String({ format: 'uuid' })
@@ -20,14 +24,18 @@ const CreateServerBody = Type.Object({
   nodeId: Uuid,
   altId: Uuid,
   ownerId: Uuid,
-  port: Type.Integer({ minimum: 1, maximum: 65535 })
+  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  environment: Type.Optional(Environment),
+  memoryLimitMb: Type.Optional(MemoryLimitMb),
+  autoRestart: Type.Optional(AutoRestartBody)
 }, { additionalProperties: false })
 
-const CreateAltBody = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$' }),
-  image: Text({ minLength: 1, maxLength: 512 }),
-  startup: Text({ minLength: 1, maxLength: 4_096 })
-}, { additionalProperties: false })
+const PatchServerBody = Type.Object({
+  name: Type.Optional(Text({ minLength: 1, maxLength: 128 })),
+  environment: Type.Optional(Environment),
+  memoryLimitMb: Type.Optional(MemoryLimitMb),
+  autoRestart: Type.Optional(AutoRestartBody)
+}, { additionalProperties: false, minProperties: 1 })
 
 const codeOf = (err: unknown) => (err as { code?: string }).code
 
@@ -37,6 +45,7 @@ function require (principal: Principal, permission: PermissionName): void {
 
 const serversRoutes: FastifyPluginAsyncTypebox = async app => {
   const { servers } = app.repos
+  const writes = createConfigWrites(app.db.prisma, app.repos)
 
   // onRequest: a caller without a session gets 401 before any validation answer.
   app.addHook('onRequest', app.authenticate)
@@ -62,7 +71,7 @@ const serversRoutes: FastifyPluginAsyncTypebox = async app => {
   app.post('/api/servers', { schema: { body: CreateServerBody } }, async (request, reply) => {
     require(principalOf(request), 'servers.create')
     try {
-      return await reply.code(201).send(await servers.create(request.body))
+      return await reply.code(201).send(await writes.createServer(request.body))
     } catch (err) {
       if (codeOf(err) === 'P2002') throw new ConflictError(`the node already has a server on port ${request.body.port}`)
       if (codeOf(err) === 'P2003') throw new BadRequestError('nodeId, altId and ownerId must name an existing node, alt and user')
@@ -70,14 +79,25 @@ const serversRoutes: FastifyPluginAsyncTypebox = async app => {
     }
   })
 
+  // Name and configuration; a new revision reaches the node's agent (server.config).
+  app.patch('/api/servers/:id', { schema: { params: ServerParams, body: PatchServerBody } }, async request => {
+    require(principalOf(request), 'servers.create')
+    const server = await writes.updateServer(request.params.id, request.body)
+    if (server === null) throw new NotFoundError('server not found')
+    return server
+  })
+
   app.delete('/api/servers/:id', { schema: { params: ServerParams } }, async (request, reply) => {
     require(principalOf(request), 'servers.delete')
     const serverId = request.params.id
     // The NOTIFY commits with the delete, so every hub drops the panel subscriptions to the server
     // (error NOT_FOUND) exactly when it is gone, and never for a delete that rolled back.
+    // The provision notice tells the node's agent (server.removed) through whichever hub holds it.
     const deleted = await app.db.prisma.$transaction(async tx => {
-      if (!await servers.delete(serverId, tx)) return false
+      const server = await servers.get(serverId, tx)
+      if (server === null || !await servers.delete(serverId, tx)) return false
       await notifyAuthChange(tx, { serverId })
+      await notifyProvision(tx, { kind: 'removed', serverId, nodeId: server.nodeId })
       return true
     })
     if (!deleted) throw new NotFoundError('server not found')
@@ -92,18 +112,6 @@ const serversRoutes: FastifyPluginAsyncTypebox = async app => {
     const history = await servers.transitions(request.params.id, { limit, before })
     if (history === undefined) throw new BadRequestError('before must name a transition of this server')
     return history
-  })
-
-  app.get('/api/alts', async () => ({ items: await servers.alts(), next: null }))
-
-  app.post('/api/alts', { schema: { body: CreateAltBody } }, async (request, reply) => {
-    require(principalOf(request), 'servers.create')
-    try {
-      return await reply.code(201).send(await servers.createAlt(request.body))
-    } catch (err) {
-      if (codeOf(err) === 'P2002') throw new ConflictError(`an alt named ${request.body.name} already exists`)
-      throw err
-    }
   })
 }
 
