@@ -28,7 +28,6 @@ async function setup (t: Test) {
   return { hub, admin, node, owner, alt: alt.body }
 }
 
-
 const refused = (t: Test, res: { status: number, body: any }, field: string, message: RegExp, what: string) => {
   t.equal(res.status, 400, what)
   t.match(res.body?.error, { code: 'BAD_REQUEST', field, message }, what)
