@@ -5,7 +5,8 @@
  * Decoding never throws: bad input is an expected event on a public socket, so it comes back as
  * `{ ok: false, error }` with a reason short and safe enough to send back in a BAD_FRAME `error`.
  * The pipeline is ordered cheapest-first: size, UTF-8, nesting depth, JSON.parse, prototype keys,
- * then one schema picked by `type`. Validating against the whole union instead would run every
+ * then one schema picked by `type`, then the checks a schema cannot express (a console frame's
+ * total bytes), also picked by `type`. Validating against the whole union instead would run every
  * branch on a miss and report "must match a schema in anyOf", which helps nobody.
  */
 import type { TSchema } from 'typebox'
@@ -13,9 +14,13 @@ import { Compile } from 'typebox/compile'
 import type { TLocalizedValidationError } from 'typebox/error'
 import { safeParse } from './safe-json.ts'
 import { ERROR } from './codes.ts'
+import { UUID_PATTERN } from './ids.ts'
 import {
+  AGENT_MESSAGE_CHECKS,
   AGENT_MESSAGE_SCHEMAS,
+  HUB_MESSAGE_CHECKS,
   HUB_MESSAGE_SCHEMAS,
+  type MessageCheck,
   type AgentMessage,
   type HubMessage
 } from './messages.ts'
@@ -42,20 +47,33 @@ export type DecodeResult<T> =
   | { ok: true, msg: T }
   | { ok: false, error: DecodeError }
 
-/** The part of a compiled TypeBox validator the codec uses. */
+/** The part of a compiled TypeBox validator the codec uses, plus the type's extra check. */
 interface MessageValidator {
   Check (value: unknown): boolean
   Errors (value: unknown): TLocalizedValidationError[]
+  check?: (msg: unknown) => string | null
 }
 
 // Compiled once at module load: compiling generates code and is far too slow per frame. A Map, not
 // an object, so that a `type` such as "constructor" or "__proto__" cannot hit Object.prototype.
-function compileAll (schemas: Record<string, TSchema>): ReadonlyMap<string, MessageValidator> {
-  return new Map(Object.entries(schemas).map(([type, schema]) => [type, Compile(schema)]))
+function compileAll (
+  schemas: Record<string, TSchema>,
+  checks: Readonly<Record<string, MessageCheck>> = {}
+): ReadonlyMap<string, MessageValidator> {
+  return new Map(Object.entries(schemas).map(([type, schema]) => {
+    const compiled = Compile(schema)
+    const check = Object.hasOwn(checks, type) ? checks[type] as (msg: unknown) => string | null : undefined
+    const validator: MessageValidator = {
+      Check: (value) => compiled.Check(value),
+      Errors: (value) => compiled.Errors(value),
+      check
+    }
+    return [type, validator]
+  }))
 }
 
-const AGENT_VALIDATORS = compileAll(AGENT_MESSAGE_SCHEMAS)
-const HUB_VALIDATORS = compileAll(HUB_MESSAGE_SCHEMAS)
+const AGENT_VALIDATORS = compileAll(AGENT_MESSAGE_SCHEMAS, AGENT_MESSAGE_CHECKS)
+const HUB_VALIDATORS = compileAll(HUB_MESSAGE_SCHEMAS, HUB_MESSAGE_CHECKS)
 
 // fatal: invalid UTF-8 is refused, not silently replaced with U+FFFD. ignoreBOM: keep a BOM so
 // JSON.parse refuses it, exactly as it does for a string frame that starts with one.
@@ -78,8 +96,11 @@ export function decodeHubMessage (raw: string | Uint8Array, limits?: DecodeLimit
  * A decoder with the same pipeline and reasons for another set of message schemas (the panel
  * protocol uses it), compiled once here.
  */
-export function createDecoder<T> (schemas: Record<string, TSchema>): (raw: string | Uint8Array, limits?: DecodeLimits) => DecodeResult<T> {
-  const validators = compileAll(schemas)
+export function createDecoder<T> (
+  schemas: Record<string, TSchema>,
+  checks?: Readonly<Record<string, MessageCheck>>
+): (raw: string | Uint8Array, limits?: DecodeLimits) => DecodeResult<T> {
+  const validators = compileAll(schemas, checks)
   return (raw, limits) => decode(raw, limits, validators) as DecodeResult<T>
 }
 
@@ -126,6 +147,8 @@ function decode (
   const validator = validators.get(type)
   if (validator === undefined) return fail(`unknown type ${quote(type)}`)
   if (!validator.Check(value)) return fail(describe(validator.Errors(value)))
+  const refused = validator.check?.(value) ?? null
+  if (refused !== null) return fail(refused)
   return { ok: true, msg: value }
 }
 
@@ -150,6 +173,10 @@ function describe (errors: TLocalizedValidationError[]): string {
       return `${at}/${pointerToken(error.params.additionalProperties[0] ?? '')}: unexpected property`
     case 'enum':
       return `${at || '/'}: must be one of ${error.params.allowedValues.join(', ')}`
+    case 'pattern':
+      // The id pattern is long and says less than its name (ids.ts).
+      if (error.params.pattern === UUID_PATTERN) return `${at || '/'}: must be a lower-case UUID`
+      return `${at || '/'}: ${error.message}`
     default:
       return `${at || '/'}: ${error.message}`
   }

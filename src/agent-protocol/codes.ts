@@ -74,8 +74,41 @@ export const ERROR = {
    *  (expired, cancelled, or never sent). Drop it. */
   UNKNOWN_COMMAND: 'UNKNOWN_COMMAND',
   /** The hub could not store the frame (for example the database failed). Nothing was recorded:
-   *  resend later, with the same seq; replays are idempotent. */
-  INTERNAL: 'INTERNAL'
+   *  resend later, with the same seq; replays are idempotent. Transient, unlike UNSTORABLE. */
+  INTERNAL: 'INTERNAL',
+  /** 1.1. Storage refused this report on its own (never because of another client's data): it can
+   *  never be stored. Terminal: do not resend it. The hub fails that server's later reports of the
+   *  same batch with it too, so per-server order holds; the agent drops them all. */
+  UNSTORABLE: 'UNSTORABLE',
+  /** 1.1. The frame needs a feature this hub does not support or did not negotiate. Drop it; the
+   *  hub's `welcome.features` says what it speaks. (A frame of a non-negotiated feature arriving
+   *  at the hub is a BAD_FRAME; this code is for refusals that name the feature.) */
+  FEATURE_UNSUPPORTED: 'FEATURE_UNSUPPORTED'
 } as const
 
 export type ErrorCode = typeof ERROR[keyof typeof ERROR]
+
+/**
+ * Codes of agent -> hub `command.result` errors (`error.code` when `ok` is false), PROTOCOL.md 1.1.
+ * The hub stores the code on the action; `error.code` stays a free string on the wire so that an
+ * agent may add codes, but these are the ones the hub and panels know.
+ */
+export const COMMAND_ERROR = {
+  /** START on a server whose process is already running. */
+  ALREADY_RUNNING: 'ALREADY_RUNNING',
+  /** STOP, RESTART, KILL or COMMAND on a server with no running process. */
+  NOT_RUNNING: 'NOT_RUNNING',
+  /** START or INSTALL on a server whose configuration (`server.config`) the agent does not have. */
+  NO_CONFIG: 'NO_CONFIG',
+  /** The startup command could not be started (exec failed, working directory unusable). */
+  SPAWN_FAILED: 'SPAWN_FAILED',
+  /** The install script failed (non-zero exit, or killed); the server ends CRASHED. */
+  INSTALL_FAILED: 'INSTALL_FAILED',
+  /** COMMAND: the input could not be written to the server's console input. */
+  INPUT_FAILED: 'INPUT_FAILED',
+  /** The action needs a feature the agent does not speak (INSTALL without `provision`, COMMAND
+   *  without `console`). The hub also ends such actions FAILED with this code without sending them. */
+  FEATURE_UNSUPPORTED: 'FEATURE_UNSUPPORTED'
+} as const
+
+export type CommandErrorCode = typeof COMMAND_ERROR[keyof typeof COMMAND_ERROR]

@@ -41,7 +41,9 @@ export const AGENT_STATUSES = [
 ] as const satisfies readonly ServerStatus[]
 export type AgentStatus = typeof AGENT_STATUSES[number]
 
-export const ACTION_TYPES = ['START', 'STOP', 'RESTART', 'KILL'] as const
+// INSTALL and COMMAND are protocol 1.1 (PROTOCOL.md "New action types"): the hub sends them only to
+// a node whose welcome negotiated `provision` / `console` respectively.
+export const ACTION_TYPES = ['START', 'STOP', 'RESTART', 'KILL', 'INSTALL', 'COMMAND'] as const
 export type ActionType = typeof ACTION_TYPES[number]
 
 export const ACTION_STATES = [
@@ -82,3 +84,25 @@ export function isLegalTransition (from: ServerStatus | null, to: ServerStatus):
   if (from === null || from === 'UNKNOWN') return true
   return LEGAL_TRANSITIONS[from].includes(to)
 }
+
+/** `console` frames (agent -> hub and hub -> panel): at most this many lines per frame... */
+export const MAX_CONSOLE_LINES = 100
+/** ...and this many UTF-8 bytes of text in all its lines together... */
+export const MAX_CONSOLE_FRAME_TEXT_BYTES = 16_384
+/** ...each line at most this many UTF-8 bytes, with no CR or LF. */
+export const MAX_CONSOLE_LINE_BYTES = 4096
+/** How many recent lines per server an agent replays after `welcome` and the hub keeps. */
+export const CONSOLE_REPLAY_LINES = 200
+
+/** `COMMAND` input: 1 to this many characters of storable text, no CR or LF. */
+export const MAX_COMMAND_INPUT_LENGTH = 1024
+
+/** Revisions of a server's configuration are PostgreSQL integers: 1 to 2^31 - 1. */
+export const MAX_CONFIG_REVISION = 2_147_483_647
+
+/** The signals a template's `stop` may name. */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const
+export type StopSignal = typeof STOP_SIGNALS[number]
+
+/** A template variable's name (and so an `environment` key). */
+export const VARIABLE_NAME_PATTERN = '^[A-Z][A-Z0-9_]{0,63}$'

@@ -5,14 +5,43 @@
  * Agent -> hub schemas are strict (`additionalProperties: false`): the hub refuses what it does not
  * understand rather than dropping it silently. Hub -> agent schemas allow additional properties,
  * because PROTOCOL.md lets the hub add fields and older agents must keep working when it does.
+ * Ids are canonical (lower-case) UUIDs in both directions; an agent's `at` is an `agent-instant`.
+ *
+ * Protocol 1.1 frames live beside this file, by feature: provision-messages.ts and
+ * console-messages.ts. The tables at the end list every message of both versions; features.ts
+ * says which feature a frame type needs.
  */
 import Type, { type Static } from 'typebox'
-import { ACTION_TYPES, AGENT_STATUSES, MAX_HELLO_SERVERS, MAX_SEQ } from './constants.ts'
-import { Text } from './text.ts'
+import {
+  ACTION_TYPES,
+  AGENT_STATUSES,
+  MAX_COMMAND_INPUT_LENGTH,
+  MAX_HELLO_SERVERS,
+  MAX_SEQ
+} from './constants.ts'
+import { MAX_FEATURE_NAME_LENGTH, MAX_FEATURES } from './features.ts'
+import { Uuid as CanonicalUuid } from './ids.ts'
+import { Line, Text } from './text.ts'
+import { AgentInstant } from './time.ts'
+import {
+  checkServerConfig,
+  Revision,
+  ServerConfigAckMessageSchema,
+  ServerConfigMessageSchema,
+  ServerRemovedMessageSchema,
+  type ServerConfigMessage
+} from './provision-messages.ts'
+import {
+  checkConsole,
+  ConsoleMessageSchema,
+  StatsMessageSchema,
+  type ConsoleMessage
+} from './console-messages.ts'
 
 const Strict = { additionalProperties: false } as const
 
-const Uuid = Type.String({ format: 'uuid' })
+const Uuid = CanonicalUuid()
+// Instants the hub sends; an agent's own instants are AgentInstant (from 2000-01-01, no leap second).
 const DateTime = Type.String({ format: 'date-time' })
 // UNKNOWN is absent on purpose: only the hub may set it.
 const AgentStatus = Type.Enum(AGENT_STATUSES)
@@ -25,8 +54,13 @@ export const HelloServerSchema = Type.Object({
   serverId: Uuid,
   status: AgentStatus,
   // 0 = this server never reported a status on the agent.
-  seq: Type.Integer({ minimum: 0, maximum: MAX_SEQ })
+  seq: Type.Integer({ minimum: 0, maximum: MAX_SEQ }),
+  // 1.1: the configuration revision the agent runs for this server (absent: none).
+  configRevision: Type.Optional(Revision())
 }, Strict)
+
+// Feature names: unknown ones are ignored, so any short storable string passes.
+const FeatureNames = Type.Array(Text({ minLength: 1, maxLength: MAX_FEATURE_NAME_LENGTH }), { maxItems: MAX_FEATURES })
 
 // agent -> hub: first frame; the snapshot of every server on the node.
 export const HelloMessageSchema = Type.Object({
@@ -35,7 +69,9 @@ export const HelloMessageSchema = Type.Object({
   // which is terminal, instead of being a BAD_FRAME the agent would retry forever.
   protocol: Type.Integer(),
   agentVersion: Text({ minLength: 1, maxLength: 64 }),
-  servers: Type.Array(HelloServerSchema, { maxItems: MAX_HELLO_SERVERS })
+  servers: Type.Array(HelloServerSchema, { maxItems: MAX_HELLO_SERVERS }),
+  // 1.1: the features the agent speaks; absent for a v1 agent.
+  features: Type.Optional(FeatureNames)
 }, Strict)
 
 // agent -> hub: one status change; seq strictly increases per server.
@@ -44,7 +80,7 @@ export const StatusMessageSchema = Type.Object({
   serverId: Uuid,
   status: AgentStatus,
   seq: Seq,
-  at: DateTime,
+  at: AgentInstant(),
   reason: Type.Optional(Text({ maxLength: 256 }))
 }, Strict)
 
@@ -73,7 +109,9 @@ export const WelcomeMessageSchema = Type.Object({
   protocol: Type.Integer(),
   nodeId: Uuid,
   heartbeatMs: Type.Integer({ minimum: 1 }),
-  lastSeq: Type.Record(Type.String(), Type.Integer({ minimum: 0, maximum: MAX_SEQ }))
+  lastSeq: Type.Record(Type.String(), Type.Integer({ minimum: 0, maximum: MAX_SEQ })),
+  // 1.1: present exactly when hello.features was: the negotiated features (possibly []).
+  features: Type.Optional(Type.Array(Type.String()))
 })
 
 // hub -> agent: the status (or its duplicate) is durably recorded.
@@ -90,7 +128,9 @@ export const CommandMessageSchema = Type.Object({
   serverId: Uuid,
   action: Type.Enum(ACTION_TYPES),
   issuedAt: DateTime,
-  expiresAt: DateTime
+  expiresAt: DateTime,
+  // 1.1: for COMMAND only, the line to write (plus a newline) to the server's console input.
+  input: Type.Optional(Line({ minLength: 1, maxLength: MAX_COMMAND_INPUT_LENGTH }))
 })
 
 // hub -> agent: a frame was refused. `code` is a plain string, not the ErrorCode enumeration, so
@@ -109,22 +149,44 @@ export const AGENT_MESSAGE_SCHEMAS = {
   hello: HelloMessageSchema,
   status: StatusMessageSchema,
   'command.ack': CommandAckMessageSchema,
-  'command.result': CommandResultMessageSchema
+  'command.result': CommandResultMessageSchema,
+  console: ConsoleMessageSchema,
+  stats: StatsMessageSchema,
+  'server.config.ack': ServerConfigAckMessageSchema
 } as const
 
 export const HUB_MESSAGE_SCHEMAS = {
   welcome: WelcomeMessageSchema,
   'status.ack': StatusAckMessageSchema,
   command: CommandMessageSchema,
-  error: ErrorMessageSchema
+  error: ErrorMessageSchema,
+  'server.config': ServerConfigMessageSchema,
+  'server.removed': ServerRemovedMessageSchema
 } as const
+
+/**
+ * Checks the schemas cannot express, by `type`, run by the codec after the schema passed: each
+ * returns a BAD_FRAME reason, or null when the message is fine.
+ */
+export type MessageCheck = (msg: never) => string | null
+
+export const AGENT_MESSAGE_CHECKS: Readonly<Record<string, MessageCheck>> = {
+  console: (msg: ConsoleMessage) => checkConsole(msg)
+}
+
+export const HUB_MESSAGE_CHECKS: Readonly<Record<string, MessageCheck>> = {
+  'server.config': (msg: ServerConfigMessage) => checkServerConfig(msg)
+}
 
 // agent -> hub
 export const AgentMessageSchema = Type.Union([
   HelloMessageSchema,
   StatusMessageSchema,
   CommandAckMessageSchema,
-  CommandResultMessageSchema
+  CommandResultMessageSchema,
+  ConsoleMessageSchema,
+  StatsMessageSchema,
+  ServerConfigAckMessageSchema
 ])
 
 // hub -> agent
@@ -132,7 +194,9 @@ export const HubMessageSchema = Type.Union([
   WelcomeMessageSchema,
   StatusAckMessageSchema,
   CommandMessageSchema,
-  ErrorMessageSchema
+  ErrorMessageSchema,
+  ServerConfigMessageSchema,
+  ServerRemovedMessageSchema
 ])
 
 export type HelloServer = Static<typeof HelloServerSchema>

@@ -14,3 +14,15 @@ Format.Set(TEXT_FORMAT, isStorableText)
 
 export const Text = (options: { minLength?: number, maxLength?: number, pattern?: string } = {}): TString =>
   Type.String({ ...options, format: TEXT_FORMAT })
+
+export const LINE_FORMAT = 'storable-line'
+
+/** Storable text on one line: no CR and no LF either. */
+export const isStorableLine = (value: string): boolean =>
+  isStorableText(value) && !value.includes('\n') && !value.includes('\r')
+
+Format.Set(LINE_FORMAT, isStorableLine)
+
+/** A string schema for one line of storable text (console input, a stop command). */
+export const Line = (options: { minLength?: number, maxLength?: number } = {}): TString =>
+  Type.String({ ...options, format: LINE_FORMAT })

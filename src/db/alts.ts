@@ -1,5 +1,6 @@
 // Configuration templates (alts): one repository for the aggregate. What a template must hold
 // is checked in src/hub/provisioning/template.ts before anything is written here.
+import { conflict, mapping } from './domain-errors.ts'
 import type { Prisma, PrismaClient } from './generated/client.ts'
 import type { AutoRestart, ServerSettings, StopSpec, Template, Variable } from '../hub/provisioning/types.ts'
 
@@ -60,14 +61,18 @@ export function createAltRepository (prisma: PrismaClient) {
       await tx.server.updateMany({ where: { altId }, data: { configRevision: { increment: 1 } } })
     },
 
-    /** Prisma raises P2002 for a name already taken. */
+    /** 409 for a name already taken. */
     async create (data: AltWrite, tx: Tx = prisma): Promise<PublicAlt> {
-      return await tx.alt.create({ data: { ...data, stop: json(data.stop), variables: json(data.variables) }, select: PUBLIC_ALT })
+      return await mapping(async () => await tx.alt.create({ data: { ...data, stop: json(data.stop), variables: json(data.variables) }, select: PUBLIC_ALT }), {
+        P2002: () => conflict(`an alt named ${data.name} already exists`)
+      })
     },
 
-    /** Replaces the template's fields. Prisma raises P2002 for a name already taken. */
+    /** Replaces the template's fields; 409 for a name already taken. */
     async update (id: string, data: AltWrite, tx: Tx = prisma): Promise<PublicAlt> {
-      return await tx.alt.update({ where: { id }, data: { ...data, stop: json(data.stop), variables: json(data.variables) }, select: PUBLIC_ALT })
+      return await mapping(async () => await tx.alt.update({ where: { id }, data: { ...data, stop: json(data.stop), variables: json(data.variables) }, select: PUBLIC_ALT }), {
+        P2002: () => conflict(`an alt named ${data.name} already exists`)
+      })
     }
   }
 }

@@ -1,4 +1,5 @@
 // Nodes: the hosts agents run on, with their token version and presence.
+import { conflict, mapping, notFound } from './domain-errors.ts'
 import type { Prisma, PrismaClient } from './generated/client.ts'
 
 type Tx = PrismaClient | Prisma.TransactionClient
@@ -21,10 +22,12 @@ export function createNodeRepository (prisma: PrismaClient) {
       return count === 0 ? null : await tx.node.findUniqueOrThrow({ where: { id }, select: PUBLIC_NODE })
     },
 
-    /** Deletes the node; P2003 while it still has servers. */
-    async delete (id: string, tx: Tx = prisma): Promise<boolean> {
-      const { count } = await tx.node.deleteMany({ where: { id } })
-      return count === 1
+    /** Deletes the node: 404 when unknown, 409 while it still has servers. */
+    async delete (id: string, tx: Tx = prisma): Promise<void> {
+      const { count } = await mapping(async () => await tx.node.deleteMany({ where: { id } }), {
+        P2003: () => conflict('the node still has servers')
+      })
+      if (count !== 1) throw notFound('node not found')
     }
   }
 }

@@ -1,4 +1,5 @@
 // Servers and their status history. Their templates (alts) live in alts.ts.
+import { conflict, invalid, mapping } from './domain-errors.ts'
 import type { Prisma, PrismaClient } from './generated/client.ts'
 
 type Tx = PrismaClient | Prisma.TransactionClient
@@ -19,7 +20,12 @@ export const PUBLIC_SERVER = {
   createdAt: true,
   updatedAt: true
 } as const
-export type PublicServer = Prisma.ServerGetPayload<{ select: typeof PUBLIC_SERVER }>
+/** What the select reads: the model's public fields plus the names shown next to the ids. */
+const SERVER_SELECT = { ...PUBLIC_SERVER, node: { select: { name: true } }, owner: { select: { username: true } } } as const
+type ServerRow = Prisma.ServerGetPayload<{ select: typeof SERVER_SELECT }>
+/** A server over HTTP: its public fields, `nodeName` and `ownerUsername` (PROTOCOL.md 1.1). */
+export type PublicServer = Prisma.ServerGetPayload<{ select: typeof PUBLIC_SERVER }> & { nodeName: string, ownerUsername: string }
+const toPublic = ({ node, owner, ...rest }: ServerRow): PublicServer => ({ ...rest, nodeName: node.name, ownerUsername: owner.username })
 
 /** The server's part of its configuration (PROTOCOL.md 1.1); checked in src/hub/provisioning. */
 export interface ServerConfigFields {
@@ -51,26 +57,32 @@ export function createServerRepository (prisma: PrismaClient) {
           ...(options.nodeId === undefined ? {} : { nodeId: options.nodeId }),
           ...(options.after === undefined ? {} : { id: { gt: options.after } })
         },
-        select: PUBLIC_SERVER,
+        select: SERVER_SELECT,
         orderBy: { id: 'asc' },
         take: options.limit + 1
       })
-      return page(rows, options.limit)
+      return page(rows.map(toPublic), options.limit)
     },
 
     async get (id: string, tx: Tx = prisma): Promise<PublicServer | null> {
-      return await tx.server.findUnique({ where: { id }, select: PUBLIC_SERVER })
+      const row = await tx.server.findUnique({ where: { id }, select: SERVER_SELECT })
+      return row === null ? null : toPublic(row)
     },
 
-    /** Prisma raises P2002 for a port the node already uses, P2003 for an unknown node, alt or owner. */
+    /** 409 for a port the node already uses, 400 for an unknown node, alt or owner. */
     async create (data: { name: string, nodeId: string, altId: string, ownerId: string, port: number } & Partial<ServerConfigFields>, tx: Tx = prisma): Promise<PublicServer> {
-      return await tx.server.create({ data: { ...data, ...jsonFields(data) }, select: PUBLIC_SERVER })
+      return toPublic(await mapping(async () => await tx.server.create({ data: { ...data, ...jsonFields(data) }, select: SERVER_SELECT }), {
+        P2002: () => conflict(`the node already has a server on port ${data.port}`),
+        P2003: () => invalid('nodeId, altId and ownerId must name an existing node, alt and user')
+      }))
     },
 
     /** Changes the name or configuration and bumps `configRevision`. Null when there is no such server. */
     async updateConfig (id: string, data: { name?: string } & Partial<ServerConfigFields>, tx: Tx = prisma): Promise<PublicServer | null> {
       const { count } = await tx.server.updateMany({ where: { id }, data: { ...data, ...jsonFields(data), configRevision: { increment: 1 } } })
-      return count === 0 ? null : await tx.server.findUnique({ where: { id }, select: PUBLIC_SERVER })
+      if (count === 0) return null
+      const row = await tx.server.findUnique({ where: { id }, select: SERVER_SELECT })
+      return row === null ? null : toPublic(row)
     },
 
     async delete (id: string, tx: Tx = prisma): Promise<boolean> {

@@ -49,7 +49,14 @@ export const ConfigSchema = Type.Object({
   /** Bytes a panel socket may have buffered before its events are coalesced. */
   panelHighWaterBytes: Int(1_048_576, 16_384, 268_435_456),
   /** A panel socket over the high-water mark this long is closed (1008). */
-  panelMaxStallMs: Int(30_000, 100, 3_600_000)
+  panelMaxStallMs: Int(30_000, 100, 3_600_000),
+  /** Bytes a panel socket may have buffered, every frame counted (snapshots too); beyond: close 1008. */
+  panelMaxBufferedBytes: Int(8_388_608, 65_536, 1_073_741_824),
+  /** Bytes an agent socket may have buffered (unread acks, commands); beyond: close 1008. */
+  agentMaxBufferedBytes: Int(1_048_576, 4_096, 1_073_741_824),
+  /** Panel sockets open at once per session and per client address; beyond: 429 before the upgrade. */
+  panelMaxSocketsPerSession: Int(2_000, 1, 1_000_000),
+  panelMaxSocketsPerAddress: Int(5_000, 1, 1_000_000)
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -89,7 +96,11 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   panelRatePerSecond: 'HUB_PANEL_RATE',
   panelBurst: 'HUB_PANEL_BURST',
   panelHighWaterBytes: 'HUB_PANEL_HIGH_WATER_BYTES',
-  panelMaxStallMs: 'HUB_PANEL_MAX_STALL_MS'
+  panelMaxStallMs: 'HUB_PANEL_MAX_STALL_MS',
+  panelMaxBufferedBytes: 'HUB_PANEL_MAX_BUFFERED_BYTES',
+  agentMaxBufferedBytes: 'HUB_AGENT_MAX_BUFFERED_BYTES',
+  panelMaxSocketsPerSession: 'HUB_PANEL_MAX_SOCKETS_PER_SESSION',
+  panelMaxSocketsPerAddress: 'HUB_PANEL_MAX_SOCKETS_PER_ADDRESS'
 }
 
 /** Values that must never be echoed back in an error message. */

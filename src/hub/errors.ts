@@ -19,6 +19,11 @@ export function actionConflict (actionId: string, action: string, state: string)
   return err
 }
 
+/** A 429 or 503 for load: the error handler sends `Retry-After` (whole seconds, at least 1). */
+export function retryLater (err: Error, retryAfterMs: number): Error {
+  return Object.assign(err, { retryAfterMs })
+}
+
 /** The same answer for an unknown user and a wrong password, so neither can be told apart. */
 export const badCredentials = () => new UnauthorizedError('invalid username or password')
 export const missingSession = () => new UnauthorizedError('a valid session token is required')

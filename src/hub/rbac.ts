@@ -16,6 +16,8 @@ export function can (principal: Principal, permission: PermissionName): boolean 
   return principal.role === 'ADMIN' || principal.permissions.has(permission)
 }
 
+export const isAdmin = (principal: Principal): boolean => principal.role === 'ADMIN'
+
 /** The permission names a principal effectively holds. */
 export function effectivePermissions (principal: Principal): PermissionName[] {
   return PERMISSION_NAMES.filter(p => can(principal, p))

@@ -65,7 +65,7 @@ t.test('hello', async (t) => {
     'an agent never reports UNKNOWN')
   refuses(t, helloServer({ status: 'running' }),
     '/servers/0/status: must be one of INSTALLING, STOPPED, STARTING, RUNNING, STOPPING, CRASHED')
-  refuses(t, helloServer({ serverId: 'not-a-uuid' }), '/servers/0/serverId: must match format "uuid"')
+  refuses(t, helloServer({ serverId: 'not-a-uuid' }), '/servers/0/serverId: must be a lower-case UUID')
   refuses(t, helloServer({ seq: -1 }), '/servers/0/seq: must be >= 0')
   refuses(t, helloServer({ seq: 1.5 }), '/servers/0/seq: must be integer')
   refuses(t, helloServer({ seq: 2 ** 60 }), '/servers/0/seq: must be <= 9007199254740991')
@@ -102,8 +102,8 @@ t.test('status', async (t) => {
     '/status: must be one of INSTALLING, STOPPED, STARTING, RUNNING, STOPPING, CRASHED', 'UNKNOWN from an agent')
   refuses(t, status({ status: 3 }),
     '/status: must be one of INSTALLING, STOPPED, STARTING, RUNNING, STOPPING, CRASHED')
-  refuses(t, status({ serverId: SERVER.toUpperCase().slice(1) }), '/serverId: must match format "uuid"')
-  refuses(t, status({ at: 'yesterday' }), '/at: must match format "date-time"')
+  refuses(t, status({ serverId: SERVER.toUpperCase().slice(1) }), '/serverId: must be a lower-case UUID')
+  refuses(t, status({ at: 'yesterday' }), '/at: must match format "agent-instant"')
   refuses(t, status({ at: 1714564800000 }), '/at: must be string')
   refuses(t, status({ reason: 'r'.repeat(257) }), '/reason: must not have more than 256 characters')
   refuses(t, status({ reason: null }), '/reason: must be string')
@@ -119,7 +119,7 @@ t.test('status', async (t) => {
 
 t.test('command.ack', async (t) => {
   accepts(t, ack(), 'valid')
-  refuses(t, ack({ commandId: 'abc' }), '/commandId: must match format "uuid"')
+  refuses(t, ack({ commandId: 'abc' }), '/commandId: must be a lower-case UUID')
   refuses(t, ack({ commandId: 42 }), '/commandId: must be string')
   refuses(t, without(ack(), 'commandId'), '/commandId: required')
   refuses(t, ack({ serverId: SERVER }), '/serverId: unexpected property')

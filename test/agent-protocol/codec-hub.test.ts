@@ -30,7 +30,7 @@ t.test('welcome', async (t) => {
   accepts(t, welcome({ lastSeq: {} }), 'no servers')
   accepts(t, welcome({ protocol: 2 }), 'another protocol decodes; the agent decides')
   refuses(t, welcome({ heartbeatMs: 0 }), '/heartbeatMs: must be >= 1')
-  refuses(t, welcome({ nodeId: 'node-1' }), '/nodeId: must match format "uuid"')
+  refuses(t, welcome({ nodeId: 'node-1' }), '/nodeId: must be a lower-case UUID')
   refuses(t, welcome({ lastSeq: { [SERVER]: -1 } }), `/lastSeq/${SERVER}: must be >= 0`)
   refuses(t, welcome({ lastSeq: { [SERVER]: '4' } }), `/lastSeq/${SERVER}: must be integer`)
   refuses(t, welcome({ lastSeq: [] }), '/lastSeq: must be object')
@@ -45,7 +45,7 @@ t.test('status.ack', async (t) => {
 
 t.test('command', async (t) => {
   for (const action of ['START', 'STOP', 'RESTART', 'KILL']) accepts(t, command({ action }), action)
-  refuses(t, command({ action: 'REBOOT' }), '/action: must be one of START, STOP, RESTART, KILL')
+  refuses(t, command({ action: 'REBOOT' }), '/action: must be one of START, STOP, RESTART, KILL, INSTALL, COMMAND')
   refuses(t, command({ expiresAt: 'soon' }), '/expiresAt: must match format "date-time"')
   refuses(t, command({ commandId: 12 }), '/commandId: must be string')
 })

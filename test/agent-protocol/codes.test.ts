@@ -1,5 +1,5 @@
 import t from 'tap'
-import { CLOSE, ERROR, shouldReconnect } from '../../src/agent-protocol/index.ts'
+import { CLOSE, COMMAND_ERROR, ERROR, shouldReconnect } from '../../src/agent-protocol/index.ts'
 
 t.test('close codes match PROTOCOL.md', async (t) => {
   t.strictSame({ ...CLOSE }, {
@@ -28,7 +28,16 @@ t.test('shouldReconnect: everything else reconnects', async (t) => {
 t.test('error codes are their own names', async (t) => {
   t.strictSame(Object.keys(ERROR), [
     'BAD_FRAME', 'NOT_YOUR_SERVER', 'ILLEGAL_TRANSITION', 'RATE_LIMITED',
-    'NOT_READY', 'ALREADY_HELLO', 'UNKNOWN_COMMAND', 'INTERNAL'
+    'NOT_READY', 'ALREADY_HELLO', 'UNKNOWN_COMMAND', 'INTERNAL',
+    'UNSTORABLE', 'FEATURE_UNSUPPORTED'
   ])
   for (const [key, value] of Object.entries(ERROR)) t.equal(value, key)
+})
+
+t.test('command.result error codes match PROTOCOL.md 1.1', async (t) => {
+  t.strictSame(Object.keys(COMMAND_ERROR), [
+    'ALREADY_RUNNING', 'NOT_RUNNING', 'NO_CONFIG', 'SPAWN_FAILED', 'INSTALL_FAILED',
+    'INPUT_FAILED', 'FEATURE_UNSUPPORTED'
+  ])
+  for (const [key, value] of Object.entries(COMMAND_ERROR)) t.equal(value, key)
 })

@@ -27,7 +27,7 @@ t.test('enumerations match PROTOCOL.md', async (t) => {
   t.equal(MAX_SEQ, Number.MAX_SAFE_INTEGER)
   t.strictSame([...SERVER_STATUSES], ['INSTALLING', 'STOPPED', 'STARTING', 'RUNNING', 'STOPPING', 'CRASHED', 'UNKNOWN'])
   t.strictSame([...AGENT_STATUSES], SERVER_STATUSES.filter((s) => s !== 'UNKNOWN'))
-  t.strictSame([...ACTION_TYPES], ['START', 'STOP', 'RESTART', 'KILL'])
+  t.strictSame([...ACTION_TYPES], ['START', 'STOP', 'RESTART', 'KILL', 'INSTALL', 'COMMAND'])
   t.strictSame([...ACTION_STATES], ['QUEUED', 'DISPATCHED', 'ACKED', 'SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELLED'])
 })
 

@@ -20,7 +20,7 @@ export interface TestHub {
   url: string
   databaseUrl: string
   /** fetch against the hub; `token` becomes a bearer header, `body` is sent as JSON. */
-  request (method: string, path: string, options?: { token?: string, body?: unknown, headers?: Record<string, string> }): Promise<{ status: number, body: any }>
+  request (method: string, path: string, options?: { token?: string, body?: unknown, headers?: Record<string, string> }): Promise<{ status: number, body: any, headers: Headers }>
   login (username: string, password: string): Promise<string>
   adminToken (): Promise<string>
 }
@@ -48,7 +48,9 @@ export async function startTestHub (t: Tap, overrides: Partial<Config> = {}, opt
       signal: AbortSignal.timeout(10_000)
     })
     const text = await res.text()
-    return { status: res.status, body: text === '' ? undefined : res.headers.get('content-type')?.includes('json') === true ? JSON.parse(text) : text }
+    const answer = { status: res.status, body: text === '' ? undefined : res.headers.get('content-type')?.includes('json') === true ? JSON.parse(text) : text }
+    // Not enumerable, so tests that compare whole answers (t.same) still compare status and body only.
+    return Object.defineProperty(answer, 'headers', { value: res.headers, enumerable: false }) as typeof answer & { headers: Headers }
   }
   const login = async (username: string, password: string) => {
     const res = await request('POST', '/api/auth/login', { body: { username, password } })

@@ -111,7 +111,15 @@ t.test('bad frames never crash the hub nor write a row, and a fresh agent still 
     JSON.stringify({ type: 'status', serverId: s1, status: 'STARTING', seq: 1.5, at: new Date().toISOString() }),
     JSON.stringify({ type: 'status', serverId: s1, status: 'STARTING', seq: 2 ** 60, at: new Date().toISOString() }),
     JSON.stringify({ type: 'status', serverId: s1, status: 'UNKNOWN', seq: 1, at: new Date().toISOString() }),
-    JSON.stringify({ type: 'status', serverId: 'x', status: 'STARTING', seq: 1, at: new Date().toISOString() })
+    JSON.stringify({ type: 'status', serverId: 'x', status: 'STARTING', seq: 1, at: new Date().toISOString() }),
+    // Protocol 1.1: canonical ids and agent instants are refused at the edge, never stored.
+    JSON.stringify({ type: 'status', serverId: s1?.toUpperCase(), status: 'STARTING', seq: 1, at: new Date().toISOString() }),
+    JSON.stringify({ type: 'status', serverId: s1, status: 'STARTING', seq: 1, at: '2016-12-31T23:59:60Z' }),
+    JSON.stringify({ type: 'status', serverId: s1, status: 'STARTING', seq: 1, at: '1999-12-31T23:59:59Z' }),
+    // 1.1 frames of features this hello did not negotiate.
+    JSON.stringify({ type: 'console', serverId: s1, lines: ['x'] }),
+    JSON.stringify({ type: 'stats', serverId: s1, at: new Date().toISOString(), cpuPercent: 1, memoryBytes: 1, uptimeMs: 1 }),
+    JSON.stringify({ type: 'server.config.ack', serverId: s1, revision: 1 })
   ]
   for (const frame of frames) {
     agent.send(frame)

@@ -29,6 +29,9 @@ t.test('creating servers: servers.create, STOPPED at first, 409 on a taken port,
   t.equal(created.status, 201)
   t.match(created.body, { id: String, name: 'mc-1', status: 'STOPPED', port: 25565, nodeId: node.id, altId: alt.id, ownerId: alice.id })
   t.notOk('seq' in created.body, 'the agent seq stays internal')
+  t.match(created.body, { nodeName: 'n1', ownerUsername: 'alice' }, 'PROTOCOL.md 1.1: the names next to the ids')
+  t.match((await hub.request('GET', `/api/servers/${created.body.id as string}`, { token: admin })).body, { nodeName: 'n1', ownerUsername: 'alice' })
+  t.match((await hub.request('GET', '/api/servers', { token: admin })).body.items.find((s: { id: string }) => s.id === created.body.id), { nodeName: 'n1', ownerUsername: 'alice' })
 
   const taken = await create('mc-2', alice.id, 25565)
   t.equal(taken.status, 409)

@@ -1,24 +1,18 @@
-// One agent connection, after authentication: hello → welcome, status ingest, heartbeats,
-// rate limits and bad-frame accounting. Knows nothing of Fastify or ws (see transport.ts).
+// One agent connection, after authentication: hello → welcome, status ingest, command replies.
+// Heartbeats, rate limits, bad-frame accounting, the bounded send path and closing are the
+// connection kernel's (connection/connection.ts); like it, this knows nothing of Fastify or ws.
 import {
-  CLOSE, ERROR, PROTOCOL_VERSION, decodeAgentMessage, encode,
+  CLOSE, ERROR, PROTOCOL_VERSION, decodeAgentMessage, encode, featureOfAgentFrame,
   type AgentMessage, type CommandMessage, type HelloMessage, type HubMessage
 } from '../../agent-protocol/index.ts'
-import type { Transport } from './transport.ts'
-import { createTokenBucket } from '../token-bucket.ts'
+import { createConnection, type ConnectionLimits } from '../connection/connection.ts'
+import type { Log, SetTimer, Transport } from '../connection/types.ts'
 import type { HelloResult } from './hello.ts'
 import type { IngestOutcome, StatusReport } from './status-ingest.ts'
 
-export interface AgentSessionLimits {
-  heartbeatMs: number
+export interface AgentSessionLimits extends ConnectionLimits {
   helloTimeoutMs: number
   maxFrameBytes: number
-  ratePerSecond: number
-  burst: number
-  /** Bad frames tolerated before the connection is closed with 4400. */
-  maxBadFrames: number
-  /** Rate-limited frames tolerated before the connection is closed with 4429. */
-  maxLimitedFrames: number
 }
 
 export interface AgentSessionDeps {
@@ -26,14 +20,14 @@ export interface AgentSessionDeps {
   transport: Transport
   limits: AgentSessionLimits
   now: () => number
-  setTimer: (fn: () => void, ms: number) => { cancel (): void }
+  setTimer: SetTimer
   hello: (msg: HelloMessage) => Promise<HelloResult>
   submit: (report: StatusReport) => Promise<IngestOutcome>
   /** A `command.ack` or `command.result` of this node, to be recorded. */
   reply?: (reply: CommandReply) => Promise<CommandReplyOutcome>
   /** The session became ready (welcome sent): pending commands go out now. */
   onReady?: () => void
-  log: { warn (obj: object, msg: string): void, info? (obj: object, msg: string): void }
+  log: Log
 }
 
 export type CommandReply =
@@ -62,44 +56,34 @@ export interface AgentSession {
 export function createAgentSession (deps: AgentSessionDeps): AgentSession {
   const { nodeId, transport, limits, now, log } = deps
   let state: 'awaiting-hello' | 'reconciling' | 'ready' | 'closed' = 'awaiting-hello'
-  let badFrames = 0
-  let limitedFrames = 0
-  let lastSeen = now()
-  const bucket = createTokenBucket(limits.ratePerSecond, limits.burst, now)
-
-  const send = (msg: HubMessage) => { if (state !== 'closed') transport.send(encode(msg)) }
-  const error = (code: string, message: string, ref?: string) => send({ type: 'error', code, message, ...(ref === undefined ? {} : { ref }) })
-
-  function close (code: number, reason: string) {
-    if (state === 'closed') return
-    state = 'closed'
-    stopTimers()
-    transport.close(code, reason)
-  }
+  const errorFrame = (code: string, message: string, ref?: string) => encode({ type: 'error', code, message, ...(ref === undefined ? {} : { ref }) })
+  const conn = createConnection({
+    transport,
+    limits,
+    now,
+    setTimer: deps.setTimer,
+    errors: {
+      rateLimited: () => errorFrame(ERROR.RATE_LIMITED, 'too many frames; slow down'),
+      badFrame: reason => errorFrame(ERROR.BAD_FRAME, reason)
+    },
+    onText,
+    onEnd () {
+      state = 'closed'
+      helloTimer.cancel()
+    }
+  })
+  // Acks, errors and commands all go through the kernel's bound: an agent that sends but never
+  // reads is closed (1008) before its unread acks pile up in the hub.
+  const send = (msg: HubMessage) => { conn.send(encode(msg)) }
+  const error = (code: string, message: string, ref?: string) => { conn.send(errorFrame(code, message, ref)) }
+  const close = (code: number, reason: string) => conn.close(code, reason)
 
   const helloTimer = deps.setTimer(() => { if (state === 'awaiting-hello') close(CLOSE.TIMEOUT, 'hello timeout') }, limits.helloTimeoutMs)
-  // Every heartbeat: the peer must have been heard from (any frame or pong) within 2 intervals.
-  let heartbeat = deps.setTimer(beat, limits.heartbeatMs)
-  function beat () {
-    if (now() - lastSeen > 2 * limits.heartbeatMs) {
-      close(CLOSE.TIMEOUT, 'heartbeat lost')
-      return
-    }
-    transport.ping()
-    heartbeat = deps.setTimer(beat, limits.heartbeatMs)
-  }
-  function stopTimers () {
-    helloTimer.cancel()
-    heartbeat.cancel()
-  }
 
   // Handlers catch their own failures; this only guards against a bug escaping as an unhandled rejection.
   const fault = (err: unknown) => log.warn({ nodeId, err }, 'agent frame handler failed')
 
-  function bad (reason: string) {
-    error(ERROR.BAD_FRAME, reason)
-    if (++badFrames > limits.maxBadFrames) close(CLOSE.PROTOCOL_ERROR, 'too many bad frames')
-  }
+  const bad = (reason: string) => conn.bad(errorFrame(ERROR.BAD_FRAME, reason))
 
   async function onHello (msg: HelloMessage) {
     if (msg.protocol !== PROTOCOL_VERSION) {
@@ -142,45 +126,29 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     }
   }
 
+  function onText (data: string | Buffer) {
+    const decoded = decodeAgentMessage(data, { maxBytes: limits.maxFrameBytes })
+    if (!decoded.ok) return bad(decoded.error.reason)
+    const msg = decoded.msg
+    if (msg.type === 'hello') {
+      if (state === 'awaiting-hello') onHello(msg).catch(fault)
+      else error(ERROR.ALREADY_HELLO, 'hello was already received')
+      return
+    }
+    if (state !== 'ready') return error(ERROR.NOT_READY, 'send hello and wait for welcome first')
+    if (msg.type === 'status') onStatus(msg).catch(fault)
+    else if (msg.type === 'command.ack' || msg.type === 'command.result') onCommandReply(msg).catch(fault)
+    // A 1.1 frame (features.ts) of a feature this connection's welcome did not negotiate.
+    else bad(`${msg.type}: feature ${featureOfAgentFrame(msg.type) ?? '?'} not negotiated`)
+  }
+
   return {
     nodeId,
     isReady: () => state === 'ready',
     sendCommand: msg => { if (state === 'ready') send(msg) },
-    onFrame (data, isBinary) {
-      if (state === 'closed') return
-      lastSeen = now()
-      if (!bucket.take()) {
-        error(ERROR.RATE_LIMITED, 'too many frames; slow down')
-        if (++limitedFrames > limits.maxLimitedFrames) close(CLOSE.RATE_LIMITED, 'rate limited')
-        return
-      }
-      if (isBinary) {
-        bad('binary frames are not accepted')
-        return
-      }
-      const decoded = decodeAgentMessage(data, { maxBytes: limits.maxFrameBytes })
-      if (!decoded.ok) {
-        bad(decoded.error.reason)
-        return
-      }
-      const msg = decoded.msg
-      if (msg.type === 'hello') {
-        if (state === 'awaiting-hello') onHello(msg).catch(fault)
-        else error(ERROR.ALREADY_HELLO, 'hello was already received')
-        return
-      }
-      if (state !== 'ready') {
-        error(ERROR.NOT_READY, 'send hello and wait for welcome first')
-        return
-      }
-      if (msg.type === 'status') onStatus(msg).catch(fault)
-      else onCommandReply(msg).catch(fault)
-    },
-    onPong () { lastSeen = now() },
-    onClosed () {
-      state = 'closed'
-      stopTimers()
-    },
+    onFrame: (data, isBinary) => conn.onFrame(data, isBinary),
+    onPong: () => conn.onPong(),
+    onClosed: () => conn.onClosed(),
     close
   }
 }

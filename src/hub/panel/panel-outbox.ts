@@ -1,11 +1,13 @@
-// The bounded send path of one panel connection. Events go out in chunks (one corked write each);
-// after each chunk the transport's buffered amount is checked. Above `highWaterBytes` the outbox
+// The event stream of one panel connection, over the connection kernel's bounded outbox
+// (connection/outbox.ts), through which every frame goes. Events go out in chunks; after each
+// chunk the transport's buffered amount is checked. Above `highWaterBytes` the outbox
 // stops sending events and keeps only the latest event per server (and per node), per kind, in
 // `coalesced`: bounded by what the connection watches, never by how much happens. When the buffer
 // drains below a quarter of the mark, the panel gets `resync {reason: "slow consumer"}` and then
 // those latest events, in id order, so its view is current again without a resubscribe. A
-// connection above the mark for `maxStallMs` is closed (1008): it is hopelessly behind.
-import type { PanelTransport } from './transport.ts'
+// connection above the mark for `maxStallMs` is closed (1008): it is hopelessly behind. While
+// coalescing, the kernel's outbox is told it is congested, so ephemeral frames are dropped.
+import type { Outbox as KernelOutbox } from '../connection/outbox.ts'
 import type { OutEvent, PanelLimits, SetTimer, Timer } from './types.ts'
 
 const CHUNK = 64
@@ -22,7 +24,7 @@ export interface Outbox {
 }
 
 export interface OutboxDeps {
-  transport: PanelTransport
+  out: Pick<KernelOutbox, 'sendMany' | 'buffered' | 'congest'>
   limits: Pick<PanelLimits, 'highWaterBytes' | 'maxStallMs' | 'drainCheckMs'>
   now: () => number
   setTimer: SetTimer
@@ -33,7 +35,7 @@ export interface OutboxDeps {
 }
 
 export function createOutbox (deps: OutboxDeps): Outbox {
-  const { transport, limits, now, setTimer, matches } = deps
+  const { out, limits, now, setTimer, matches } = deps
   let lastSent = 0n
   let coalesced: Map<string, OutEvent> | null = null
   let overflowSince = 0
@@ -56,8 +58,8 @@ export function createOutbox (deps: OutboxDeps): Outbox {
         frames.push(e.frame)
         lastSent = e.id
       }
-      if (frames.length > 0) transport.sendBatch(frames)
-      if (transport.bufferedAmount() > limits.highWaterBytes) overflow()
+      if (frames.length > 0 && !out.sendMany(frames)) return
+      if (out.buffered() > limits.highWaterBytes) overflow()
     }
   }
 
@@ -71,15 +73,17 @@ export function createOutbox (deps: OutboxDeps): Outbox {
 
   function overflow () {
     coalesced = new Map()
+    out.congest(true)
     overflowSince = now()
     timer = setTimer(checkDrain, limits.drainCheckMs)
   }
 
   function checkDrain () {
     if (stopped || coalesced === null) return
-    if (transport.bufferedAmount() <= low) {
+    if (out.buffered() <= low) {
       const latest = [...coalesced.values()].filter(matches).sort((a, b) => (a.id < b.id ? -1 : 1))
       coalesced = null
+      out.congest(false)
       deps.sendResync('slow consumer')
       emit(latest)
       return
@@ -95,7 +99,7 @@ export function createOutbox (deps: OutboxDeps): Outbox {
       return new Promise(resolve => {
         const check = () => {
           if (stopped) return resolve(false)
-          if (transport.bufferedAmount() <= low) return resolve(true)
+          if (out.buffered() <= low) return resolve(true)
           if (now() - since > limits.maxStallMs) {
             deps.onStall()
             return resolve(false)

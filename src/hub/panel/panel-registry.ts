@@ -8,7 +8,7 @@ import type { AuthChange } from '../../db/sql/auth-notify.ts'
 import type { HubEvent } from '../bus.ts'
 import { createPanelSession, type PanelSession } from './panel-session.ts'
 import type { SubscriptionIndex } from './panel-subscriptions.ts'
-import type { PanelTransport } from './transport.ts'
+import type { Transport } from '../connection/types.ts'
 import { encodeEvent, type OutEvent, type PanelAuth, type PanelLimits, type PanelStore, type SetTimer } from './types.ts'
 
 export interface PanelRegistryDeps {
@@ -20,7 +20,7 @@ export interface PanelRegistryDeps {
 }
 
 export interface PanelRegistry {
-  open (auth: PanelAuth, transport: PanelTransport, log?: PanelRegistryDeps['log']): PanelSession
+  open (auth: PanelAuth, transport: Transport, log?: PanelRegistryDeps['log']): PanelSession
   /** Bus listener: committed events in id order. */
   publish (events: HubEvent[]): void
   /** Bus gap listener: events were lost before this hub saw them. */

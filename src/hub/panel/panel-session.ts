@@ -1,22 +1,23 @@
 // One panel connection, after authentication: frames in (subscribe, unsubscribe, ping), events
-// out, heartbeats, session expiry, rate and bad-frame limits. Knows nothing of Fastify or ws
-// (transport.ts); the registry (panel-registry.ts) indexes it and feeds it the events its
+// out, session expiry. Heartbeats, rate and bad-frame limits, the bounded send path (every frame,
+// direct replies included) and closing are the connection kernel's (connection/connection.ts);
+// like it, this knows nothing of Fastify or ws; the registry (panel-registry.ts) indexes it and feeds it the events its
 // subscriptions match. What it watches, and subscribe with snapshot and replay (with the
 // ordering argument), live in panel-subscriptions.ts; backpressure in panel-outbox.ts.
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import type { Principal } from '../rbac.ts'
-import { createTokenBucket } from '../token-bucket.ts'
+import { createConnection } from '../connection/connection.ts'
+import type { Transport } from '../connection/types.ts'
 import { PANEL_ERROR, decodePanelMessage, type HubToPanel, type RequestIdValue } from './messages.ts'
 import { createOutbox } from './panel-outbox.ts'
 import { createSubscriptions, type SubscriptionIndex } from './panel-subscriptions.ts'
-import type { PanelTransport } from './transport.ts'
 import type { OutEvent, PanelAuth, PanelLimits, PanelStore, SetTimer, Timer } from './types.ts'
 
 export type { SubscriptionIndex }
 
 export interface PanelSessionDeps {
   auth: PanelAuth
-  transport: PanelTransport
+  transport: Transport
   store: PanelStore
   index: SubscriptionIndex
   limits: PanelLimits
@@ -40,6 +41,14 @@ export interface PanelSession {
   updatePrincipal (principal: Principal): void
   /** Servers changed owner or were deleted (absent from `access`). */
   recheckServers (access: Map<string, { ownerId: string, nodeId: string }>, serverIds: string[]): void
+  /**
+   * A droppable frame (console line, stats sample): sent while there is room under the outbox's
+   * ephemeral bound and events are not coalescing, else counted as dropped under `key`. Never
+   * closes the connection, never causes a `resync`, never delays events (connection/outbox.ts).
+   */
+  sendEphemeral (key: string, frame: string | Buffer): boolean
+  /** Dropped ephemeral frames per key since the last call. */
+  takeDropped (): Map<string, number>
   readonly principal: Principal
   readonly closed: boolean
   serverIds (): string[]
@@ -52,39 +61,32 @@ const MAX_TIMER_MS = 2_147_483_647
 export function createPanelSession (deps: PanelSessionDeps): PanelSession {
   const { auth, transport, store, index, limits, now, setTimer, log } = deps
   let principal = auth.principal
-  let closed = false
-  let badFrames = 0
-  let limitedFrames = 0
-  let lastSeen = now()
-  const bucket = createTokenBucket(limits.ratePerSecond, limits.burst, now)
   let work: Promise<void> = Promise.resolve()
+  const errorFrame = (code: string, message: string, id?: RequestIdValue, data?: { servers?: string[], nodes?: string[] }) =>
+    JSON.stringify({ type: 'error', ...(id === undefined ? {} : { id }), code, message, ...(data === undefined ? {} : { data }) })
+  const conn = createConnection({
+    transport,
+    limits,
+    now,
+    setTimer,
+    errors: {
+      rateLimited: () => errorFrame(PANEL_ERROR.RATE_LIMITED, 'too many frames; slow down'),
+      badFrame: reason => errorFrame(PANEL_ERROR.BAD_FRAME, reason)
+    },
+    onText,
+    onEnd () {
+      expiry.cancel()
+      outbox.stop()
+      subs.stop()
+      index.detach(self)
+    }
+  })
+  // Direct replies (`subscribed` snapshots, `pong`, `error`, `resync`) go through the same bound
+  // as events: a panel that never reads and keeps asking is closed, not buffered for.
+  const send = (msg: HubToPanel) => { conn.send(JSON.stringify(msg)) }
+  const error = (code: string, message: string, id?: RequestIdValue, data?: { servers?: string[], nodes?: string[] }) => { conn.send(errorFrame(code, message, id, data)) }
+  const close = (code: number, reason: string) => conn.close(code, reason)
 
-  const send = (msg: HubToPanel) => { if (!closed) transport.send(JSON.stringify(msg)) }
-  const error = (code: string, message: string, id?: RequestIdValue, data?: { servers?: string[], nodes?: string[] }) =>
-    send({ type: 'error', ...(id === undefined ? {} : { id }), code, message, ...(data === undefined ? {} : { data }) })
-
-  function close (code: number, reason: string) {
-    if (closed) return
-    transport.close(code, reason)
-    onClosed()
-  }
-  function onClosed () {
-    if (closed) return
-    closed = true
-    heartbeat.cancel()
-    expiry.cancel()
-    outbox.stop()
-    subs.stop()
-    index.detach(self)
-  }
-
-  // Heartbeat: a ping every interval; a peer not heard from (any frame or pong) for 2 intervals is dead.
-  let heartbeat = setTimer(beat, limits.heartbeatMs)
-  function beat () {
-    if (now() - lastSeen > 2 * limits.heartbeatMs) return close(CLOSE.TIMEOUT, 'heartbeat lost')
-    transport.ping()
-    heartbeat = setTimer(beat, limits.heartbeatMs)
-  }
   // The session's end closes the socket, on every hub holding one, without any notification.
   let expiry: Timer = { cancel () {} }
   const armExpiry = () => {
@@ -94,7 +96,7 @@ export function createPanelSession (deps: PanelSessionDeps): PanelSession {
   }
 
   const outbox = createOutbox({
-    transport,
+    out: conn.outbox,
     limits,
     now,
     setTimer,
@@ -105,40 +107,33 @@ export function createPanelSession (deps: PanelSessionDeps): PanelSession {
 
   // ---- frames in ----
 
-  function bad (reason: string, id?: RequestIdValue) {
-    error(PANEL_ERROR.BAD_FRAME, reason, id)
-    if (++badFrames > limits.maxBadFrames) close(CLOSE.PROTOCOL_ERROR, 'too many bad frames')
-  }
+  const bad = (reason: string, id?: RequestIdValue) => conn.bad(errorFrame(PANEL_ERROR.BAD_FRAME, reason, id))
   const fault = (err: unknown) => log.warn({ userId: auth.principal.userId, err }, 'panel frame handler failed')
   /** Subscribes and unsubscribes run one at a time, in arrival order. */
   const serial = (fn: () => unknown) => { work = work.then(fn).then(() => {}, fault) }
+
+  function onText (data: string | Buffer) {
+    const decoded = decodePanelMessage(data, { maxBytes: limits.maxFrameBytes })
+    if (!decoded.ok) return bad(decoded.error.reason)
+    const msg = decoded.msg
+    if (msg.type === 'ping') send({ type: 'pong', id: msg.id })
+    else if (msg.type === 'subscribe') serial(async () => await subs.subscribe(msg))
+    else serial(() => subs.unsubscribe(msg))
+  }
 
   const self: PanelSession = {
     userId: auth.principal.userId,
     sessionId: auth.sessionId,
     get principal () { return principal },
-    get closed () { return closed },
-    onFrame (data, isBinary) {
-      if (closed) return
-      lastSeen = now()
-      if (!bucket.take()) {
-        error(PANEL_ERROR.RATE_LIMITED, 'too many frames; slow down')
-        if (++limitedFrames > limits.maxLimitedFrames) close(CLOSE.RATE_LIMITED, 'rate limited')
-        return
-      }
-      if (isBinary) return bad('binary frames are not accepted')
-      const decoded = decodePanelMessage(data, { maxBytes: limits.maxFrameBytes })
-      if (!decoded.ok) return bad(decoded.error.reason)
-      const msg = decoded.msg
-      if (msg.type === 'ping') send({ type: 'pong', id: msg.id })
-      else if (msg.type === 'subscribe') serial(async () => await subs.subscribe(msg))
-      else serial(() => subs.unsubscribe(msg))
-    },
-    onPong () { lastSeen = now() },
-    onClosed,
+    get closed () { return conn.closed },
+    onFrame: (data, isBinary) => conn.onFrame(data, isBinary),
+    onPong: () => conn.onPong(),
+    onClosed: () => conn.onClosed(),
     close,
+    sendEphemeral: (key, frame) => conn.outbox.ephemeral(key, frame),
+    takeDropped: () => conn.outbox.takeDropped(),
     deliver (events) {
-      if (closed) return
+      if (conn.closed) return
       if (!subs.hold(events)) outbox.emit(events)
     },
     resync (reason) {
@@ -157,10 +152,10 @@ export function createPanelSession (deps: PanelSessionDeps): PanelSession {
     index,
     store,
     limits,
-    transport,
+    transport: { bufferedAmount: () => conn.outbox.buffered() },
     outbox,
     principal: () => principal,
-    closed: () => closed,
+    closed: () => conn.closed,
     send,
     error,
     bad,

@@ -21,7 +21,7 @@ import {
 } from './messages.ts'
 import type { Outbox } from './panel-outbox.ts'
 import type { PanelSession } from './panel-session.ts'
-import type { PanelTransport } from './transport.ts'
+import type { Transport } from '../connection/types.ts'
 import { encodeEvent, type OutEvent, type PanelLimits, type PanelStore } from './types.ts'
 
 /** What a session needs from the registry: the subscription index. */
@@ -42,7 +42,7 @@ export interface SubscriptionsDeps {
   index: SubscriptionIndex
   store: PanelStore
   limits: PanelLimits
-  transport: Pick<PanelTransport, 'bufferedAmount'>
+  transport: Pick<Transport, 'bufferedAmount'>
   outbox: Outbox
   principal: () => Principal
   closed: () => boolean

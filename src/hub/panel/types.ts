@@ -2,6 +2,7 @@
 // as it travels to connections (encoded once, shared by every connection that receives it).
 import type { Snapshot } from '../../db/sql/panel.ts'
 import type { HubEvent } from '../bus.ts'
+import type { ConnectionLimits } from '../connection/connection.ts'
 import type { Principal } from '../rbac.ts'
 
 export type { Snapshot }
@@ -17,14 +18,9 @@ export interface PanelStore {
   activeSessions (sessionIds: string[]): Promise<Set<string>>
 }
 
-export interface PanelLimits {
-  heartbeatMs: number
+/** The kernel's limits (heartbeat, rate, bad frames, the outbox's bound), plus the event stream's. */
+export interface PanelLimits extends ConnectionLimits {
   maxFrameBytes: number
-  ratePerSecond: number
-  burst: number
-  /** Bad frames tolerated before close 4400; rate-limited frames tolerated before close 4429. */
-  maxBadFrames: number
-  maxLimitedFrames: number
   /** Above this many buffered bytes, events are coalesced instead of sent. */
   highWaterBytes: number
   /** A connection above the high-water mark this long is closed (1008). */
@@ -43,8 +39,7 @@ export interface PanelAuth {
   principal: Principal
 }
 
-export interface Timer { cancel (): void }
-export type SetTimer = (fn: () => void, ms: number) => Timer
+export type { SetTimer, Timer } from '../connection/types.ts'
 
 /** An event on its way to panels: its frame is built once and shared by every connection. */
 export interface OutEvent {

@@ -1,16 +1,12 @@
 // /agent/v1: the thin WebSocket adapter over the realtime core (agents/*). Authentication runs
 // in preValidation, before the upgrade, so a bad token gets HTTP 401 and no socket.
-import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
-import type { WebSocket } from 'ws'
-import websocket from '@fastify/websocket'
 import type { FastifyRequest } from 'fastify'
 import { CLOSE } from '../../agent-protocol/index.ts'
 import { tokenVersions } from '../../db/sql/node-tokens.ts'
 import type { AgentTokens } from '../agent-tokens.ts'
 import { createAgentRegistry, type AgentRegistry } from '../agents/agent-registry.ts'
 import { createAgentSession } from '../agents/agent-session.ts'
-import type { Transport } from '../agents/transport.ts'
 import { createHelloReconciler } from '../agents/hello.ts'
 import { createBatchedLookup } from '../group-commit.ts'
 import { realTimer } from '../timers.ts'
@@ -20,6 +16,7 @@ import type { Config } from '../config.ts'
 import { NotReadyError, UnauthorizedError } from '../errors.ts'
 import { bearerToken } from './auth.ts'
 import { releaseUpgrade } from './ws-release.ts'
+import { registerWebsocket, WsTransport } from './ws-transport.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -38,35 +35,6 @@ export interface AgentGatewayOptions {
   config: Config
   tokens: AgentTokens
   ingest?: IngestTuning
-}
-
-// Frames sent to one agent within one tick (typically the acks of one committed batch) leave in
-// one write: the TCP socket is corked on the first of them and uncorked once the tick's
-// microtasks are done. Without this, every ack was its own writev syscall (a fifth of the hub's
-// CPU at 15,000 acks/s). A class, not closures, to keep each connection small.
-const corked: Socket[] = []
-const uncorkAll = () => {
-  for (const tcp of corked.splice(0)) tcp.uncork()
-}
-
-class AgentTransport implements Transport {
-  readonly ws: WebSocket
-  readonly tcp: Socket
-  constructor (ws: WebSocket, tcp: Socket) {
-    this.ws = ws
-    this.tcp = tcp
-  }
-
-  send (frame: string): void {
-    if (this.tcp.writableCorked === 0) {
-      this.tcp.cork()
-      if (corked.push(this.tcp) === 1) process.nextTick(uncorkAll)
-    }
-    this.ws.send(frame)
-  }
-
-  close (code: number, reason: string): void { this.ws.close(code, reason) }
-  ping (): void { this.ws.ping() }
 }
 
 export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tuning }) => {
@@ -88,10 +56,11 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
   app.decorate('ingest', ingest)
   app.decorateRequest('agentNodeId', null)
 
-  await app.register(websocket, { options: { maxPayload: config.maxFrameBytes } })
+  await registerWebsocket(app, config.maxFrameBytes)
 
   app.addHook('onReady', async () => { presence.start(registry.held) })
-  // preClose: before Fastify closes the HTTP server, so agents get 1001 rather than a reset.
+  // preClose: before Fastify closes the HTTP server, so agents get 1001 rather than a reset
+  // (registerWebsocket's own preClose, which runs first, has already said 1001 to every socket).
   app.addHook('preClose', async () => {
     registry.closeAll(CLOSE.GOING_AWAY, 'hub shutting down')
     unsubscribe()
@@ -122,17 +91,19 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
     ratePerSecond: config.agentRatePerSecond,
     burst: config.agentBurst,
     maxBadFrames: 20,
-    maxLimitedFrames: 1_000
+    maxLimitedFrames: 1_000,
+    maxBufferedBytes: config.agentMaxBufferedBytes,
+    ephemeralBytes: 0
   }
 
   // Memory per connection matters here (10,000 agents per hub): the Transport is one small object
-  // (AgentTransport), limits and logger are shared (session logs carry the nodeId), and nothing
+  // (WsTransport), limits and logger are shared (session logs carry the nodeId), and nothing
   // keeps the upgrade request alive for the connection's life (ws-release.ts).
   app.get('/agent/v1', { websocket: true, preValidation: authenticate }, (socket, request) => {
     const nodeId = request.agentNodeId as string
     const session = createAgentSession({
       nodeId,
-      transport: new AgentTransport(socket, request.raw.socket),
+      transport: new WsTransport(socket, request.raw.socket),
       limits,
       now: Date.now,
       setTimer: realTimer,

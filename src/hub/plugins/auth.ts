@@ -1,5 +1,6 @@
-// Bearer-session authentication for /api. `app.authenticate` is the preHandler routes use;
-// it resolves the session (an indexed lookup by token hash) and attaches `request.auth`. Lookups
+// Bearer-session authentication for /api: ONE onRequest hook authenticates every /api route
+// before anything else runs (validation, lookups), except routes whose config says `auth: false`
+// (login). It resolves the session (an indexed lookup by token hash) and attaches `request.auth`. Lookups
 // that arrive while one is in flight share the next statement (group-commit.ts): at low load a
 // request waits for its own query only, under load the pool sees one query per batch.
 import fp from 'fastify-plugin'
@@ -21,7 +22,12 @@ declare module 'fastify' {
     auth: Auth | null
   }
   interface FastifyInstance {
+    /** What the /api hook runs; a no-op for a request it already authenticated. */
     authenticate: (request: FastifyRequest) => Promise<void>
+  }
+  interface FastifyContextConfig {
+    /** `false`: an /api route anyone may call (login). Every other /api route needs a session. */
+    auth?: false
   }
 }
 
@@ -44,7 +50,8 @@ export function principalOf (request: FastifyRequest): Principal {
 export default fp<{ now: () => Date }>(async (app, { now }) => {
   const lookupSession = createBatchedLookup(async hashes => await activeSessions(app.db.pool, hashes, now()), 2)
   app.decorateRequest('auth', null)
-  app.decorate('authenticate', async (request: FastifyRequest) => {
+  const authenticate = async (request: FastifyRequest) => {
+    if (request.auth !== null) return
     const token = bearerToken(request.headers.authorization)
     if (token === undefined) throw missingSession()
     let session
@@ -60,5 +67,11 @@ export default fp<{ now: () => Date }>(async (app, { now }) => {
       expiresAt: session.expiresAt,
       principal: { userId: session.userId, role: session.role, permissions: new Set(session.permissions) }
     }
+  }
+  app.decorate('authenticate', authenticate)
+  // Unknown /api paths answer 401 to anonymous callers too, so routes cannot be probed without a session.
+  app.addHook('onRequest', async request => {
+    if (!request.url.startsWith('/api/') || request.routeOptions.config.auth === false) return
+    await authenticate(request)
   })
 }, { name: 'hub-auth', dependencies: ['hub-database'] })

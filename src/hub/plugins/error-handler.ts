@@ -2,7 +2,11 @@
 // with 5xx internals hidden. Database failures are mapped here so routes stay plain.
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
+import { DomainError } from '../../db/domain-errors.ts'
 import { ERROR_PREFIX } from '../errors.ts'
+
+/** The one mapping of the repositories' domain refusals (src/db/domain-errors.ts) to HTTP. */
+const STATUS_BY_DOMAIN_KIND: Record<DomainError['kind'], number> = { BAD_REQUEST: 400, NOT_FOUND: 404, CONFLICT: 409 }
 
 const CODE_BY_STATUS: Record<number, string> = {
   400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 429: 'RATE_LIMITED', 503: 'NOT_READY'
@@ -26,7 +30,10 @@ export default fp(async app => {
     let code = typeof err.code === 'string' && err.code.startsWith(ERROR_PREFIX) ? err.code.slice(ERROR_PREFIX.length) : undefined
     let message = err.message
     const prismaError = typeof err.code === 'string' ? PRISMA_CLIENT_ERRORS[err.code] : undefined
-    if (err.validation !== undefined) {
+    if (err instanceof DomainError) {
+      status = STATUS_BY_DOMAIN_KIND[err.kind]
+      code = err.kind
+    } else if (err.validation !== undefined) {
       status = 400
       code = 'BAD_REQUEST'
     } else if (prismaError !== undefined) {
@@ -42,6 +49,11 @@ export default fp(async app => {
     }
     // Errors may carry extra fields for the client (a 409's blocking `actionId`): see errors.ts.
     const extra = status < 500 ? (err as { extra?: Record<string, unknown> }).extra : undefined
+    // Every 429 and every load 503 says when to come back (PROTOCOL.md 1.1): whole seconds, at least 1.
+    const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs
+    if (typeof retryAfterMs === 'number' || status === 429) {
+      reply.header('retry-after', String(Math.max(1, Math.ceil((typeof retryAfterMs === 'number' ? retryAfterMs : 1000) / 1000))))
+    }
     return reply.code(status).send({ error: { ...extra, code, message } })
   })
   app.setNotFoundHandler((request, reply) => {

@@ -3,21 +3,22 @@
 // so a bad credential gets HTTP 401 and no socket. Committed events arrive from the bus; access
 // changes from the auth feed (PostgreSQL LISTEN), so revocations reach every hub's sockets.
 import fp from 'fastify-plugin'
-import websocket from '@fastify/websocket'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import { readEventsForPanel } from '../../db/sql/events.ts'
 import { activeSessions, readServerAccess, readSnapshot, readUserAccess } from '../../db/sql/panel.ts'
 import { consumeTicket, pruneTickets } from '../../db/sql/tickets.ts'
 import { createAuthFeed } from '../auth-feed.ts'
 import type { Config } from '../config.ts'
-import { missingSession } from '../errors.ts'
+import { RateLimitedError, missingSession } from '../errors.ts'
 import { createPanelRegistry, type PanelRegistry } from '../panel/panel-registry.ts'
+import { createSocketCaps } from '../panel/socket-caps.ts'
 import type { PanelAuth, PanelLimits } from '../panel/types.ts'
 import { realTimer } from '../timers.ts'
 import { hashToken } from '../tokens.ts'
 import { bearerToken } from './auth.ts'
 import { releaseUpgrade } from './ws-release.ts'
+import { registerWebsocket, WsTransport } from './ws-transport.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,6 +35,8 @@ export interface PanelGatewayOptions {
 }
 
 const MAX_TICKET_LENGTH = 128
+/** Seconds a client over a socket cap is asked to wait: sockets are long-lived, slots free slowly. */
+const CAP_RETRY_AFTER_S = 10
 
 export function panelLimits (config: Config): PanelLimits {
   return {
@@ -47,7 +50,12 @@ export function panelLimits (config: Config): PanelLimits {
     maxStallMs: config.panelMaxStallMs,
     drainCheckMs: 50,
     maxPendingEvents: 10_000,
-    replayBatch: 1_000
+    replayBatch: 1_000,
+    // Room for the high-water mark plus a few snapshots: events coalesce long before the bound.
+    maxBufferedBytes: Math.max(config.panelMaxBufferedBytes, 2 * config.panelHighWaterBytes),
+    // Ephemeral frames (console, stats) stay well below the mark, so they never push events into
+    // coalescing (connection/outbox.ts).
+    ephemeralBytes: Math.floor(config.panelHighWaterBytes / 4)
   }
 }
 
@@ -70,7 +78,7 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
   app.decorateRequest('panelAuth', null)
 
   // The agent gateway registers the WebSocket plugin when it is there; either may come first.
-  if (!app.hasDecorator('websocketServer')) await app.register(websocket, { options: { maxPayload: config.maxFrameBytes } })
+  await registerWebsocket(app, config.maxFrameBytes)
 
   const unsubscribe = app.bus.subscribe(events => registry.publish(events), () => registry.gap())
   const feed = createAuthFeed({
@@ -95,7 +103,10 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
     await feed.stop()
   })
 
-  const authenticate = async (request: FastifyRequest<{ Querystring: { ticket?: string } }>) => {
+  const caps = createSocketCaps({ perSession: config.panelMaxSocketsPerSession, perAddress: config.panelMaxSocketsPerAddress })
+  const reserved = new WeakSet<object>()
+
+  const authenticate = async (request: FastifyRequest<{ Querystring: { ticket?: string } }>, reply: FastifyReply) => {
     const token = bearerToken(request.headers.authorization)
     const ticket = (request.query as { ticket?: unknown }).ticket
     let session = null
@@ -106,6 +117,17 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
       if (sessionId !== undefined) session = await app.repos.sessions.findActiveById(sessionId, now())
     }
     if (session === null) throw missingSession()
+    // Over a cap: 429 before the upgrade. A slot is held by the TCP socket, released when it closes.
+    const tcp = request.raw.socket
+    if (!reserved.has(tcp)) {
+      const release = caps.reserve(session.id, request.ip)
+      if (release === undefined) {
+        reply.header('retry-after', String(CAP_RETRY_AFTER_S))
+        throw new RateLimitedError('too many panel sockets for this session or address; close some first')
+      }
+      reserved.add(tcp)
+      tcp.once('close', release)
+    }
     request.panelAuth = {
       sessionId: session.id,
       expiresAt: session.expiresAt,
@@ -116,19 +138,8 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
   app.get('/panel/v1', { websocket: true, preValidation: authenticate }, (socket, request) => {
     const auth = request.panelAuth as PanelAuth
     const log = request.log.child({ userId: auth.principal.userId })
-    // The TCP socket under ws, to cork several frames into one write (see transport.ts).
     const raw = request.raw.socket
-    const session = registry.open(auth, {
-      send: frame => socket.send(frame, { binary: false }),
-      sendBatch: frames => {
-        raw.cork()
-        for (const f of frames) socket.send(f, { binary: false })
-        raw.uncork()
-      },
-      close: (code, reason) => socket.close(code, reason),
-      ping: () => socket.ping(),
-      bufferedAmount: () => socket.bufferedAmount
-    }, log)
+    const session = registry.open(auth, new WsTransport(socket, raw), log)
     // Attached synchronously, before any await, so no early frame is lost.
     socket.on('message', (data, isBinary) => session.onFrame(data as Buffer, isBinary))
     socket.on('pong', () => session.onPong())

@@ -8,20 +8,16 @@
 // old state (a required variable added while a server drops its value, say).
 import type { AltRepository, AltWrite, PublicAlt } from '../../db/alts.ts'
 import { templateOf } from '../../db/alts.ts'
+import { DomainError } from '../../db/domain-errors.ts'
 import type { PrismaClient } from '../../db/generated/client.ts'
 import type { PublicServer, ServerConfigFields, ServerRepository } from '../../db/servers.ts'
 import { notifyProvision } from '../../db/sql/provision.ts'
-import { BadRequestError } from '../errors.ts'
 import { resolveConfig } from './resolve.ts'
 import { checkTemplate, type TemplateInput } from './template.ts'
 import { DEFAULT_AUTO_RESTART, type AutoRestart, type FieldProblem, type ServerSettings } from './types.ts'
 
 /** A 400 whose body names the field: `{error: {code: 'BAD_REQUEST', field, message}}`. */
-export function fieldError (problem: FieldProblem): Error {
-  const err = new BadRequestError(problem.message) as Error & { extra?: Record<string, unknown> }
-  err.extra = { field: problem.field }
-  return err
-}
+export const fieldError = (problem: FieldProblem): Error => new DomainError('BAD_REQUEST', problem.message, { field: problem.field })
 
 export interface ServerConfigInput {
   environment?: Record<string, string>
@@ -53,7 +49,7 @@ function checkServer (settings: ServerSettings, alt: PublicAlt): void {
 export function createConfigWrites (prisma: PrismaClient, repos: { servers: ServerRepository, alts: AltRepository }) {
   const { servers, alts } = repos
   return {
-    /** Prisma errors (P2002 port taken, P2003 unknown node or owner) are left to the route. */
+    /** 409 for a taken port, 400 for an unknown node or owner (the repository's domain errors). */
     async createServer (input: NewServer): Promise<PublicServer> {
       return await prisma.$transaction(async tx => {
         const alt = await alts.lock(input.altId, 'share', tx)
@@ -89,7 +85,7 @@ export function createConfigWrites (prisma: PrismaClient, repos: { servers: Serv
       })
     },
 
-    /** Prisma raises P2002 for a name already taken. */
+    /** 409 for a name already taken. */
     async createAlt (input: AltPatch & { name: string, image: string, startup: string }): Promise<PublicAlt> {
       const checked = checkTemplate(input)
       if (!checked.ok) throw fieldError(checked)

@@ -3,10 +3,9 @@
 // not view a server gets 404 for it and its actions, so existence does not leak; one who may view
 // but not control gets 403 on POST.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { Text } from '../../agent-protocol/text.ts'
-import { ACTION_TYPES, serverRefs, type ServerRef } from '../../db/sql/actions.ts'
+import { ACTION_TYPES, serverRefs } from '../../db/sql/actions.ts'
 import { actionConflict, ForbiddenError, NotFoundError, NotReadyError } from '../errors.ts'
 import { createBatchedLookup } from '../group-commit.ts'
 import { principalOf } from '../plugins/auth.ts'
@@ -43,22 +42,12 @@ const actionsRoutes: FastifyPluginAsyncTypebox = async app => {
   // flight (group-commit.ts), as for sessions: under load, one query per batch, not per request.
   const serverRef = createBatchedLookup(async ids => await serverRefs(app.db.pool, ids), 2)
 
-  // The POST's session and server lookups go out together (two statements in parallel, not in
-  // series): the server is only looked at once the session proved valid, so an anonymous caller
-  // still gets 401 and learns nothing.
-  const serverOf = new WeakMap<object, Promise<ServerRef | undefined>>()
-  const authenticateWithServer = async (request: FastifyRequest<{ Params: { id: string } }>) => {
-    const server = serverRef(request.params.id)
-    server.catch(() => {}) // awaited (and its failure answered) in the handler, if the session holds
-    serverOf.set(request, server)
-    await app.authenticate(request)
-  }
-
-  app.post('/api/servers/:id/actions', { schema: { params: ServerParams, body: ActionBody }, preHandler: authenticateWithServer }, async (request, reply) => {
+  app.post('/api/servers/:id/actions', { schema: { params: ServerParams, body: ActionBody } }, async (request, reply) => {
+    // The session was proved by the /api hook before this lookup: an anonymous caller learns nothing.
     const principal = principalOf(request)
     let server
     try {
-      server = await (serverOf.get(request) as Promise<ServerRef | undefined>)
+      server = await serverRef(request.params.id)
     } catch (err) {
       app.log.error({ err }, 'server lookup failed')
       throw new NotReadyError('the server could not be read; retry shortly')
@@ -87,14 +76,14 @@ const actionsRoutes: FastifyPluginAsyncTypebox = async app => {
     }
   })
 
-  app.get('/api/actions/:id', { schema: { params: ServerParams }, preHandler: app.authenticate }, async request => {
+  app.get('/api/actions/:id', { schema: { params: ServerParams } }, async request => {
     const action = await prisma.serverAction.findUnique({ where: { id: request.params.id }, select: { ...PUBLIC_FIELDS, server: { select: { ownerId: true } } } })
     if (action === null || !canViewServer(principalOf(request), action.server)) throw new NotFoundError('action not found')
     const { server: _server, ...rest } = action
     return rest
   })
 
-  app.get('/api/servers/:id/actions', { schema: { params: ServerParams, querystring: ListQuery }, preHandler: app.authenticate }, async request => {
+  app.get('/api/servers/:id/actions', { schema: { params: ServerParams, querystring: ListQuery } }, async request => {
     const server = await viewableServer(request.params.id, principalOf(request))
     const { limit = 50, before } = request.query
     const items = await prisma.serverAction.findMany({

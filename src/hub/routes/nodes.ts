@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { CLOSE } from '../../agent-protocol/index.ts'
 import type { AgentTokens } from '../agent-tokens.ts'
-import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts'
+import { ForbiddenError, NotFoundError } from '../errors.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { can } from '../rbac.ts'
 
@@ -16,7 +16,6 @@ const nodesRoutes: FastifyPluginAsyncTypebox<{ tokens: AgentTokens }> = async (a
   const { nodes } = app.repos
   const revokeLive = (nodeId: string, reason: string) => app.agents.get(nodeId)?.close(CLOSE.UNAUTHORIZED, reason)
 
-  app.addHook('onRequest', app.authenticate)
   app.addHook('preHandler', async (request: FastifyRequest) => {
     if (!can(principalOf(request), 'nodes.manage')) throw new ForbiddenError('permission nodes.manage is required')
   })
@@ -36,12 +35,7 @@ const nodesRoutes: FastifyPluginAsyncTypebox<{ tokens: AgentTokens }> = async (a
   })
 
   app.delete('/api/nodes/:id', { schema: { params: NodeParams } }, async (request, reply) => {
-    try {
-      if (!await nodes.delete(request.params.id)) throw new NotFoundError('node not found')
-    } catch (err) {
-      if ((err as { code?: string }).code === 'P2003') throw new ConflictError('the node still has servers')
-      throw err
-    }
+    await nodes.delete(request.params.id)
     revokeLive(request.params.id, 'node deleted')
     return await reply.code(204).send()
   })

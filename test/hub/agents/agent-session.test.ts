@@ -4,18 +4,17 @@ import t from 'tap'
 import { createAgentSession, type AgentSessionLimits } from '../../../src/hub/agents/agent-session.ts'
 import type { IngestOutcome } from '../../../src/hub/agents/status-ingest.ts'
 import { createFakeClock } from '../../helpers/fake-clock.ts'
+import { createFakeTransport } from '../../helpers/fake-transport.ts'
 
-const LIMITS: AgentSessionLimits = { heartbeatMs: 1_000, helloTimeoutMs: 5_000, maxFrameBytes: 65_536, ratePerSecond: 100, burst: 100, maxBadFrames: 3, maxLimitedFrames: 10 }
+const LIMITS: AgentSessionLimits = { heartbeatMs: 1_000, helloTimeoutMs: 5_000, maxFrameBytes: 65_536, ratePerSecond: 100, burst: 100, maxBadFrames: 3, maxLimitedFrames: 10, maxBufferedBytes: 1_000_000, ephemeralBytes: 0 }
 const SERVER = '6b1e0f38-4c5e-4d7e-9f5e-1b2c3d4e5f60'
 
 function harness (limits: Partial<AgentSessionLimits> = {}) {
   const clock = createFakeClock()
-  const frames: any[] = []
-  const closes: Array<[number, string]> = []
-  let pings = 0
+  const transport = createFakeTransport()
   const session = createAgentSession({
     nodeId: 'node-1',
-    transport: { send: f => frames.push(JSON.parse(f)), close: (code, reason) => closes.push([code, reason]), ping: () => { pings++ } },
+    transport,
     limits: { ...LIMITS, ...limits },
     now: clock.now,
     setTimer: clock.setTimer,
@@ -27,7 +26,7 @@ function harness (limits: Partial<AgentSessionLimits> = {}) {
     session.onFrame(JSON.stringify({ type: 'hello', protocol: 1, agentVersion: 't', servers: [] }), false)
     await new Promise(resolve => setImmediate(resolve))
   }
-  return { session, frames, closes, advance: clock.advance, hello, timers: clock.timers, pings: () => pings }
+  return { session, transport, frames: transport.frames, closes: transport.closes, advance: clock.advance, hello, timers: clock.timers, pings: () => transport.pings }
 }
 
 t.test('no hello within the timeout closes with 4408', async t => {
@@ -66,7 +65,7 @@ t.test('bad frames are answered, then the connection closes with 4400', async t 
 t.test('the rate limit refills with time', async t => {
   const h = harness({ ratePerSecond: 10, burst: 2, maxLimitedFrames: 100 })
   await h.hello()
-  const status = (seq: number) => JSON.stringify({ type: 'status', serverId: SERVER, status: 'STARTING', seq, at: new Date(0).toISOString() })
+  const status = (seq: number) => JSON.stringify({ type: 'status', serverId: SERVER, status: 'STARTING', seq, at: '2024-05-01T12:00:00.000Z' })
   h.session.onFrame(status(1), false)
   h.session.onFrame(status(2), false)
   t.match(h.frames.at(-1), { type: 'error', code: 'RATE_LIMITED' })
@@ -76,4 +75,23 @@ t.test('the rate limit refills with time', async t => {
   t.match(h.frames.at(-1), { type: 'status.ack', seq: 2 }, 'one token back after 100 ms at 10/s')
   h.session.onClosed()
   t.equal(h.timers.size, 0)
+})
+
+t.test('an agent that sends but never reads is closed with 1008 once its unread frames pass the bound', async t => {
+  const h = harness({ maxBufferedBytes: 2_000 })
+  h.transport.grow = true // nothing the hub sends is ever read
+  await h.hello()
+  const status = (seq: number) => JSON.stringify({ type: 'status', serverId: SERVER, status: 'STARTING', seq, at: new Date(0).toISOString() })
+  for (let seq = 1; seq <= 100 && h.closes.length === 0; seq++) {
+    h.session.onFrame(status(seq), false)
+    await new Promise(resolve => setImmediate(resolve))
+  }
+  t.same(h.closes, [[1008, 'too slow: the peer does not read its frames']])
+  t.ok(h.transport.buffered <= 2_000, `never more than the bound held (${h.transport.buffered} bytes)`)
+  const acks = h.frames.filter(f => f.type === 'status.ack').length
+  t.ok(acks > 5 && acks < 100, `acks up to the bound, then none (${acks})`)
+  h.session.onFrame(status(1_000), false)
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(h.frames.filter(f => f.type === 'status.ack').length, acks, 'nothing is sent after the close')
+  t.equal(h.timers.size, 0, 'no timer left behind')
 })

@@ -10,7 +10,7 @@ const S1 = '00000000-0000-4000-8000-000000000001'
 const S2 = '00000000-0000-4000-8000-000000000002'
 const N1 = '00000000-0000-4000-8000-0000000000a1'
 const USER = '00000000-0000-4000-8000-0000000000f1'
-const LIMITS: PanelLimits = { heartbeatMs: 1_000, maxFrameBytes: 65_536, ratePerSecond: 100, burst: 100, maxBadFrames: 3, maxLimitedFrames: 5, highWaterBytes: 1_000, maxStallMs: 5_000, drainCheckMs: 50, maxPendingEvents: 100, replayBatch: 2 }
+const LIMITS: PanelLimits = { heartbeatMs: 1_000, maxFrameBytes: 65_536, ratePerSecond: 100, burst: 100, maxBadFrames: 3, maxLimitedFrames: 5, highWaterBytes: 1_000, maxStallMs: 5_000, drainCheckMs: 50, maxPendingEvents: 100, replayBatch: 2, maxBufferedBytes: 1_000_000, ephemeralBytes: 250 }
 
 const ev = (id: number, serverId: string | null = S1, kind = 'server.status'): HubEvent =>
   ({ id: String(id), kind: kind as HubEvent['kind'], serverId, nodeId: N1, data: { n: id }, at: new Date(0) })
@@ -20,6 +20,7 @@ function harness (opts: { log?: HubEvent[], snapshot?: () => Promise<Snapshot>, 
   const frames: any[] = []
   const closes: Array<[number, string]> = []
   let buffered = 0
+  let grow = false // a reader that never reads: every frame sent stays buffered
   const log = opts.log ?? []
   const store: PanelStore = {
     snapshot: opts.snapshot ?? (async () => ({ servers: [{ serverId: S1, name: 's1', nodeId: N1, ownerId: USER, status: 'RUNNING', updatedAt: new Date(0) }], nodes: [], last: '0', oldest: '0' })),
@@ -35,16 +36,19 @@ function harness (opts: { log?: HubEvent[], snapshot?: () => Promise<Snapshot>, 
     setTimer: clock.setTimer,
     log: { warn () {} }
   })
-  const record = (f: string | Buffer) => frames.push(JSON.parse(String(f)))
+  const record = (f: string | Buffer) => {
+    frames.push(JSON.parse(String(f)))
+    if (grow) buffered += Buffer.byteLength(f)
+  }
   const session = registry.open({ sessionId: 'sess', expiresAt: new Date(10_000), principal: { userId: USER, role: 'USER', permissions: new Set() } }, {
     send: record,
-    sendBatch: fs => fs.forEach(record),
+    flush () {},
     close: (code, reason) => closes.push([code, reason]),
     ping () {},
     bufferedAmount: () => buffered
   })
   const tick = async () => { for (let i = 0; i < 5; i++) await new Promise(resolve => setImmediate(resolve)) }
-  return { registry, session, frames, closes, advance: clock.advance, tick, timers: clock.timers, setBuffered: (n: number) => { buffered = n }, events: () => frames.filter(f => f.type === 'event').map(f => Number(f.eventId)) }
+  return { registry, session, frames, closes, advance: clock.advance, tick, timers: clock.timers, setBuffered: (n: number) => { buffered = n }, neverRead: () => { grow = true }, buffered: () => buffered, events: () => frames.filter(f => f.type === 'event').map(f => Number(f.eventId)) }
 }
 
 t.test('live events racing a subscribe with since: replay and held events merge without gap or duplicate', async t => {
@@ -126,4 +130,46 @@ t.test('heartbeat loss, session expiry, bad frames, pings', async t => {
   const b = harness()
   for (let i = 0; i < 4; i++) b.session.onFrame('nope', false)
   t.same(b.closes, [[4400, 'too many bad frames']])
+})
+
+t.test('direct replies go through the bound: a panel that never reads and keeps asking is closed with 1008', async t => {
+  // Snapshots of ~2 MB in production; here the bound is small and each `subscribed` is ~200 bytes.
+  const h = harness({ limits: { maxBufferedBytes: 3_000, heartbeatMs: 60_000, ratePerSecond: 1_000, burst: 1_000 } })
+  h.neverRead()
+  for (let i = 0; i < 100 && h.closes.length === 0; i++) {
+    h.session.onFrame(JSON.stringify({ type: 'subscribe', id: i, servers: [S1] }), false)
+    h.session.onFrame(JSON.stringify({ type: 'ping', id: i }), false)
+    await h.tick()
+  }
+  t.same(h.closes, [[1008, 'too slow: the peer does not read its frames']])
+  t.ok(h.buffered() <= 3_000, `never more than the bound held (${h.buffered()} bytes)`)
+  t.ok(h.frames.filter(f => f.type === 'subscribed').length > 3, 'several snapshots went out before the bound')
+  t.equal(h.registry.size(), 0, 'detached from the index')
+  t.equal(h.timers.size, 0, 'no timer left behind')
+})
+
+t.test('ephemeral frames: sent under their own bound, dropped and counted per key beyond it or while events coalesce; never resync, never close', async t => {
+  const h = harness({ limits: { heartbeatMs: 60_000 } })
+  h.session.onFrame(JSON.stringify({ type: 'subscribe', id: 1, servers: [S1] }), false)
+  await h.tick()
+  const line = (n: number) => JSON.stringify({ type: 'console', n })
+  t.ok(h.session.sendEphemeral('console:a', line(1)), 'room: sent')
+  h.setBuffered(240) // ephemeralBytes is 250: the next line does not fit
+  t.notOk(h.session.sendEphemeral('console:a', line(2)))
+  t.notOk(h.session.sendEphemeral('console:a', line(3)))
+  t.notOk(h.session.sendEphemeral('stats:a', line(4)))
+  h.registry.publish([ev(1)])
+  t.same(h.events(), [1], 'events still flow below their high-water mark (1,000)')
+  t.same(h.session.takeDropped(), new Map([['console:a', 2], ['stats:a', 1]]))
+  t.same(h.session.takeDropped(), new Map(), 'counters restart')
+
+  h.setBuffered(5_000)
+  h.registry.publish([ev(2)]) // over the events' mark: they coalesce
+  h.setBuffered(0)
+  t.notOk(h.session.sendEphemeral('console:a', line(5)), 'dropped while events are behind, even with room')
+  h.advance(50) // drained: resync for the events, then the latest event
+  t.ok(h.session.sendEphemeral('console:a', line(6)), 'sent again once events caught up')
+  t.same(h.frames.filter(f => f.type === 'console').map(f => f.n), [1, 6])
+  t.equal(h.frames.filter(f => f.type === 'resync').length, 1, 'the one resync is the events\' own')
+  t.same(h.closes, [])
 })
