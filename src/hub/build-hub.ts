@@ -18,6 +18,7 @@ import errorHandler from './plugins/error-handler.ts'
 import eventsPlugin from './plugins/events.ts'
 import metricsPlugin from './plugins/metrics.ts'
 import panelGateway from './plugins/panel-gateway.ts'
+import provisioningPlugin from './plugins/provisioning.ts'
 import queuePlugin from './plugins/queue.ts'
 import actionsRoutes from './routes/actions.ts'
 import altsRoutes from './routes/alts.ts'
@@ -83,6 +84,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(altsRoutes)
   await app.register(actionsPlugin, { config, bus })
   await app.register(actionsRoutes)
+  await app.register(provisioningPlugin, { config })
   await app.register(agentGateway, { config, tokens, ingest: options.ingest })
   await app.register(ticketRoutes, { now })
   await app.register(panelGateway, { config, now })

@@ -25,8 +25,12 @@ export interface AgentSessionDeps {
   submit: (report: StatusReport) => Promise<IngestOutcome>
   /** A `command.ack` or `command.result` of this node, to be recorded. */
   reply?: (reply: CommandReply) => Promise<CommandReplyOutcome>
-  /** The session became ready (welcome sent): pending commands go out now. */
-  onReady?: () => void
+  /** The session became ready (welcome sent): configurations, then pending commands, go out now. */
+  onReady?: (hello: HelloMessage) => void
+  /** 1.1 features this hub enables; `welcome.features` is their intersection with `hello.features`. */
+  features?: readonly string[]
+  /** A `server.config.ack` (feature `provision`), to be recorded. */
+  configAck?: (ack: { serverId: string, revision: number }) => Promise<'applied' | 'stale' | 'unknown'>
   log: Log
 }
 
@@ -51,11 +55,16 @@ export interface AgentSession {
   /** True between `welcome` and the close: commands may be sent. */
   isReady (): boolean
   sendCommand (msg: CommandMessage): void
+  /** True once `welcome.features` included this feature. */
+  hasFeature (feature: string): boolean
+  /** A frame of a negotiated feature (`server.config`, `server.removed`); dropped otherwise. */
+  sendFeature (feature: string, msg: HubMessage): void
 }
 
 export function createAgentSession (deps: AgentSessionDeps): AgentSession {
   const { nodeId, transport, limits, now, log } = deps
   let state: 'awaiting-hello' | 'reconciling' | 'ready' | 'closed' = 'awaiting-hello'
+  let negotiated: ReadonlySet<string> = new Set()
   const errorFrame = (code: string, message: string, ref?: string) => encode({ type: 'error', code, message, ...(ref === undefined ? {} : { ref }) })
   const conn = createConnection({
     transport,
@@ -97,8 +106,10 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
       if (state !== 'reconciling') return
       for (const f of result.foreign) error(ERROR.NOT_YOUR_SERVER, 'this server is not on your node', `${f.serverId}:${f.seq}`)
       state = 'ready'
-      send({ type: 'welcome', protocol: PROTOCOL_VERSION, nodeId, heartbeatMs: limits.heartbeatMs, lastSeq: result.lastSeq })
-      deps.onReady?.()
+      const features = msg.features === undefined ? undefined : (deps.features ?? []).filter(f => msg.features?.includes(f) === true)
+      negotiated = new Set(features)
+      send({ type: 'welcome', protocol: PROTOCOL_VERSION, nodeId, heartbeatMs: limits.heartbeatMs, lastSeq: result.lastSeq, ...(features === undefined ? {} : { features }) })
+      deps.onReady?.(msg)
     } catch (err) {
       log.warn({ nodeId, err }, 'hello failed')
       close(CLOSE.GOING_AWAY, 'hub could not record hello; reconnect')
@@ -126,6 +137,11 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     }
   }
 
+  async function onConfigAck (msg: Extract<AgentMessage, { type: 'server.config.ack' }>) {
+    const outcome = await (deps.configAck as NonNullable<AgentSessionDeps['configAck']>)({ serverId: msg.serverId, revision: msg.revision })
+    if (outcome === 'unknown') error(ERROR.NOT_YOUR_SERVER, 'this server is not on your node', `${msg.serverId}:${msg.revision}`)
+  }
+
   function onText (data: string | Buffer) {
     const decoded = decodeAgentMessage(data, { maxBytes: limits.maxFrameBytes })
     if (!decoded.ok) return bad(decoded.error.reason)
@@ -138,6 +154,7 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     if (state !== 'ready') return error(ERROR.NOT_READY, 'send hello and wait for welcome first')
     if (msg.type === 'status') onStatus(msg).catch(fault)
     else if (msg.type === 'command.ack' || msg.type === 'command.result') onCommandReply(msg).catch(fault)
+    else if (msg.type === 'server.config.ack' && negotiated.has('provision') && deps.configAck !== undefined) onConfigAck(msg).catch(fault)
     // A 1.1 frame (features.ts) of a feature this connection's welcome did not negotiate.
     else bad(`${msg.type}: feature ${featureOfAgentFrame(msg.type) ?? '?'} not negotiated`)
   }
@@ -146,6 +163,8 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     nodeId,
     isReady: () => state === 'ready',
     sendCommand: msg => { if (state === 'ready') send(msg) },
+    hasFeature: feature => state === 'ready' && negotiated.has(feature),
+    sendFeature: (feature, msg) => { if (state === 'ready' && negotiated.has(feature)) send(msg) },
     onFrame: (data, isBinary) => conn.onFrame(data, isBinary),
     onPong: () => conn.onPong(),
     onClosed: () => conn.onClosed(),

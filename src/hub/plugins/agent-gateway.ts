@@ -18,6 +18,9 @@ import { bearerToken } from './auth.ts'
 import { releaseUpgrade } from './ws-release.ts'
 import { registerWebsocket, WsTransport } from './ws-transport.ts'
 
+/** The 1.1 features this hub enables (PROTOCOL.md "Features"). */
+const HUB_FEATURES = ['provision'] as const
+
 declare module 'fastify' {
   interface FastifyInstance {
     agents: AgentRegistry
@@ -110,9 +113,16 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
       hello: async msg => await hellos.reconcile({ nodeId, servers: msg.servers, at: new Date() }),
       submit: async report => await ingest.submit(report),
       reply: async reply => await app.actions.store.reply(reply),
-      onReady: () => {
-        app.actions.dispatcher.nodeReady(session).catch(err => app.log.warn({ err, nodeId }, 'pending commands not sent; they wait for the next connection'))
+      // Configurations first (PROTOCOL.md 1.1: after welcome, before pending commands).
+      onReady: hello => {
+        app.provisioning.nodeReady(session, hello)
+          .catch(err => app.log.warn({ err, nodeId }, 'server configurations not sent; the resend retries'))
+          .finally(() => {
+            app.actions.dispatcher.nodeReady(session).catch(err => app.log.warn({ err, nodeId }, 'pending commands not sent; they wait for the next connection'))
+          })
       },
+      features: HUB_FEATURES,
+      configAck: async ack => await app.provisioning.ack(nodeId, ack),
       log: app.log
     })
     // Attached synchronously, before any await, so no early frame is lost.
@@ -125,4 +135,4 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
     releaseUpgrade(socket, request.raw.socket, err => app.log.warn({ err, nodeId }, 'agent socket error'))
     registry.attach(session)
   })
-}, { name: 'hub-agent-gateway', dependencies: ['hub-database', 'hub-actions'] })
+}, { name: 'hub-agent-gateway', dependencies: ['hub-database', 'hub-actions', 'hub-provisioning'] })
