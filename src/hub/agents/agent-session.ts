@@ -2,8 +2,8 @@
 // Heartbeats, rate limits, bad-frame accounting, the bounded send path and closing are the
 // connection kernel's (connection/connection.ts); like it, this knows nothing of Fastify or ws.
 import {
-  CLOSE, ERROR, PROTOCOL_VERSION, decodeAgentMessage, encode, featureOfAgentFrame,
-  type AgentMessage, type CommandMessage, type HelloMessage, type HubMessage
+  CLOSE, ERROR, PROTOCOL_VERSION, decodeAgentMessage, encode, featureOfAgentFrame, negotiateFeatures,
+  type AgentMessage, type CommandMessage, type Feature, type HelloMessage, type HubMessage
 } from '../../agent-protocol/index.ts'
 import { createConnection, type ConnectionLimits } from '../connection/connection.ts'
 import type { Log, SetTimer, Transport } from '../connection/types.ts'
@@ -28,7 +28,7 @@ export interface AgentSessionDeps {
   /** The session became ready (welcome sent): configurations, then pending commands, go out now. */
   onReady?: (hello: HelloMessage) => void
   /** 1.1 features this hub enables; `welcome.features` is their intersection with `hello.features`. */
-  features?: readonly string[]
+  features?: readonly Feature[]
   /** A `server.config.ack` (feature `provision`), to be recorded. */
   configAck?: (ack: { serverId: string, revision: number }) => Promise<'applied' | 'stale' | 'unknown'>
   log: Log
@@ -106,7 +106,7 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
       if (state !== 'reconciling') return
       for (const f of result.foreign) error(ERROR.NOT_YOUR_SERVER, 'this server is not on your node', `${f.serverId}:${f.seq}`)
       state = 'ready'
-      const features = msg.features === undefined ? undefined : (deps.features ?? []).filter(f => msg.features?.includes(f) === true)
+      const features = negotiateFeatures(msg.features, deps.features ?? [])
       negotiated = new Set(features)
       send({ type: 'welcome', protocol: PROTOCOL_VERSION, nodeId, heartbeatMs: limits.heartbeatMs, lastSeq: result.lastSeq, ...(features === undefined ? {} : { features }) })
       deps.onReady?.(msg)
