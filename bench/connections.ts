@@ -9,14 +9,21 @@
 // RSS is read after a forced GC (node --expose-gc), before and after the connections, the same
 // way for both servers. The load generators, the hub and PostgreSQL share the machine (2 cores
 // here). Writes bench/results/connections.md.
+//  - restart (bench/lib/restart-storm.ts): the cold restart storm. Every agent connected, the hub
+//    restarted, every agent connecting again at once with no client-side spreading; once per
+//    listen backlog of --backlogs, in one run. Writes bench/results/connections-restart.md.
 //
 // Usage: node bench/connections.ts [--agents 10000] [--workers 2] [--hold 15] [--ramp 1000]
+//          [--phases memory,restart] [--backlogs 511,default] [--restart-timeout 30]
+import { writeFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { createFixture, ISSUER, split, type BenchAgent } from './lib/fixture.ts'
 import { machineFacts } from './lib/machine.ts'
 import { int, mib, showCounts, sleep, sumCounts } from './lib/report.ts'
+import { backoffAfterRestart, restartStorms } from './lib/restart-storm.ts'
+import { restartReport } from './lib/restart-report.ts'
 import { spawnChild } from './lib/rpc.ts'
 
 const { values: args } = parseArgs({
@@ -24,9 +31,15 @@ const { values: args } = parseArgs({
     agents: { type: 'string', default: '10000' },
     workers: { type: 'string', default: '2' },
     hold: { type: 'string', default: '15' },
-    ramp: { type: 'string', default: '1000' }
+    ramp: { type: 'string', default: '1000' },
+    phases: { type: 'string', default: 'memory,restart' },
+    backlogs: { type: 'string', default: '511,default' },
+    'restart-timeout': { type: 'string', default: '30' }
   }
 })
+const PHASES = new Set(args.phases.split(','))
+const BACKLOGS = args.backlogs.split(',').map(b => b === 'default' ? undefined : Number(b))
+const RESTART_TIMEOUT_MS = Number(args['restart-timeout']) * 1000
 const AGENTS = Number(args.agents)
 const WORKERS = Number(args.workers)
 const HOLD = Number(args.hold)
@@ -126,27 +139,38 @@ async function measure (server: 'bare' | 'hub', mode: 'ramp' | 'storm'): Promise
   }
 }
 
-let phases: Record<'bareRamp' | 'hubRamp' | 'bareStorm' | 'hubStorm', Phase>
+let phases: Record<'bareRamp' | 'hubRamp' | 'bareStorm' | 'hubStorm', Phase> | undefined
 try {
-  phases = {
-    bareRamp: await measure('bare', 'ramp'),
-    hubRamp: await measure('hub', 'ramp'),
-    bareStorm: await measure('bare', 'storm'),
-    hubStorm: await measure('hub', 'storm')
+  if (PHASES.has('memory')) {
+    phases = {
+      bareRamp: await measure('bare', 'ramp'),
+      hubRamp: await measure('hub', 'ramp'),
+      bareStorm: await measure('bare', 'storm'),
+      hubStorm: await measure('hub', 'storm')
+    }
+  }
+  if (PHASES.has('restart')) {
+    const { setup, runs } = await restartStorms(fixture, slices, lib('hub-process.ts'), lib('agent-worker.ts'), BACKLOGS, RESTART_TIMEOUT_MS, log)
+    const backoff = [1_000, 5_000, 15_000].map(downMs => ({ downMs, ...backoffAfterRestart(downMs, AGENTS) }))
+    const text = restartReport({ facts, command, workers: WORKERS, timeoutMs: RESTART_TIMEOUT_MS, setup, runs, backoff })
+    await writeFile(path.join(root, 'bench/results/connections-restart.md'), text)
+    process.stdout.write(text)
   }
 } finally {
   await fixture.close()
 }
+if (phases !== undefined) writeMemoryReport(phases)
 
-const each = (p: Phase) => (p.rss1 - p.rss0) / p.held
-/** What each connection of the second half cost (ramp only). */
-const marginal = (p: Phase) => p.half === undefined ? NaN : (p.rss1 - p.half.rss) / (p.held - p.half.held)
-const marginalHeap = (p: Phase) => p.half === undefined ? NaN : (p.heap1 - p.half.heap) / (p.held - p.half.held)
-const ratio = (hub: Phase, bare: Phase) => (each(hub) / each(bare)).toFixed(2)
-const row = (label: string, bare: Phase, hub: Phase) =>
+function writeMemoryReport (phases: Record<'bareRamp' | 'hubRamp' | 'bareStorm' | 'hubStorm', Phase>): void {
+  const each = (p: Phase) => (p.rss1 - p.rss0) / p.held
+  /** What each connection of the second half cost (ramp only). */
+  const marginal = (p: Phase) => p.half === undefined ? NaN : (p.rss1 - p.half.rss) / (p.held - p.half.held)
+  const marginalHeap = (p: Phase) => p.half === undefined ? NaN : (p.heap1 - p.half.heap) / (p.held - p.half.held)
+  const ratio = (hub: Phase, bare: Phase) => (each(hub) / each(bare)).toFixed(2)
+  const row = (label: string, bare: Phase, hub: Phase) =>
   `| ${label} | ${int(bare.held)} / ${int(hub.held)} | ${mib(bare.rss0)} → ${mib(bare.rss1)} | ${mib(hub.rss0)} → ${mib(hub.rss1)} | **${int(each(bare))} B** | **${int(each(hub))} B** | ${int((hub.heap1 - hub.heap0) / hub.held)} B | **${ratio(hub, bare)}×** |`
-const { hubRamp, bareRamp, hubStorm, bareStorm } = phases
-const report = `# Connections: ${int(AGENTS)} idle agents on one hub, and a connect storm
+  const { hubRamp, bareRamp, hubStorm, bareStorm } = phases
+  const report = `# Connections: ${int(AGENTS)} idle agents on one hub, and a connect storm
 
 Measured ${new Date().toISOString()} on ${facts}.
 **The load generators (${WORKERS} processes), the server under test and PostgreSQL share these cores**, on a
@@ -194,5 +218,6 @@ All ${int(AGENTS)} agents start connect() at the same moment against a freshly s
 
 For comparison, the ${int(bareStorm.held)} plain connections to the bare ws server took ${(bareStorm.connectMs / 1000).toFixed(1)} s.
 `
-await writeFile(path.join(root, 'bench/results/connections.md'), report)
-process.stdout.write(report)
+  writeFileSync(path.join(root, 'bench/results/connections.md'), report)
+  process.stdout.write(report)
+}

@@ -16,7 +16,7 @@
 import { ApiError, mapLimit } from './api-client.ts'
 import type { ApiClient } from './api-client.ts'
 import { createActionLedger, pickAction, type ActionView } from './action-ledger.ts'
-import type { DriverContext, DriverVerdict, LoadDriver } from './drivers.ts'
+import type { DriverContext, DriverVerdict, LoadDriver } from './driver-types.ts'
 import { newHistogram, recordMs } from './stats.ts'
 
 const TICK_MS = 50

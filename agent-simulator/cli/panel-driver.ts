@@ -21,7 +21,7 @@
  */
 import { mapLimit } from './api-client.ts'
 import { createPanelClient, type PanelClient, type PanelEvent } from '../panel-client.ts'
-import type { DriverContext, DriverVerdict, LoadDriver } from './drivers.ts'
+import type { DriverContext, DriverVerdict, LoadDriver } from './driver-types.ts'
 import { createPanelLedger, defaultPerPanel, panelSlices, type PanelLedger } from './panel-ledger.ts'
 import { newHistogram, recordMs } from './stats.ts'
 import type { AckedByServer } from './worker-protocol.ts'

@@ -3,7 +3,7 @@
  * (svg.ts), so it can be attached to a CI run or mailed and still open anywhere. Every latency the
  * simulator knows has a section; one not measured in this run says why instead of a chart.
  */
-import type { Report } from './report.ts'
+import type { Report } from './report-types.ts'
 import { LATENCIES, type LatencyName } from './stats.ts'
 import { barChart, escapeXml as e, lineChart } from './svg.ts'
 

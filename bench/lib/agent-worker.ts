@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
 import { createAgentClient, type AgentClient } from '../../agent-simulator/agent-client.ts'
-import type { AgentStatus } from '../../src/agent-protocol/index.ts'
+import { PROTOCOL_VERSION, type AgentStatus } from '../../src/agent-protocol/index.ts'
 import type { BenchAgent } from './fixture.ts'
 import { serve } from './rpc.ts'
 
@@ -18,6 +18,7 @@ let url = ''
 let agents: BenchAgent[] = []
 const clients: AgentClient[] = []
 const plain: WebSocket[] = []
+const raw: WebSocket[] = []
 let slots: Slot[] = []
 let acks = 0
 let skipped = 0
@@ -99,6 +100,59 @@ serve({
     slots = clients.flatMap(client => client.snapshot().map(s => ({ client, serverId: s.serverId, inFlight: 0 })))
     return { connected: plain.length + clients.length, failures, ms: performance.now() - started, slowestMs: slowest }
   },
+  /**
+   * The restart storm (bench/lib/restart-storm.ts): every agent opens its socket at the same
+   * moment, with no retry and no jitter, as bare `ws` (the agent client would retry and spread).
+   * Per agent: when the upgrade was answered (101) and when `welcome` came, from the call; no
+   * answer within `timeoutMs` counts as such. The sockets stay open (ws answers the hub's pings)
+   * until `closeRaw` or the hub closes them.
+   */
+  async storm (arg: { timeoutMs: number }) {
+    const t0 = performance.now()
+    const upgraded: number[] = []
+    const welcomed: number[] = []
+    const failures: Record<string, number> = {}
+    await Promise.all(agents.map(async agent => await new Promise<void>(resolve => {
+      const ws = new WebSocket(url, { headers: { authorization: `Bearer ${agent.token}` } })
+      raw.push(ws)
+      let answered = false
+      let done = false
+      const finish = (failure?: string) => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        if (failure !== undefined) count(failures, failure)
+        resolve()
+      }
+      const timer = setTimeout(() => finish(answered ? 'no welcome in time' : 'no upgrade answer in time'), arg.timeoutMs)
+      ws.on('upgrade', () => { answered = true; upgraded.push(performance.now() - t0) })
+      ws.on('unexpected-response', (_req, res) => { answered = true; finish(`HTTP ${res.statusCode ?? '?'}`); ws.terminate() })
+      ws.on('open', () => ws.send(JSON.stringify({
+        type: 'hello', protocol: PROTOCOL_VERSION, agentVersion: 'bench-storm', servers: agent.servers.map(serverId => ({ serverId, status: 'STOPPED', seq: 0 }))
+      })))
+      ws.on('message', data => {
+        if (!done && (JSON.parse(String(data)) as { type?: string }).type === 'welcome') {
+          welcomed.push(performance.now() - t0)
+          finish()
+        }
+      })
+      ws.on('error', (err: NodeJS.ErrnoException) => finish(err.code ?? 'socket error'))
+      ws.on('close', code => finish(answered ? `closed ${code} before welcome` : 'closed before upgrade'))
+    })))
+    return { upgraded, welcomed, failures, ms: performance.now() - t0 }
+  },
+  /** Closes the storm's sockets; resolves when all are closed. */
+  async closeRaw () {
+    await Promise.all(raw.map(async ws => {
+      if (ws.readyState === WebSocket.CLOSED) return
+      const closed = new Promise(resolve => ws.once('close', resolve))
+      ws.terminate()
+      await closed
+    }))
+    raw.length = 0
+  },
+  /** How many storm sockets are still open (after a hub stop, none should be). */
+  rawOpen () { return raw.filter(ws => ws.readyState === WebSocket.OPEN).length },
   /** Closed loop: every server keeps `window` statuses in flight, sending the next on each ack. */
   window (arg: { window: number }) {
     running = { stop () {} }

@@ -1,10 +1,12 @@
 // A hub in a process of its own (so RSS and CPU figures are the hub's alone): buildHub over the
 // benchmark's database, listening on a free port. Options come in BENCH_HUB as JSON:
 // { env: {HUB_*: ...}, ingest?: IngestTuning }. Answers `stats`, `panels`, `gc` and `close` over IPC.
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import { buildHub } from '../../src/hub/build-hub.ts'
 import { loadConfig } from '../../src/hub/config.ts'
+import { listenBacklog } from '../../src/hub/listen-backlog.ts'
 import type { IngestTuning } from '../../src/hub/plugins/agent-gateway.ts'
 import { serve } from './rpc.ts'
 
@@ -24,7 +26,10 @@ const counter = new Writable({
   }
 })
 const app = await buildHub({ config, logger: pino({ level: config.logLevel }, counter), ingest: options.ingest })
-const url = await app.listen({ host: '127.0.0.1', port: 0 })
+// HUB_PORT (0 by default) and HUB_LISTEN_BACKLOG as the hub command has them: the restart storm
+// (bench/lib/restart-storm.ts) starts a new hub on the port of the one it stopped.
+const backlog = await listenBacklog(config.listenBacklog)
+const url = await app.listen({ host: '127.0.0.1', port: config.port, backlog })
 
 // The deepest queue for a pool connection (a wait can only grow when someone asks for one), and
 // how long each checkout holds its connection: for the ingest, that is one batch's transaction.
@@ -74,8 +79,21 @@ const stats = () => {
   }
 }
 
+// Event-loop delay inside the hub (bench/login.ts): sampled every 10 ms between `loopStart` and `loopRead`.
+let loop = monitorEventLoopDelay({ resolution: 10 })
+
 serve({
   stats,
+  loopStart () {
+    loop.disable()
+    loop = monitorEventLoopDelay({ resolution: 10 })
+    loop.enable()
+  },
+  /** Event-loop delay in ms since `loopStart`: p50, p99, max. */
+  loopRead () {
+    loop.disable()
+    return { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6, samples: loop.count }
+  },
   resetMaxWaiting () { maxWaiting = 0 },
   /** Connection hold times (ms) since the last call, and resets them. */
   holds () {
@@ -105,4 +123,4 @@ serve({
     return stats()
   },
   async close () { await app.close() }
-}, { url: url.replace('http', 'ws') + '/agent/v1', pid: process.pid })
+}, { url: url.replace('http', 'ws') + '/agent/v1', pid: process.pid, backlog })

@@ -18,3 +18,6 @@ export const isCanonicalUuid = (value: unknown): value is string => typeof value
  * rather than a format, so that Fastify's Ajv and TypeBox's compiler check it the same way.
  */
 export const Uuid = (): TString => Type.String({ pattern: UUID_PATTERN })
+
+/** The one id schema object, shared by every REST route and the panel protocol. */
+export const Id: TString = Uuid()

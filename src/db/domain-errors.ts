@@ -22,7 +22,7 @@ export const notFound = (message: string) => new DomainError('NOT_FOUND', messag
 export const invalid = (message: string) => new DomainError('BAD_REQUEST', message)
 
 /** Prisma's error code (P2002 unique, P2003 foreign key, P2025 missing), if `err` is one of its known request errors. */
-export const prismaCode = (err: unknown): string | undefined => {
+const prismaCode = (err: unknown): string | undefined => {
   const code = (err as { code?: unknown } | null)?.code
   return typeof code === 'string' && /^P\d{4}$/.test(code) ? code : undefined
 }

@@ -8,21 +8,27 @@
 // pg_ctl gives the same lifecycle with exact control and a ready check of its own (-w).
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
+import { ensureHubRole, transferOwnership } from './hub-role.ts'
 
 const run = promisify(execFile)
 
 export interface EmbeddedPostgres {
-  /** Connection string of the hub's database on the cluster. */
+  /** Connection string of the hub's database, as the hub's own role (owner of that database, not superuser). */
   readonly url: string
-  /** Connection string of the cluster's `postgres` maintenance database. */
+  /** Connection string of the cluster's `postgres` maintenance database, as the superuser (test harnesses). */
   readonly adminUrl: string
   readonly port: number
+  /**
+   * A new, connected superuser connection to `database` (the hub's by default), for the few jobs
+   * that need one (backups). The caller ends it when that job is done.
+   */
+  superuser (database?: string): Promise<pg.Client>
   stop (): Promise<void>
 }
 
@@ -31,6 +37,8 @@ export interface EmbeddedPostgresOptions {
   dataDir: string
   /** Database created on first start. */
   database?: string
+  /** The login role that owns `database`; the superuser stays `postgres`. */
+  role?: string
   /** TCP port on 127.0.0.1; a free one when absent. */
   port?: number
   log?: { info (obj: object, msg: string): void }
@@ -70,6 +78,58 @@ async function assertTraversable (dir: string): Promise<void> {
   }
 }
 
+/**
+ * What pg_ctl (and so the long-lived postmaster, which inherits it) gets as its environment: no
+ * more than it needs, never the hub's secrets (HUB_ADMIN_PASSWORD, HUB_AGENT_KEYS, ...), which any
+ * process running as `postgres` could otherwise read in /proc/<pid>/environ.
+ */
+export function postgresEnvironment (env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return { PATH: env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LC_ALL: 'C', LANG: 'C' }
+}
+
+/**
+ * Whether `pgdata` holds a cluster. Only a missing or empty folder counts as "not initialised" and
+ * may be initialised (which replaces it): any other answer (PG_VERSION unreadable, not a file, a
+ * folder with files but no PG_VERSION, an I/O error, an unmounted volume showing an empty mount
+ * point's parent) stops the start with the reason, rather than wiping a cluster we failed to read.
+ */
+export async function isInitialised (pgdata: string): Promise<boolean> {
+  const marker = path.join(pgdata, 'PG_VERSION')
+  try {
+    const info = await stat(marker)
+    if (!info.isFile()) throw new Error(`${marker} is not a file: refusing to start or initialise the embedded cluster in ${pgdata}`)
+    return true
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'ENOENT') {
+      if (code === undefined) throw err
+      throw new Error(`cannot read ${marker} (${code}): refusing to initialise over ${pgdata}, which may hold a cluster; fix the folder (permissions, mount) and start again`, { cause: err })
+    }
+  }
+  let entries: string[]
+  try {
+    entries = await readdir(pgdata)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw new Error(`cannot read ${pgdata} (${(err as NodeJS.ErrnoException).code ?? String(err)}): refusing to initialise the embedded cluster`, { cause: err })
+  }
+  if (entries.length === 0) return false
+  throw new Error(`${pgdata} holds files but no PG_VERSION: it is not a complete PostgreSQL cluster (an interrupted first start?). Move it away or empty it to initialise a new one`)
+}
+
+/** A secret kept in a 0600 file under the data folder, created on first use. */
+async function secretFile (file: string): Promise<string> {
+  const existing = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined
+    throw err
+  })
+  if (existing !== undefined && existing !== '') return existing
+  const secret = randomBytes(24).toString('base64url')
+  await writeFile(file, secret, { mode: 0o600 })
+  await chmod(file, 0o600)
+  return secret
+}
+
 async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = createServer()
@@ -99,16 +159,16 @@ export async function startEmbeddedPostgres (options: EmbeddedPostgresOptions): 
   const dataDir = path.resolve(options.dataDir)
   const pgdata = path.join(dataDir, 'postgres')
   const database = options.database ?? 'hub'
+  const role = options.role ?? 'hub'
   const owner = await runAs()
-  const exec = async (file: string, args: string[]) => await run(file, args, { ...owner, env: { ...process.env, LC_ALL: 'C' } })
+  const exec = async (file: string, args: string[]) => await run(file, args, { ...owner, env: postgresEnvironment() })
 
   await mkdir(dataDir, { recursive: true, mode: 0o755 })
   if (owner !== undefined) await assertTraversable(pgdata)
   const passwordFile = path.join(dataDir, 'postgres-password')
   let password = await readFile(passwordFile, 'utf8').catch(() => undefined)
 
-  const initialised = await stat(path.join(pgdata, 'PG_VERSION')).then(() => true, () => false)
-  if (!initialised) {
+  if (!await isInitialised(pgdata)) {
     password = randomBytes(24).toString('base64url')
     await rm(pgdata, { recursive: true, force: true })
     await mkdir(pgdata, { mode: 0o700 })
@@ -145,20 +205,37 @@ export async function startEmbeddedPostgres (options: EmbeddedPostgresOptions): 
 
   const base = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`
   const adminUrl = `${base}/postgres`
-  const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
+  const superuser = async (db = database): Promise<pg.Client> => {
+    const client = new pg.Client({ connectionString: `${base}/${encodeURIComponent(db)}`, connectionTimeoutMillis: 10_000, application_name: 'hub-superuser' })
+    await client.connect()
+    return client
+  }
+  // The role setup is the only superuser work of a start: one connection each, closed right after.
+  const rolePassword = await secretFile(path.join(dataDir, 'hub-role-password'))
   try {
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])
-    if (rowCount === 0) await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(database)}`)
-  } finally {
-    await admin.end()
+    const admin = await superuser('postgres')
+    try {
+      await ensureHubRole(admin, { role, password: rolePassword, database })
+    } finally {
+      await admin.end()
+    }
+    const inDatabase = await superuser()
+    try {
+      await transferOwnership(inDatabase, role)
+    } finally {
+      await inDatabase.end()
+    }
+  } catch (err) {
+    await exec(bin.pg_ctl, ['stop', '-D', pgdata, '-m', 'fast', '-w', '-t', '10']).catch(() => {})
+    throw err
   }
 
   let stopped: Promise<void> | undefined
   return {
-    url: `${base}/${encodeURIComponent(database)}`,
+    url: `postgresql://${encodeURIComponent(role)}:${encodeURIComponent(rolePassword)}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
     adminUrl,
     port,
+    superuser,
     async stop () {
       stopped ??= exec(bin.pg_ctl, ['stop', '-D', pgdata, '-m', 'fast', '-w', '-t', '10']).then(() => {
         options.log?.info({ port }, 'embedded PostgreSQL stopped')

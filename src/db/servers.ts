@@ -1,6 +1,10 @@
 // Servers and their status history. Their templates (alts) live in alts.ts.
 import { conflict, invalid, mapping } from './domain-errors.ts'
+import type pg from 'pg'
 import type { Prisma, PrismaClient } from './generated/client.ts'
+import { serverRefs, type ServerRef } from './sql/servers.ts'
+
+export type { ServerRef }
 
 type Tx = PrismaClient | Prisma.TransactionClient
 
@@ -47,8 +51,13 @@ function page<T extends { id: string }> (rows: T[], limit: number): Page<T> {
   return { items, next: rows.length > limit ? (items[items.length - 1] as T).id : null }
 }
 
-export function createServerRepository (prisma: PrismaClient) {
+export function createServerRepository (prisma: PrismaClient, pool: pg.Pool) {
   return {
+    /** Owner and node of many servers at once (access checks on hot paths), by id. */
+    async refs (ids: readonly string[]): Promise<Map<string, ServerRef>> {
+      return await serverRefs(pool, ids)
+    },
+
     /** Servers by id; `ownerId` restricts to one owner's (for callers without `servers.view`). */
     async list (options: { ownerId?: string, nodeId?: string, after?: string, limit: number }): Promise<Page<PublicServer>> {
       const rows = await prisma.server.findMany({

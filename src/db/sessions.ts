@@ -1,51 +1,37 @@
-// Panel sessions. Only the sha256 of a session token is stored.
+// Panel sessions: the one data-access module for them (writes through Prisma, reads through one
+// named statement in sql/sessions.ts). Only the sha256 of a session token is stored.
+import type pg from 'pg'
 import type { Prisma, PrismaClient } from './generated/client.ts'
+import { activeSessions, type ActiveSession } from './sql/sessions.ts'
+
+export type { ActiveSession }
 
 type Tx = PrismaClient | Prisma.TransactionClient
 
-export interface ActiveSession {
-  id: string
-  userId: string
-  expiresAt: Date
-  role: 'ADMIN' | 'USER'
-  permissions: string[]
-}
-
-const ACTIVE_SELECT = {
-  id: true,
-  userId: true,
-  expiresAt: true,
-  revokedAt: true,
-  user: { select: { role: true, permissions: { select: { permission: { select: { name: true } } } } } }
-} as const
-
-type SessionRow = Prisma.SessionGetPayload<{ select: typeof ACTIVE_SELECT }>
-
-function active (row: SessionRow | null, now: Date): ActiveSession | null {
-  if (row === null || row.revokedAt !== null || row.expiresAt <= now) return null
-  return {
-    id: row.id,
-    userId: row.userId,
-    expiresAt: row.expiresAt,
-    role: row.user.role,
-    permissions: row.user.permissions.map(p => p.permission.name)
-  }
-}
-
-export function createSessionRepository (prisma: PrismaClient) {
+export function createSessionRepository (prisma: PrismaClient, pool: pg.Pool) {
   return {
     async create (data: { userId: string, tokenHash: string, expiresAt: Date, ipAddress?: string, userAgent?: string }, tx: Tx = prisma) {
       return await tx.session.create({ data, select: { id: true, expiresAt: true } })
     },
 
+    /** Active sessions by token hash, many at once (the batched bearer lookup of every /api request). */
+    async activeByHashes (tokenHashes: readonly string[], now: Date): Promise<Map<string, ActiveSession>> {
+      return await activeSessions(pool, 'tokenHash', tokenHashes, now)
+    },
+
+    /** The ids among `ids` whose sessions are still active (panel re-checks). */
+    async activeIds (ids: readonly string[], now: Date): Promise<Set<string>> {
+      return new Set((await activeSessions(pool, 'id', ids, now)).keys())
+    },
+
     /** The session behind a token hash with its user's role and permissions, if it is neither expired nor revoked. */
     async findActive (tokenHash: string, now: Date): Promise<ActiveSession | null> {
-      return active(await prisma.session.findUnique({ where: { tokenHash }, select: ACTIVE_SELECT }), now)
+      return (await activeSessions(pool, 'tokenHash', [tokenHash], now)).get(tokenHash) ?? null
     },
 
     /** The same, by session id (a consumed panel ticket names its session). */
     async findActiveById (id: string, now: Date): Promise<ActiveSession | null> {
-      return active(await prisma.session.findUnique({ where: { id }, select: ACTIVE_SELECT }), now)
+      return (await activeSessions(pool, 'id', [id], now)).get(id) ?? null
     },
 
     async revoke (id: string, now: Date, tx: Tx = prisma): Promise<void> {

@@ -6,9 +6,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
 import type { Database } from '../db/database.ts'
+import { createPasswordChecker } from '../db/passwords.ts'
 import { createAgentTokens, loadOrCreateKeySet, type AgentTokens } from './agent-tokens.ts'
 import { createLocalBus, type Bus } from './bus.ts'
 import type { Config } from './config.ts'
+import { httpServerOptions } from './http-server.ts'
 import { createLoginLimiter } from './login-limiter.ts'
 import actionsPlugin from './plugins/actions.ts'
 import agentGateway, { type IngestTuning } from './plugins/agent-gateway.ts'
@@ -17,9 +19,12 @@ import databasePlugin from './plugins/database.ts'
 import errorHandler from './plugins/error-handler.ts'
 import eventsPlugin from './plugins/events.ts'
 import metricsPlugin from './plugins/metrics.ts'
+import openapiPlugin from './plugins/openapi.ts'
 import panelGateway from './plugins/panel-gateway.ts'
 import provisioningPlugin from './plugins/provisioning.ts'
 import queuePlugin from './plugins/queue.ts'
+import retentionPlugin from './plugins/retention.ts'
+import webPlugin from './plugins/web.ts'
 import actionsRoutes from './routes/actions.ts'
 import altsRoutes from './routes/alts.ts'
 import authRoutes from './routes/auth.ts'
@@ -51,13 +56,23 @@ export interface HubOptions {
   ingest?: IngestTuning
 }
 
+/** HUB_TRUST_PROXY as Fastify takes it: a list of addresses or CIDRs, or false when empty. */
+export function trustedProxies (setting: string): string[] | false {
+  const list = setting.split(',').map(s => s.trim()).filter(s => s !== '')
+  return list.length === 0 ? false : list
+}
+
 export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   const { config, now = () => new Date() } = options
   const app = Fastify({
     loggerInstance: options.logger,
     logger: options.logger === undefined ? { level: config.logLevel } : undefined,
     // At shutdown, close idle keep-alive connections at once and let in-flight requests finish.
-    forceCloseConnections: 'idle'
+    forceCloseConnections: 'idle',
+    ...httpServerOptions(config),
+    // X-Forwarded-For is believed only from these proxies (proxy-addr: addresses and CIDRs), so
+    // `request.ip` is the client behind them; from anyone else it is ignored.
+    trustProxy: trustedProxies(config.trustProxy)
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
 
@@ -67,15 +82,18 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
 
   app.decorate('bus', bus)
   await app.register(errorHandler)
+  await app.register(openapiPlugin)
   await app.register(databasePlugin, { config, db: options.db })
   await app.register(eventsPlugin, { config, bus })
   await app.register(queuePlugin, { config })
+  await app.register(retentionPlugin, { config, now })
   await app.register(metricsPlugin, { token: config.metricsToken })
   await app.register(authPlugin, { now })
   await app.register(healthRoutes)
   await app.register(authRoutes, {
     sessionTtlS: config.sessionTtlS,
     limiter: createLoginLimiter({ max: config.loginMaxAttempts, windowMs: config.loginWindowMs, now: () => now().getTime() }),
+    passwords: createPasswordChecker({ concurrency: config.loginHashConcurrency, queue: config.loginHashQueue }),
     now
   })
   await app.register(usersRoutes)
@@ -83,10 +101,11 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(serversRoutes)
   await app.register(altsRoutes)
   await app.register(actionsPlugin, { config, bus })
-  await app.register(actionsRoutes)
+  await app.register(actionsRoutes, { config, now: () => now().getTime() })
   await app.register(provisioningPlugin, { config })
   await app.register(agentGateway, { config, tokens, ingest: options.ingest })
   await app.register(ticketRoutes, { now })
   await app.register(panelGateway, { config, now })
+  await app.register(webPlugin, { config })
   return app as unknown as FastifyInstance
 }

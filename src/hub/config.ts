@@ -23,6 +23,16 @@ export const ConfigSchema = Type.Object({
   dbStatementTimeoutMs: Int(15_000, 0, 3_600_000),
   loginMaxAttempts: Int(10, 1, 10_000),
   loginWindowMs: Int(60_000, 1_000, 3_600_000),
+  /** Password checks running at once (off the event loop), and how many more may wait; beyond, 503. */
+  loginHashConcurrency: Int(2, 1, 256),
+  loginHashQueue: Int(64, 0, 100_000),
+  /** Power actions per second and burst, per user and per server (token buckets, per hub). */
+  actionUserRate: Int(5_000, 1, 1_000_000),
+  actionUserBurst: Int(10_000, 1, 1_000_000),
+  actionServerRate: Int(2, 1, 1_000_000),
+  actionServerBurst: Int(10, 1, 1_000_000),
+  /** Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For is believed; empty: none. */
+  trustProxy: Type.String({ default: '', maxLength: 4_096 }),
   metricsToken: Type.Optional(Type.String({ minLength: 16 })),
   shutdownTimeoutMs: Int(10_000, 100, 120_000),
   maxFrameBytes: Int(65_536, 1_024, 16_777_216),
@@ -50,13 +60,31 @@ export const ConfigSchema = Type.Object({
   panelHighWaterBytes: Int(1_048_576, 16_384, 268_435_456),
   /** A panel socket over the high-water mark this long is closed (1008). */
   panelMaxStallMs: Int(30_000, 100, 3_600_000),
+  /** HTTP server timeouts (src/hub/http-server.ts); an upgraded WebSocket is exempt from all four. */
+  httpRequestTimeoutMs: Int(30_000, 100, 3_600_000),
+  httpHeadersTimeoutMs: Int(10_000, 100, 3_600_000),
+  httpConnectionTimeoutMs: Int(60_000, 100, 3_600_000),
+  httpKeepAliveTimeoutMs: Int(72_000, 100, 3_600_000),
+  /** listen() backlog; the kernel's cap (net.core.somaxconn) when unset (src/hub/listen-backlog.ts). */
+  listenBacklog: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_048_576 })),
+  /** Retention (src/hub/plugins/retention.ts): rows past these ages are pruned by scheduled pg-boss jobs. */
+  sessionRetentionDays: Int(30, 0, 36_500),
+  ticketRetentionS: Int(60, 0, 86_400),
+  transitionRetentionDays: Int(30, 1, 36_500),
+  actionRetentionDays: Int(90, 1, 36_500),
+  /** When the prunes run (cron, UTC; at most once a minute), once per period across all hubs. */
+  pruneCron: Type.String({ default: '* * * * *', minLength: 9 }),
+  /** How often each hub's pg-boss checks the schedules (cronMonitorIntervalSeconds). */
+  queueCronCheckS: Int(30, 1, 45),
   /** Bytes a panel socket may have buffered, every frame counted (snapshots too); beyond: close 1008. */
   panelMaxBufferedBytes: Int(8_388_608, 65_536, 1_073_741_824),
   /** Bytes an agent socket may have buffered (unread acks, commands); beyond: close 1008. */
   agentMaxBufferedBytes: Int(1_048_576, 4_096, 1_073_741_824),
   /** Panel sockets open at once per session and per client address; beyond: 429 before the upgrade. */
   panelMaxSocketsPerSession: Int(2_000, 1, 1_000_000),
-  panelMaxSocketsPerAddress: Int(5_000, 1, 1_000_000)
+  panelMaxSocketsPerAddress: Int(5_000, 1, 1_000_000),
+  /** The URL people and agents are told to use (the panel, the agent line); the listen address when unset. */
+  publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' }))
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -78,6 +106,13 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   dbStatementTimeoutMs: 'HUB_DB_STATEMENT_TIMEOUT_MS',
   loginMaxAttempts: 'HUB_LOGIN_MAX_ATTEMPTS',
   loginWindowMs: 'HUB_LOGIN_WINDOW_MS',
+  loginHashConcurrency: 'HUB_LOGIN_HASH_CONCURRENCY',
+  loginHashQueue: 'HUB_LOGIN_HASH_QUEUE',
+  actionUserRate: 'HUB_ACTION_USER_RATE',
+  actionUserBurst: 'HUB_ACTION_USER_BURST',
+  actionServerRate: 'HUB_ACTION_SERVER_RATE',
+  actionServerBurst: 'HUB_ACTION_SERVER_BURST',
+  trustProxy: 'HUB_TRUST_PROXY',
   metricsToken: 'HUB_METRICS_TOKEN',
   shutdownTimeoutMs: 'HUB_SHUTDOWN_TIMEOUT_MS',
   maxFrameBytes: 'HUB_MAX_FRAME_BYTES',
@@ -97,10 +132,22 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   panelBurst: 'HUB_PANEL_BURST',
   panelHighWaterBytes: 'HUB_PANEL_HIGH_WATER_BYTES',
   panelMaxStallMs: 'HUB_PANEL_MAX_STALL_MS',
+  httpRequestTimeoutMs: 'HUB_HTTP_REQUEST_TIMEOUT_MS',
+  httpHeadersTimeoutMs: 'HUB_HTTP_HEADERS_TIMEOUT_MS',
+  httpConnectionTimeoutMs: 'HUB_HTTP_CONNECTION_TIMEOUT_MS',
+  httpKeepAliveTimeoutMs: 'HUB_HTTP_KEEP_ALIVE_TIMEOUT_MS',
+  listenBacklog: 'HUB_LISTEN_BACKLOG',
+  sessionRetentionDays: 'HUB_SESSION_RETENTION_DAYS',
+  ticketRetentionS: 'HUB_TICKET_RETENTION_S',
+  transitionRetentionDays: 'HUB_TRANSITION_RETENTION_DAYS',
+  actionRetentionDays: 'HUB_ACTION_RETENTION_DAYS',
+  pruneCron: 'HUB_PRUNE_CRON',
+  queueCronCheckS: 'HUB_QUEUE_CRON_CHECK_S',
   panelMaxBufferedBytes: 'HUB_PANEL_MAX_BUFFERED_BYTES',
   agentMaxBufferedBytes: 'HUB_AGENT_MAX_BUFFERED_BYTES',
   panelMaxSocketsPerSession: 'HUB_PANEL_MAX_SOCKETS_PER_SESSION',
-  panelMaxSocketsPerAddress: 'HUB_PANEL_MAX_SOCKETS_PER_ADDRESS'
+  panelMaxSocketsPerAddress: 'HUB_PANEL_MAX_SOCKETS_PER_ADDRESS',
+  publicUrl: 'HUB_PUBLIC_URL'
 }
 
 /** Values that must never be echoed back in an error message. */
@@ -138,6 +185,9 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   const config = candidate as Config
   if (config.agentKeys !== undefined && !isKeySet(config.agentKeys)) {
     problems.push('HUB_AGENT_KEYS: must be JSON {"keys":[{"kid":"...","privateJwk":{...}}]} with at least one key')
+  }
+  if (problems.length === 0 && config.httpHeadersTimeoutMs > config.httpRequestTimeoutMs) {
+    problems.push('HUB_HTTP_HEADERS_TIMEOUT_MS: must not exceed HUB_HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)')
   }
   if (problems.length === 0 && config.env === 'production' && config.adminPassword === undefined) {
     problems.push('HUB_ADMIN_PASSWORD: required when NODE_ENV=production')

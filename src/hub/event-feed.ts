@@ -10,6 +10,9 @@ import { EVENTS_CHANNEL, eventBounds, readEventsAfter } from '../db/sql/events.t
 import type { Bus } from './bus.ts'
 import { createListener } from './pg-listener.ts'
 
+// An event id as append_events notifies it: a bigint's decimal digits.
+const EVENT_ID = /^[1-9][0-9]{0,18}$/
+
 export interface EventFeedOptions {
   pool: pg.Pool
   connect: () => pg.Client
@@ -72,8 +75,10 @@ export function createEventFeed (options: EventFeedOptions): EventFeed {
     channel: EVENTS_CHANNEL,
     name: 'event feed',
     onNotify: payload => {
-      if (payload !== undefined && BigInt(payload) <= BigInt(cursor)) return
-      wake()
+      // append_events sends the last id committed; anything else is not from it.
+      if (payload === undefined || !EVENT_ID.test(payload)) return false
+      if (BigInt(payload) > BigInt(cursor)) wake()
+      return true
     },
     onReconnect: wake,
     log,

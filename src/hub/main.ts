@@ -19,6 +19,7 @@ const logger = pino({ level: config.logLevel, name: 'hub' })
 try {
   const hub = await startHub(config, logger)
   process.stdout.write(`hub ready at ${hub.url}\n`)
+  process.stdout.write(`panel: ${(config.publicUrl ?? hub.url).replace(/\/+$/, '')}/ (HUB_PUBLIC_URL)\n`)
   closeWithGrace({ delay: config.shutdownTimeoutMs, logger }, async ({ signal, err }) => {
     if (err !== undefined) logger.error({ err }, 'fatal error, shutting down')
     else logger.info({ signal }, 'shutting down')

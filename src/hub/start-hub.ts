@@ -8,6 +8,8 @@ import { migrate } from '../db/migrator.ts'
 import { seed } from '../db/seed.ts'
 import { buildHub } from './build-hub.ts'
 import type { Config } from './config.ts'
+import { demoSeedWarning } from './exposure.ts'
+import { listenBacklog } from './listen-backlog.ts'
 
 export interface RunningHub {
   app: FastifyInstance
@@ -26,13 +28,16 @@ export async function startHub (config: Config, logger: Logger = pino({ level: c
   try {
     await migrate(databaseUrl, { log: logger })
     app = await buildHub({ config: { ...config, databaseUrl }, logger })
+    const exposed = demoSeedWarning(config)
+    if (exposed !== undefined) logger.warn({ host: config.host, env: config.env }, exposed)
     const { generatedAdminPassword } = await seed(app.db.prisma, { env: config.env, adminPassword: config.adminPassword })
     if (generatedAdminPassword !== undefined) {
       // Printed once, on the run that created the user; it is not stored anywhere in clear.
       process.stdout.write(`\n  admin password (generated, shown once): ${generatedAdminPassword}\n\n`)
     }
-    const address = await app.listen({ host: config.host, port: config.port })
-    logger.info({ url: address }, 'hub listening')
+    const backlog = await listenBacklog(config.listenBacklog)
+    const address = await app.listen({ host: config.host, port: config.port, backlog })
+    logger.info({ url: address, backlog }, 'hub listening')
     const running = app
     return {
       app: running,

@@ -29,6 +29,8 @@ t.same(database.foreignKeys, schema.foreignKeys, 'foreign keys (@relation): colu
 const UNDECLARABLE = [
   // One live START/STOP/RESTART per server, enforced by the database (issue 4): partial unique.
   'CREATE UNIQUE INDEX server_actions_one_live_power_action ON public.server_actions USING btree (server_id) WHERE ((action <> \'KILL\'::"ActionType") AND (state = ANY (ARRAY[\'QUEUED\'::"ActionState", \'DISPATCHED\'::"ActionState", \'ACKED\'::"ActionState"])))',
+  // KILL coalescing: one live KILL per server (issue 10 item 5): partial unique.
+  'CREATE UNIQUE INDEX server_actions_one_live_kill ON public.server_actions USING btree (server_id) WHERE ((action = \'KILL\'::"ActionType") AND (state = ANY (ARRAY[\'QUEUED\'::"ActionState", \'DISPATCHED\'::"ActionState", \'ACKED\'::"ActionState"])))',
   // The event-log append sent in one message with COMMIT (src/db/sql/events.ts commitWithEvents).
   'function append_events(jsonb)',
   // The timeout sweep reads only live actions: partial index.

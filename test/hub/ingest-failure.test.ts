@@ -1,14 +1,17 @@
-// A database error fails only its own batch (real hub, real PostgreSQL, a raw WebSocket agent).
+// A database error never fails more than it must (real hub, real PostgreSQL, a raw WebSocket agent).
 //
 // A trigger on server_status_transitions raises for one server, BAD. To make the batch
 // deterministic, a second connection first holds the row lock of another server on BAD's lane
 // (HOLD): the lane's first transaction, HOLD's report, waits on it, and the reports sent next for
-// BAD and SIBLING (same lane) queue behind it and form the lane's next batch together. GOOD is on
-// another lane and must be acked meanwhile. Releasing the lock lets HOLD commit; the next batch
-// [BAD, SIBLING] fails as a whole: both get INTERNAL, neither is written.
+// BAD, SIBLING and BAD again (same lane) queue behind it and form the lane's next batch together.
+// GOOD is on another lane and must be acked meanwhile. Releasing the lock lets HOLD commit; then:
+// - a data error (the trigger refuses BAD's row): the batch is bisected, SIBLING is acked, BAD
+//   gets the terminal UNSTORABLE and so does BAD's later report of the batch (order per server);
+// - a transient error (the trigger raises a serialization failure, 40001): nothing of the batch is
+//   written, every report of it gets INTERNAL, and the agent's resend is acked.
 import { once } from 'node:events'
 import pg from 'pg'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { startTestHub, type TestHub } from '../helpers/hub.ts'
 
@@ -61,7 +64,14 @@ async function connect (hub: TestHub, token: string) {
 const ack = (serverId: string, seq: number) => (m: any) => m.type === 'status.ack' && m.serverId === serverId && m.seq === seq
 const refused = (serverId: string, seq: number) => (m: any) => m.type === 'error' && m.ref === `${serverId}:${seq}`
 
-t.test('a failed transaction fails only its own batch; the agent resends and is acked', async t => {
+interface Scenario {
+  agent: Awaited<ReturnType<typeof connect>>
+  db: pg.Client
+  state: () => Promise<Record<string, { status: string, seq: number, transitions: number }>>
+}
+
+/** Runs HOLD, GOOD, then the batch [BAD 1, SIBLING 1, BAD 2] with the trigger raising `errcode` for BAD. */
+async function scenario (t: Test, errcode: string): Promise<Scenario> {
   const hub = await startTestHub(t, { dbPoolMax: 4 })
   const token = await addNode(hub)
   const db = new pg.Client({ connectionString: hub.databaseUrl })
@@ -69,7 +79,7 @@ t.test('a failed transaction fails only its own batch; the agent resends and is 
   t.teardown(() => db.end())
   await db.query(`CREATE FUNCTION fail_for_one_server() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      IF NEW.server_id = '${BAD}' THEN RAISE EXCEPTION 'injected failure for %', NEW.server_id; END IF;
+      IF NEW.server_id = '${BAD}' THEN RAISE EXCEPTION 'injected failure for %', NEW.server_id USING ERRCODE = '${errcode}'; END IF;
       RETURN NEW;
     END $$`)
   await db.query('CREATE TRIGGER fail_for_one_server BEFORE INSERT ON server_status_transitions FOR EACH ROW EXECUTE FUNCTION fail_for_one_server()')
@@ -96,21 +106,43 @@ t.test('a failed transaction fails only its own batch; the agent resends and is 
 
   agent.status(BAD, 'STARTING', 1)
   agent.status(SIBLING, 'STARTING', 1)
+  agent.status(BAD, 'RUNNING', 2)
   agent.status(GOOD, 'STARTING', 1)
   // Frames are handled in order, so once GOOD is acked, BAD and SIBLING wait in their lane's queue.
   t.ok(await agent.next(ack(GOOD, 1), 'ack of GOOD'), 'another lane commits while this one is stuck')
   await holder.query('ROLLBACK')
   t.ok(await agent.next(ack(HOLD, 1), 'ack of HOLD'), 'the batch before the failing one commits')
+
+  const state = async () => Object.fromEntries((await db.query<{ id: string, status: string, seq: string, transitions: number }>(
+    `SELECT s.id, s.status, s.seq, (SELECT count(*)::int FROM server_status_transitions x WHERE x.server_id = s.id) AS transitions
+       FROM servers s ORDER BY s.id`)).rows.map(r => [r.id, { status: r.status, seq: Number(r.seq), transitions: r.transitions }]))
+  return { agent, db, state }
+}
+
+t.test('storage refusing one report fails that report alone, with UNSTORABLE; the rest of the batch is acked', async t => {
+  const { agent, state } = await scenario(t, 'P0001')
+  t.ok(await agent.next(ack(SIBLING, 1), 'ack of SIBLING'), 'a healthy report in the same batch is acked')
+  t.match(await agent.next(refused(BAD, 1), 'error for BAD'), { type: 'error', code: 'UNSTORABLE', ref: `${BAD}:1` })
+  t.match(await agent.next(refused(BAD, 2), 'error for BAD 2'), { type: 'error', code: 'UNSTORABLE', ref: `${BAD}:2` },
+    'the server\'s later report in the batch fails with it, so order holds')
+  t.same(await state(), {
+    [HOLD]: { status: 'STARTING', seq: 1, transitions: 1 },
+    [BAD]: { status: 'STOPPED', seq: 0, transitions: 0 },
+    [SIBLING]: { status: 'STARTING', seq: 1, transitions: 1 },
+    [GOOD]: { status: 'STARTING', seq: 1, transitions: 1 }
+  }, 'everything but BAD is written')
+  t.notOk(agent.inbox.some(m => m.type === 'status.ack' && m.serverId === BAD), 'no ack for BAD')
+  t.notOk(agent.inbox.some(m => m.type === 'error'), 'no other error frame')
+})
+
+t.test('a transient failure fails its own batch only, with INTERNAL; the agent resends and is acked', async t => {
+  const { agent, db, state } = await scenario(t, '40001')
   t.match(await agent.next(refused(BAD, 1), 'error for BAD'), { type: 'error', code: 'INTERNAL', ref: `${BAD}:1` })
   t.match(await agent.next(refused(SIBLING, 1), 'error for SIBLING'), { type: 'error', code: 'INTERNAL', ref: `${SIBLING}:1` },
-    'a healthy report in the same batch fails with it')
+    'not bisected: a transient fault is nobody\'s data')
+  t.match(await agent.next(refused(BAD, 2), 'error for BAD 2'), { type: 'error', code: 'INTERNAL', ref: `${BAD}:2` })
   t.notOk(agent.inbox.some(m => m.type === 'status.ack' && (m.serverId === BAD || m.serverId === SIBLING)), 'no ack for the failed batch')
-
-  const state = async () => (await db.query<{ id: string, status: string, seq: string, transitions: number }>(
-    `SELECT s.id, s.status, s.seq, (SELECT count(*)::int FROM server_status_transitions x WHERE x.server_id = s.id) AS transitions
-       FROM servers s ORDER BY s.id`)).rows
-  const byId = (rows: Awaited<ReturnType<typeof state>>) => Object.fromEntries(rows.map(r => [r.id, { status: r.status, seq: Number(r.seq), transitions: r.transitions }]))
-  t.same(byId(await state()), {
+  t.same(await state(), {
     [HOLD]: { status: 'STARTING', seq: 1, transitions: 1 },
     [BAD]: { status: 'STOPPED', seq: 0, transitions: 0 },
     [SIBLING]: { status: 'STOPPED', seq: 0, transitions: 0 },
@@ -121,11 +153,13 @@ t.test('a failed transaction fails only its own batch; the agent resends and is 
   await db.query('DROP TRIGGER fail_for_one_server ON server_status_transitions')
   agent.status(BAD, 'STARTING', 1)
   agent.status(SIBLING, 'STARTING', 1)
+  agent.status(BAD, 'RUNNING', 2)
   t.ok(await agent.next(ack(BAD, 1), 'ack of BAD'), 'the resent report is acked')
   t.ok(await agent.next(ack(SIBLING, 1), 'ack of SIBLING'))
-  t.same(byId(await state()), {
+  t.ok(await agent.next(ack(BAD, 2), 'ack of BAD 2'))
+  t.same(await state(), {
     [HOLD]: { status: 'STARTING', seq: 1, transitions: 1 },
-    [BAD]: { status: 'STARTING', seq: 1, transitions: 1 },
+    [BAD]: { status: 'RUNNING', seq: 2, transitions: 2 },
     [SIBLING]: { status: 'STARTING', seq: 1, transitions: 1 },
     [GOOD]: { status: 'STARTING', seq: 1, transitions: 1 }
   }, 'written once each')

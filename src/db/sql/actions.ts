@@ -44,18 +44,6 @@ export interface NewAction {
   dispatchTo?: string | null
 }
 
-export interface ServerRef { id: string, ownerId: string, nodeId: string }
-
-/** The owner and node of these servers (the POST route's access check), by id. */
-export async function serverRefs (pool: pg.Pool, ids: readonly string[]): Promise<Map<string, ServerRef>> {
-  const { rows } = await pool.query<{ id: string, owner_id: string, node_id: string }>({
-    name: 'servers_refs',
-    text: 'SELECT id, owner_id, node_id FROM servers WHERE id = ANY($1::uuid[])',
-    values: [ids]
-  })
-  return new Map(rows.map(r => [r.id, { id: r.id, ownerId: r.owner_id, nodeId: r.node_id }]))
-}
-
 /**
  * Inserts actions, at most one per server (the caller splits batches so): a row that would break
  * a unique index (a repeated idempotency key, or a second live START/STOP/RESTART on the server)
@@ -90,17 +78,20 @@ export async function insertActions (client: pg.PoolClient, actions: NewAction[]
   return new Map(rows.map(r => [r.server_id, toRow(r)]))
 }
 
-/** For actions that insertActions skipped: the earlier action with the same key, else the live one that blocks. */
+/**
+ * For actions that insertActions skipped: the earlier action with the same key, else the live one
+ * that blocks (for a KILL, the live KILL it coalesces into; for the others, the live power action).
+ */
 export async function findBlocking (client: pg.PoolClient, skipped: NewAction[]): Promise<Map<string, { row: ActionRow, repeated: boolean }>> {
   const { rows } = await client.query<Raw & { repeated: boolean }>({
     name: 'actions_find_blocking',
     text: `SELECT DISTINCT ON (a.server_id) ${COLUMNS}, (a.idempotency_key IS NOT DISTINCT FROM v.key AND v.key IS NOT NULL) AS repeated
-           FROM unnest($1::uuid[], $2::text[]) AS v(server_id, key)
+           FROM unnest($1::uuid[], $2::text[], $3::"ActionType"[]) AS v(server_id, key, action)
            JOIN server_actions a ON a.server_id = v.server_id
-             AND ((v.key IS NOT NULL AND a.idempotency_key = v.key) OR (a.action <> 'KILL' AND a.state IN ${LIVE}))
+             AND ((v.key IS NOT NULL AND a.idempotency_key = v.key) OR (a.state IN ${LIVE} AND (a.action = 'KILL') = (v.action = 'KILL')))
            JOIN servers s ON s.id = a.server_id
            ORDER BY a.server_id, repeated DESC`,
-    values: [skipped.map(a => a.serverId), skipped.map(a => a.idempotencyKey)]
+    values: [skipped.map(a => a.serverId), skipped.map(a => a.idempotencyKey), skipped.map(a => a.action)]
   })
   return new Map(rows.map(r => [r.server_id, { row: toRow(r), repeated: r.repeated }]))
 }

@@ -85,14 +85,4 @@ export async function readUserAccess (pool: pg.Pool, userId: string): Promise<Us
   return rows[0]
 }
 
-/** The sessions among `ids` that are still active at `now` (neither revoked nor expired). */
-export async function activeSessions (pool: pg.Pool, ids: string[], now: Date): Promise<Set<string>> {
-  const { rows } = await pool.query<{ id: string }>({
-    name: 'panel_active_sessions',
-    text: 'SELECT id FROM sessions WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL AND expires_at > $2',
-    values: [ids, now]
-  })
-  return new Set(rows.map(r => r.id))
-}
-
 export { eventBounds }

@@ -16,7 +16,7 @@ import { ACTION_QUEUE, onClient, type ActionJob } from './jobs.ts'
 
 export type CreateOutcome =
   | { kind: 'created', row: ActionRow }
-  /** The idempotency key was used before: the first action. */
+  /** The idempotency key was used before: the first action; or a KILL coalesced into the live KILL. */
   | { kind: 'repeated', row: ActionRow }
   /** A live START/STOP/RESTART blocks it. */
   | { kind: 'conflict', row: ActionRow }
@@ -129,7 +129,9 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
         const b = blocking.get(item.serverId)
         // A blocker that became final between the INSERT and this read: report the conflict anyway;
         // the client retries and succeeds.
-        outcomes[i] = b === undefined ? { kind: 'refused', why: 'error' } : { kind: b.repeated ? 'repeated' : 'conflict', row: b.row }
+        // A KILL while another KILL is live coalesces into it: answered as the live one, like a repeat.
+        const coalesced = item.action === 'KILL' && b?.row.action === 'KILL'
+        outcomes[i] = b === undefined ? { kind: 'refused', why: 'error' } : { kind: b.repeated || coalesced ? 'repeated' : 'conflict', row: b.row }
       }
     }
     if (created.length > 0) {

@@ -4,10 +4,15 @@
 // transaction. Servers map to lanes by id, so a server's reports are checked and written in
 // order, and lanes touch disjoint servers, so their row locks never deadlock one another.
 //
-// A failed transaction fails only its own batch: those reports get INTERNAL (no ack) and the
-// agent resends them; nothing of the batch is written.
+// One report never fails the others. A batch that PostgreSQL refuses for its data (a constraint,
+// a trigger, a value it cannot hold) is retried in halves (group-commit.ts, `isolate`) until the
+// offending report fails alone: it gets the terminal UNSTORABLE, and so do its server's later
+// reports of the batch, so per-server order holds; every other report commits. A transient
+// failure (the database unreachable, a deadlock, shutdown) fails its batch with INTERNAL (no ack,
+// nothing written) and the agents resend.
 import type pg from 'pg'
-import { isLegalTransition, type ServerStatus } from '../../agent-protocol/index.ts'
+import { ERROR, isLegalTransition, type ServerStatus } from '../../agent-protocol/index.ts'
+import { isDataError } from '../../db/pg-errors.ts'
 import { lockServers, writeTransitions, type TransitionRow } from '../../db/sql/status-batch.ts'
 import { statusEvent } from '../bus.ts'
 import { createGroupCommit, hexLane } from '../group-commit.ts'
@@ -24,7 +29,7 @@ export interface StatusReport {
 
 export type IngestOutcome =
   | { ok: true }
-  | { ok: false, code: 'NOT_YOUR_SERVER' | 'ILLEGAL_TRANSITION' | 'INTERNAL', message: string }
+  | { ok: false, code: 'NOT_YOUR_SERVER' | 'ILLEGAL_TRANSITION' | 'INTERNAL' | 'UNSTORABLE', message: string }
 
 export interface StatusIngest {
   submit (report: StatusReport): Promise<IngestOutcome>
@@ -57,7 +62,15 @@ export function createStatusIngest (options: StatusIngestOptions): StatusIngest 
     commit: async reports => await inTransaction(pool, async (client, emit) => await commit(client, emit, reports)),
     fail: (why, err) => {
       if (why === 'error') log.error({ err }, 'status batch failed; agents will resend')
-      return { ok: false, code: 'INTERNAL', message: REFUSED[why] }
+      return { ok: false, code: ERROR.INTERNAL, message: REFUSED[why] }
+    },
+    isolate: {
+      isItemFault: isDataError,
+      keyOf: r => r.serverId,
+      unstorable: err => {
+        log.error({ err }, 'status report refused by storage; answered UNSTORABLE')
+        return { ok: false, code: ERROR.UNSTORABLE, message: 'storage refused this report; do not resend it' }
+      }
     }
   })
 }

@@ -3,12 +3,12 @@
 // UTF-8, depth, JSON, prototype keys, schema), so bad input gets the same precise reasons.
 import Type, { type Static } from 'typebox'
 import { createDecoder } from '../../agent-protocol/codec.ts'
+import { Id as Uuid } from '../../agent-protocol/ids.ts'
 
 /** PROTOCOL.md: at most 1,000 ids per frame, 10,000 servers per connection. */
 export const MAX_IDS_PER_FRAME = 1_000
 export const MAX_SERVERS_PER_CONNECTION = 10_000
 
-const Uuid = Type.String({ format: 'uuid' })
 const Ids = Type.Array(Uuid, { maxItems: MAX_IDS_PER_FRAME })
 /** A client-chosen request id, echoed back. */
 const RequestId = Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })])

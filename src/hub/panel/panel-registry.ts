@@ -6,10 +6,9 @@
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import type { AuthChange } from '../../db/sql/auth-notify.ts'
 import type { HubEvent } from '../bus.ts'
-import { createPanelSession, type PanelSession } from './panel-session.ts'
-import type { SubscriptionIndex } from './panel-subscriptions.ts'
+import { createPanelSession } from './panel-session.ts'
 import type { Transport } from '../connection/types.ts'
-import { encodeEvent, type OutEvent, type PanelAuth, type PanelLimits, type PanelStore, type SetTimer } from './types.ts'
+import { encodeEvent, type OutEvent, type PanelAuth, type PanelLimits, type PanelSession, type PanelStore, type SetTimer, type SubscriptionIndex } from './types.ts'
 
 export interface PanelRegistryDeps {
   store: PanelStore
@@ -151,7 +150,8 @@ export function createPanelRegistry (deps: PanelRegistryDeps): PanelRegistry {
     async apply (change) {
       if ('sessionId' in change) await applyToSessions([change.sessionId])
       else if ('userId' in change) await applyToUser(change.userId)
-      else await applyToServers([change.serverId])
+      else if ('serverId' in change) await applyToServers([change.serverId])
+      // nodeId changes concern agents only (agents/node-revocation.ts).
     },
     async recheckAll () {
       await applyToSessions([...bySession.keys()])

@@ -5,15 +5,14 @@
 // subscriptions match. What it watches, and subscribe with snapshot and replay (with the
 // ordering argument), live in panel-subscriptions.ts; backpressure in panel-outbox.ts.
 import { CLOSE } from '../../agent-protocol/codes.ts'
-import type { Principal } from '../rbac.ts'
 import { createConnection } from '../connection/connection.ts'
 import type { Transport } from '../connection/types.ts'
 import { PANEL_ERROR, decodePanelMessage, type HubToPanel, type RequestIdValue } from './messages.ts'
 import { createOutbox } from './panel-outbox.ts'
-import { createSubscriptions, type SubscriptionIndex } from './panel-subscriptions.ts'
-import type { OutEvent, PanelAuth, PanelLimits, PanelStore, SetTimer, Timer } from './types.ts'
+import { createSubscriptions } from './panel-subscriptions.ts'
+import type { PanelAuth, PanelLimits, PanelSession, PanelStore, SetTimer, SubscriptionIndex, Timer } from './types.ts'
 
-export type { SubscriptionIndex }
+export type { PanelSession, SubscriptionIndex }
 
 export interface PanelSessionDeps {
   auth: PanelAuth
@@ -24,35 +23,6 @@ export interface PanelSessionDeps {
   now: () => number
   setTimer: SetTimer
   log: { warn (obj: object, msg: string): void }
-}
-
-export interface PanelSession {
-  readonly userId: string
-  readonly sessionId: string
-  onFrame (data: string | Buffer, isBinary: boolean): void
-  onPong (): void
-  onClosed (): void
-  close (code: number, reason: string): void
-  /** Events this connection's subscriptions match, in id order. */
-  deliver (events: OutEvent[]): void
-  /** Events were lost upstream: tell the panel. */
-  resync (reason: string): void
-  /** The user's access changed: drop what they may no longer view. */
-  updatePrincipal (principal: Principal): void
-  /** Servers changed owner or were deleted (absent from `access`). */
-  recheckServers (access: Map<string, { ownerId: string, nodeId: string }>, serverIds: string[]): void
-  /**
-   * A droppable frame (console line, stats sample): sent while there is room under the outbox's
-   * ephemeral bound and events are not coalescing, else counted as dropped under `key`. Never
-   * closes the connection, never causes a `resync`, never delays events (connection/outbox.ts).
-   */
-  sendEphemeral (key: string, frame: string | Buffer): boolean
-  /** Dropped ephemeral frames per key since the last call. */
-  takeDropped (): Map<string, number>
-  readonly principal: Principal
-  readonly closed: boolean
-  serverIds (): string[]
-  stats (): { buffered: number, coalesced: number, pending: number, overflowed: boolean, lastSent: string }
 }
 
 /** setTimeout cannot wait longer than 2^31-1 ms; longer waits are re-armed. */

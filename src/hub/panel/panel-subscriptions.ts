@@ -20,21 +20,8 @@ import {
   type HubToPanel, type PanelMessage, type RequestIdValue, type SubscribeMessage
 } from './messages.ts'
 import type { Outbox } from './panel-outbox.ts'
-import type { PanelSession } from './panel-session.ts'
 import type { Transport } from '../connection/types.ts'
-import { encodeEvent, type OutEvent, type PanelLimits, type PanelStore } from './types.ts'
-
-/** What a session needs from the registry: the subscription index. */
-export interface SubscriptionIndex {
-  addServers (s: PanelSession, serverIds: Iterable<string>): void
-  removeServers (s: PanelSession, serverIds: Iterable<string>): void
-  addNodes (s: PanelSession, nodeIds: Iterable<string>): void
-  removeNodes (s: PanelSession, nodeIds: Iterable<string>): void
-  /** Presence of these nodes reaches the session because it watches servers on them. */
-  addPresence (s: PanelSession, nodeIds: Iterable<string>): void
-  removePresence (s: PanelSession, nodeIds: Iterable<string>): void
-  detach (s: PanelSession): void
-}
+import { encodeEvent, type OutEvent, type PanelLimits, type PanelSession, type PanelStore, type SubscriptionIndex } from './types.ts'
 
 export interface SubscriptionsDeps {
   /** The session these subscriptions belong to: the key under which the index files them. */

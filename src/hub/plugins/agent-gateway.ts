@@ -8,6 +8,7 @@ import type { AgentTokens } from '../agent-tokens.ts'
 import { createAgentRegistry, type AgentRegistry } from '../agents/agent-registry.ts'
 import { createAgentSession } from '../agents/agent-session.ts'
 import { createHelloReconciler } from '../agents/hello.ts'
+import { createNodeRevocation } from '../agents/node-revocation.ts'
 import { createBatchedLookup } from '../group-commit.ts'
 import { realTimer } from '../timers.ts'
 import { createPresence } from '../agents/presence.ts'
@@ -28,6 +29,7 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     agentNodeId: string | null
+    agentTokenVersion: number | null
   }
 }
 
@@ -56,8 +58,16 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
   const tokenVersion = createBatchedLookup(async ids => await tokenVersions(pool, ids), 2)
   const unsubscribe = app.bus.subscribe(events => registry.onEvents(events))
   app.decorate('agents', registry)
+  app.actions.bindSessions(nodeId => registry.get(nodeId))
   app.decorate('ingest', ingest)
   app.decorateRequest('agentNodeId', null)
+  app.decorateRequest('agentTokenVersion', null)
+  // A token rotated or a node deleted on any hub closes its agent here (auth feed, 4401).
+  const revocation = createNodeRevocation({ sessionOf: registry.get, held: registry.held, tokenVersions: async ids => await tokenVersions(pool, ids) })
+  const unsubscribeAuth = app.authFeed.subscribe({
+    onChange: async change => { if ('nodeId' in change) await revocation.apply(change.nodeId) },
+    onReconnect: async () => await revocation.recheckAll()
+  })
 
   await registerWebsocket(app, config.maxFrameBytes)
 
@@ -67,6 +77,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
   app.addHook('preClose', async () => {
     registry.closeAll(CLOSE.GOING_AWAY, 'hub shutting down')
     unsubscribe()
+    unsubscribeAuth()
     await Promise.all([ingest.drain(), hellos.drain()])
     await presence.stop()
   })
@@ -85,6 +96,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
       throw new UnauthorizedError('a valid agent token is required')
     }
     request.agentNodeId = claims.nodeId
+    request.agentTokenVersion = claims.version
   }
 
   const limits = {
@@ -133,6 +145,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
       registry.detach(session)
     })
     releaseUpgrade(socket, request.raw.socket, err => app.log.warn({ err, nodeId }, 'agent socket error'))
+    revocation.track(session, request.agentTokenVersion as number)
     registry.attach(session)
   })
 }, { name: 'hub-agent-gateway', dependencies: ['hub-database', 'hub-actions', 'hub-provisioning'] })

@@ -5,7 +5,6 @@
 // request waits for its own query only, under load the pool sees one query per batch.
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
-import { activeSessions } from '../../db/sql/sessions.ts'
 import { missingSession, NotReadyError } from '../errors.ts'
 import { createBatchedLookup } from '../group-commit.ts'
 import type { Principal } from '../rbac.ts'
@@ -48,7 +47,7 @@ export function principalOf (request: FastifyRequest): Principal {
 }
 
 export default fp<{ now: () => Date }>(async (app, { now }) => {
-  const lookupSession = createBatchedLookup(async hashes => await activeSessions(app.db.pool, hashes, now()), 2)
+  const lookupSession = createBatchedLookup(async hashes => await app.repos.sessions.activeByHashes(hashes, now()), 2)
   app.decorateRequest('auth', null)
   const authenticate = async (request: FastifyRequest) => {
     if (request.auth !== null) return
@@ -70,8 +69,11 @@ export default fp<{ now: () => Date }>(async (app, { now }) => {
   }
   app.decorate('authenticate', authenticate)
   // Unknown /api paths answer 401 to anonymous callers too, so routes cannot be probed without a session.
+  // Decided by the matched route's pattern, not the raw URL, so no spelling of a path
+  // (percent-encoding, say) reaches an /api route without this check.
   app.addHook('onRequest', async request => {
-    if (!request.url.startsWith('/api/') || request.routeOptions.config.auth === false) return
+    const route = request.routeOptions.url
+    if (!(route ?? request.url).startsWith('/api/') || request.routeOptions.config.auth === false) return
     await authenticate(request)
   })
 }, { name: 'hub-auth', dependencies: ['hub-database'] })

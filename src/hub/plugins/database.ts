@@ -36,9 +36,9 @@ export default fp<DatabasePluginOptions>(async (app, { config, db: injected }) =
   app.decorate('db', db)
   app.decorate('repos', {
     users: createUserRepository(db.prisma),
-    sessions: createSessionRepository(db.prisma),
+    sessions: createSessionRepository(db.prisma, db.pool),
     nodes: createNodeRepository(db.prisma),
-    servers: createServerRepository(db.prisma),
+    servers: createServerRepository(db.prisma, db.pool),
     alts: createAltRepository(db.prisma)
   })
   if (injected === undefined) app.addHook('onClose', async () => { await db.close() })

@@ -43,14 +43,16 @@ export default fp(async app => {
       message = 'the database is unavailable; retry shortly'
     }
     code ??= CODE_BY_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'BAD_REQUEST')
+    const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs
     if (status >= 500) {
-      request.log.error({ err }, 'request failed')
+      // A refusal for load (with Retry-After) is expected under a storm: not an error worth a log line each.
+      if (typeof retryAfterMs === 'number') request.log.debug({ err }, 'refused for load')
+      else request.log.error({ err }, 'request failed')
       if (status !== 503) message = 'internal error'
     }
     // Errors may carry extra fields for the client (a 409's blocking `actionId`): see errors.ts.
     const extra = status < 500 ? (err as { extra?: Record<string, unknown> }).extra : undefined
     // Every 429 and every load 503 says when to come back (PROTOCOL.md 1.1): whole seconds, at least 1.
-    const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs
     if (typeof retryAfterMs === 'number' || status === 429) {
       reply.header('retry-after', String(Math.max(1, Math.ceil((typeof retryAfterMs === 'number' ? retryAfterMs : 1000) / 1000))))
     }

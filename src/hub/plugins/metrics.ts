@@ -1,10 +1,11 @@
-// Prometheus metrics at /metrics: default process metrics, the database pool, and HTTP
-// request durations. A registry per hub instance, so several hubs in one test process
+// Prometheus metrics at /metrics: default process metrics, the database pool, HTTP request
+// durations, and the operations metrics (operations-metrics.ts, docs/operations.md). A registry per hub instance, so several hubs in one test process
 // never share counters. With config.metricsToken set, the endpoint wants that bearer token.
 import { timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { UnauthorizedError } from '../errors.ts'
+import { registerOperationsMetrics } from '../operations-metrics.ts'
 import { bearerToken } from './auth.ts'
 
 declare module 'fastify' {
@@ -24,6 +25,7 @@ export default fp<{ token?: string }>(async (app, { token }) => {
   gauge('hub_db_pool_connections', 'Connections open in the database pool', () => pool.totalCount)
   gauge('hub_db_pool_idle', 'Idle connections in the database pool', () => pool.idleCount)
   gauge('hub_db_pool_waiting', 'Queries waiting for a pool connection', () => pool.waitingCount)
+  registerOperationsMetrics(app, registry)
 
   const requests = new Histogram({
     name: 'hub_http_request_duration_seconds',

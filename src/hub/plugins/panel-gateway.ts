@@ -3,14 +3,13 @@
 // so a bad credential gets HTTP 401 and no socket. Committed events arrive from the bus; access
 // changes from the auth feed (PostgreSQL LISTEN), so revocations reach every hub's sockets.
 import fp from 'fastify-plugin'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import { readEventsForPanel } from '../../db/sql/events.ts'
-import { activeSessions, readServerAccess, readSnapshot, readUserAccess } from '../../db/sql/panel.ts'
-import { consumeTicket, pruneTickets } from '../../db/sql/tickets.ts'
-import { createAuthFeed } from '../auth-feed.ts'
+import { readServerAccess, readSnapshot, readUserAccess } from '../../db/sql/panel.ts'
+import { consumeTicket } from '../../db/sql/tickets.ts'
 import type { Config } from '../config.ts'
-import { RateLimitedError, missingSession } from '../errors.ts'
+import { RateLimitedError, missingSession, retryLater } from '../errors.ts'
 import { createPanelRegistry, type PanelRegistry } from '../panel/panel-registry.ts'
 import { createSocketCaps } from '../panel/socket-caps.ts'
 import type { PanelAuth, PanelLimits } from '../panel/types.ts'
@@ -67,7 +66,7 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
       replay: async (after, upTo, serverIds, nodeIds, presenceNodeIds, limit) => await readEventsForPanel(pool, after, upTo, serverIds, nodeIds, presenceNodeIds, limit),
       serverAccess: async ids => await readServerAccess(pool, ids),
       userAccess: async userId => await readUserAccess(pool, userId),
-      activeSessions: async ids => await activeSessions(pool, ids, now())
+      activeSessions: async ids => await app.repos.sessions.activeIds(ids, now())
     },
     limits: panelLimits(config),
     now: () => now().getTime(),
@@ -81,32 +80,24 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
   await registerWebsocket(app, config.maxFrameBytes)
 
   const unsubscribe = app.bus.subscribe(events => registry.publish(events), () => registry.gap())
-  const feed = createAuthFeed({
-    connect: () => app.db.dedicatedClient('hub-auth'),
+  const unsubscribeAuth = app.authFeed.subscribe({
     onChange: async change => await registry.apply(change),
-    onReconnect: async () => await registry.recheckAll(),
-    log: app.log
+    onReconnect: async () => await registry.recheckAll()
   })
-  await feed.start()
 
-  const pruner = setInterval(() => {
-    pruneTickets(pool, new Date(now().getTime() - 60_000)).catch(err => app.log.warn({ err }, 'ticket pruning failed'))
-  }, 60_000)
-  pruner.unref()
-
+  // Expired tickets are pruned by a scheduled job (plugins/retention.ts).
   app.addHook('preClose', async () => {
     registry.closeAll(CLOSE.GOING_AWAY, 'hub shutting down')
   })
   app.addHook('onClose', async () => {
-    clearInterval(pruner)
     unsubscribe()
-    await feed.stop()
+    unsubscribeAuth()
   })
 
   const caps = createSocketCaps({ perSession: config.panelMaxSocketsPerSession, perAddress: config.panelMaxSocketsPerAddress })
   const reserved = new WeakSet<object>()
 
-  const authenticate = async (request: FastifyRequest<{ Querystring: { ticket?: string } }>, reply: FastifyReply) => {
+  const authenticate = async (request: FastifyRequest<{ Querystring: { ticket?: string } }>) => {
     const token = bearerToken(request.headers.authorization)
     const ticket = (request.query as { ticket?: unknown }).ticket
     let session = null
@@ -122,8 +113,7 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
     if (!reserved.has(tcp)) {
       const release = caps.reserve(session.id, request.ip)
       if (release === undefined) {
-        reply.header('retry-after', String(CAP_RETRY_AFTER_S))
-        throw new RateLimitedError('too many panel sockets for this session or address; close some first')
+        throw retryLater(new RateLimitedError('too many panel sockets for this session or address; close some first'), CAP_RETRY_AFTER_S * 1000)
       }
       reserved.add(tcp)
       tcp.once('close', release)

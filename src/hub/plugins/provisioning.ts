@@ -42,7 +42,9 @@ export default fp<{ config: Config }>(async (app, { config }) => {
     name: 'provision feed',
     onNotify: payload => {
       const change = parseProvisionChange(payload)
-      if (change !== undefined) run(async () => await provisioning.onChange(change))
+      if (change === undefined) return false
+      run(async () => await provisioning.onChange(change))
+      return true
     },
     // Notifications sent while the listener was away are lost: resend what is unacknowledged.
     onReconnect: () => run(provisioning.resendUnacked),

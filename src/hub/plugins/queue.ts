@@ -24,8 +24,11 @@ export default fp<{ config: Config }>(async (app, { config }) => {
   const boss = new PgBoss({
     db: onClient(app.db.pool),
     schema,
-    // No cron jobs and no workers here (see jobs.ts): maintenance only, which deletes settled jobs.
-    schedule: false,
+    // Schedules: the retention prunes (plugins/retention.ts). pg-boss files one job per occurrence
+    // whichever hubs run the cron check, and one worker takes it, so each prune runs once per period.
+    schedule: true,
+    cronMonitorIntervalSeconds: config.queueCronCheckS,
+    cronWorkerIntervalSeconds: Math.min(5, config.queueCronCheckS),
     supervise: true
   })
   boss.on('error', err => app.log.error({ err }, 'queue error (pg-boss); it keeps retrying'))

@@ -5,13 +5,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { Text } from '../../agent-protocol/text.ts'
-import { ACTION_TYPES, serverRefs } from '../../db/sql/actions.ts'
-import { actionConflict, ForbiddenError, NotFoundError, NotReadyError } from '../errors.ts'
+import { ACTION_TYPES } from '../../db/sql/actions.ts'
+import { budgetsOf, createActionLimits } from '../action-limits.ts'
+import type { Config } from '../config.ts'
+import { actionConflict, ForbiddenError, NotFoundError, NotReadyError, RateLimitedError, retryLater } from '../errors.ts'
 import { createBatchedLookup } from '../group-commit.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { canControlServer, canViewServer } from '../rbac.ts'
+import { Id } from '../../agent-protocol/ids.ts'
 
-const Id = Type.String({ format: 'uuid' })
 const ServerParams = Type.Object({ id: Id })
 const ActionBody = Type.Object({
   action: Type.Enum([...ACTION_TYPES]),
@@ -29,31 +31,35 @@ const PUBLIC = [
 ] as const
 const PUBLIC_FIELDS = Object.fromEntries(PUBLIC.map(f => [f, true])) as Record<typeof PUBLIC[number], true>
 
-const actionsRoutes: FastifyPluginAsyncTypebox = async app => {
+const actionsRoutes: FastifyPluginAsyncTypebox<{ config: Config, now?: () => number }> = async (app, { config, now = Date.now }) => {
   const { prisma } = app.db
 
-  const viewableServer = async (id: string, principal: ReturnType<typeof principalOf>) => {
-    const server = await prisma.server.findUnique({ where: { id }, select: { id: true, ownerId: true, nodeId: true } })
-    if (server === null || !canViewServer(principal, server)) throw new NotFoundError('server not found')
-    return server
-  }
-
-  // The POST's server lookup, one named statement for every request that arrives while one is in
-  // flight (group-commit.ts), as for sessions: under load, one query per batch, not per request.
-  const serverRef = createBatchedLookup(async ids => await serverRefs(app.db.pool, ids), 2)
-
-  app.post('/api/servers/:id/actions', { schema: { params: ServerParams, body: ActionBody } }, async (request, reply) => {
-    // The session was proved by the /api hook before this lookup: an anonymous caller learns nothing.
-    const principal = principalOf(request)
+  // Servers by id, one named statement for every request that arrives while one is in flight
+  // (group-commit.ts), as for sessions: under load, one query per batch, not per request.
+  const serverRef = createBatchedLookup(async ids => await app.repos.servers.refs(ids), 2)
+  /** The server, if the caller may view it (404 otherwise, as for an unknown one); 503 when it cannot be read. */
+  const viewableServer = async (id: string, principal: ReturnType<typeof principalOf>, orControl = false) => {
     let server
     try {
-      server = await serverRef(request.params.id)
+      server = await serverRef(id)
     } catch (err) {
       app.log.error({ err }, 'server lookup failed')
       throw new NotReadyError('the server could not be read; retry shortly')
     }
-    if (server === undefined || (!canViewServer(principal, server) && !canControlServer(principal, server))) throw new NotFoundError('server not found')
+    if (server === undefined || !(canViewServer(principal, server) || (orControl && canControlServer(principal, server)))) throw new NotFoundError('server not found')
+    return server
+  }
+
+  const limits = createActionLimits(budgetsOf(config), now)
+
+  app.post('/api/servers/:id/actions', { schema: { params: ServerParams, body: ActionBody } }, async (request, reply) => {
+    // The session was proved by the /api hook before this lookup: an anonymous caller learns nothing.
+    const principal = principalOf(request)
+    const server = await viewableServer(request.params.id, principal, true)
     if (!canControlServer(principal, server)) throw new ForbiddenError('permission servers.control (or ownership) is required')
+    // Per user and per server, after the access checks (a refused caller spends nothing).
+    const waitMs = limits.take({ userId: principal.userId, serverId: server.id, action: request.body.action })
+    if (waitMs > 0) throw retryLater(new RateLimitedError('too many actions; slow down'), waitMs)
     const { store, dispatcher } = app.actions
     const outcome = await store.create({
       serverId: server.id,

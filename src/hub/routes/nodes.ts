@@ -8,8 +8,9 @@ import type { AgentTokens } from '../agent-tokens.ts'
 import { ForbiddenError, NotFoundError } from '../errors.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { can } from '../rbac.ts'
+import { Id } from '../../agent-protocol/ids.ts'
 
-const NodeParams = Type.Object({ id: Type.String({ format: 'uuid' }) })
+const NodeParams = Type.Object({ id: Id })
 const CreateNodeBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$' }) }, { additionalProperties: false })
 
 const nodesRoutes: FastifyPluginAsyncTypebox<{ tokens: AgentTokens }> = async (app, { tokens }) => {

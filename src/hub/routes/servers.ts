@@ -13,8 +13,9 @@ import { principalOf } from '../plugins/auth.ts'
 import { createConfigWrites } from '../provisioning/config-writes.ts'
 import { AutoRestartBody, Environment, MemoryLimitMb } from '../provisioning/schemas.ts'
 import { can, canViewServer, type PermissionName, type Principal } from '../rbac.ts'
+// Ids are canonical lower-case UUIDs (PROTOCOL.md 1.1): one schema for every route.
+import { Id as Uuid } from '../../agent-protocol/ids.ts'
 
-const Uuid = Type.String({ format: 'uuid' })
 const ServerParams = Type.Object({ id: Uuid })
 const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 500 }))
 const DEFAULT_LIMIT = 100

@@ -11,8 +11,9 @@ import { notifyAuthChange } from '../../db/sql/auth-notify.ts'
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { can, isAdmin } from '../rbac.ts'
+// Ids are canonical lower-case UUIDs (PROTOCOL.md 1.1): one schema for every route.
+import { Id as Uuid } from '../../agent-protocol/ids.ts'
 
-const Uuid = Type.String({ format: 'uuid' })
 const UserParams = Type.Object({ id: Uuid })
 const Role = Type.Enum(['ADMIN', 'USER'])
 

@@ -81,7 +81,7 @@ t.test('an agent that sends but never reads is closed with 1008 once its unread 
   const h = harness({ maxBufferedBytes: 2_000 })
   h.transport.grow = true // nothing the hub sends is ever read
   await h.hello()
-  const status = (seq: number) => JSON.stringify({ type: 'status', serverId: SERVER, status: 'STARTING', seq, at: new Date(0).toISOString() })
+  const status = (seq: number) => JSON.stringify({ type: 'status', serverId: SERVER, status: 'STARTING', seq, at: '2024-05-01T12:00:00.000Z' })
   for (let seq = 1; seq <= 100 && h.closes.length === 0; seq++) {
     h.session.onFrame(status(seq), false)
     await new Promise(resolve => setImmediate(resolve))

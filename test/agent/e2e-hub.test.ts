@@ -1,0 +1,78 @@
+// The agent against the real hub (real PostgreSQL, pg-boss, WebSockets): a node and a server made
+// over REST, the agent started with the node's token, then START and STOP through the action API
+// drive a real fixture process, and the hub records its statuses. Until the hub sends
+// `server.config` itself (the provisioning side of issue 11), the test hands the agent the
+// configuration the hub would send.
+import t from 'tap'
+import { startAgent } from '../../src/agent/agent.ts'
+import { loadAgentConfig } from '../../src/agent/config.ts'
+import { SILENT_LOGGER } from '../../src/agent/types.ts'
+import { startTestHub, type TestHub } from '../helpers/hub.ts'
+import { gameConfig, killGames, makeDataDir } from './helpers.ts'
+
+async function waitFor<T> (what: string, fn: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v !== undefined && v !== null && v !== false) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+async function act (hub: TestHub, serverId: string, action: string) {
+  const token = await hub.adminToken()
+  const res = await hub.request('POST', `/api/servers/${serverId}/actions`, { token, body: { action } })
+  if (res.status !== 202) throw new Error(`${action}: ${res.status} ${JSON.stringify(res.body)}`)
+  return await waitFor(`${action} to finish`, async () => {
+    const a = (await hub.request('GET', `/api/actions/${res.body.actionId as string}`, { token })).body
+    return ['SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELLED'].includes(a.state) ? a : undefined
+  })
+}
+
+t.test('REST -> hub -> agent -> real process, and back; the first of two hubs dies', async (t) => {
+  const hub = await startTestHub(t)
+  const second = await startTestHub(t, {}, { databaseUrl: hub.databaseUrl })
+  const admin = await hub.adminToken()
+  const created = await hub.request('POST', '/api/nodes', { token: admin, body: { name: 'host-1' } })
+  t.equal(created.status, 201)
+  const { node, agentToken } = created.body
+  const me = (await hub.request('GET', '/api/me', { token: admin })).body
+  const alt = (await hub.request('GET', '/api/alts', { token: admin })).body.items[0]
+  const server = await hub.request('POST', '/api/servers', { token: admin, body: { name: 's1', nodeId: node.id, altId: alt.id, ownerId: me.id, port: 25565 } })
+  t.equal(server.status, 201)
+  const serverId = server.body.id as string
+
+  const dataDir = makeDataDir(t)
+  const welcomed: string[] = []
+  const agent = startAgent({
+    config: loadAgentConfig({
+      AGENT_HUB_URL: [hub, second].map((h) => `${h.url.replace('http', 'ws')}/agent/v1`).join(','), AGENT_TOKEN: agentToken, AGENT_DATA_DIR: dataDir
+    }),
+    log: SILENT_LOGGER,
+    isRoot: false,
+    backoff: { baseMs: 50, maxMs: 500 },
+    onWelcome: ({ url }) => welcomed.push(url)
+  })
+  t.teardown(async () => {
+    killGames(agent.supervisor)
+    await agent.close()
+  })
+  await waitFor('welcome', async () => welcomed.length > 0)
+  if (agent.supervisor.config(serverId) === undefined) agent.supervisor.applyConfig(gameConfig({ serverId }))
+
+  t.match(await act(hub, serverId, 'START'), { state: 'SUCCEEDED' })
+  t.match((await hub.request('GET', `/api/servers/${serverId}`, { token: admin })).body, { status: 'RUNNING' })
+  t.ok(agent.supervisor.unit(serverId)?.pid, 'a real process runs')
+
+  // The first hub goes away: the agent moves to the second, and the game never noticed.
+  await hub.app.close()
+  await waitFor('a welcome from the second hub', async () => welcomed.length > 1 && welcomed.at(-1)?.startsWith(second.url.replace('http', 'ws')))
+  const token2 = await second.adminToken()
+  t.match(await act(second, serverId, 'STOP'), { state: 'SUCCEEDED' })
+  await waitFor('STOPPED at the hub', async () =>
+    (await second.request('GET', `/api/servers/${serverId}`, { token: token2 })).body.status === 'STOPPED')
+  const history = (await second.request('GET', `/api/servers/${serverId}/transitions`, { token: token2 })).body.items
+  t.same(history.map((h: { to: string }) => h.to).reverse(), ['STARTING', 'RUNNING', 'STOPPING', 'STOPPED'])
+  t.match(history[0].reason, /stopped \(exited with code 0\)/)
+})
