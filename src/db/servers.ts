@@ -1,4 +1,4 @@
-// Servers, their status history, and the configuration templates (alts) they are made from.
+// Servers and their status history. Their templates (alts) live in alts.ts.
 import { conflict, invalid, mapping } from './domain-errors.ts'
 import type pg from 'pg'
 import type { Prisma, PrismaClient } from './generated/client.ts'
@@ -16,6 +16,10 @@ export const PUBLIC_SERVER = {
   nodeId: true,
   altId: true,
   ownerId: true,
+  environment: true,
+  memoryLimitMb: true,
+  autoRestart: true,
+  configRevision: true,
   statusChangedAt: true,
   createdAt: true,
   updatedAt: true
@@ -27,7 +31,17 @@ type ServerRow = Prisma.ServerGetPayload<{ select: typeof SERVER_SELECT }>
 export type PublicServer = Prisma.ServerGetPayload<{ select: typeof PUBLIC_SERVER }> & { nodeName: string, ownerUsername: string }
 const toPublic = ({ node, owner, ...rest }: ServerRow): PublicServer => ({ ...rest, nodeName: node.name, ownerUsername: owner.username })
 
-const PUBLIC_ALT = { id: true, name: true, image: true, startup: true, createdAt: true } as const
+/** The server's part of its configuration (PROTOCOL.md 1.1); checked in src/hub/provisioning. */
+export interface ServerConfigFields {
+  environment: Record<string, string>
+  memoryLimitMb: number | null
+  autoRestart: { enabled: boolean, maxRestarts: number, windowS: number }
+}
+
+const jsonFields = (data: Partial<ServerConfigFields>) => ({
+  ...(data.environment === undefined ? {} : { environment: data.environment as Prisma.InputJsonObject }),
+  ...(data.autoRestart === undefined ? {} : { autoRestart: data.autoRestart as unknown as Prisma.InputJsonObject })
+})
 
 export interface Page<T> { items: T[], next: string | null }
 
@@ -65,11 +79,19 @@ export function createServerRepository (prisma: PrismaClient, pool: pg.Pool) {
     },
 
     /** 409 for a port the node already uses, 400 for an unknown node, alt or owner. */
-    async create (data: { name: string, nodeId: string, altId: string, ownerId: string, port: number }, tx: Tx = prisma): Promise<PublicServer> {
-      return toPublic(await mapping(async () => await tx.server.create({ data, select: SERVER_SELECT }), {
+    async create (data: { name: string, nodeId: string, altId: string, ownerId: string, port: number } & Partial<ServerConfigFields>, tx: Tx = prisma): Promise<PublicServer> {
+      return toPublic(await mapping(async () => await tx.server.create({ data: { ...data, ...jsonFields(data) }, select: SERVER_SELECT }), {
         P2002: () => conflict(`the node already has a server on port ${data.port}`),
         P2003: () => invalid('nodeId, altId and ownerId must name an existing node, alt and user')
       }))
+    },
+
+    /** Changes the name or configuration and bumps `configRevision`. Null when there is no such server. */
+    async updateConfig (id: string, data: { name?: string } & Partial<ServerConfigFields>, tx: Tx = prisma): Promise<PublicServer | null> {
+      const { count } = await tx.server.updateMany({ where: { id }, data: { ...data, ...jsonFields(data), configRevision: { increment: 1 } } })
+      if (count === 0) return null
+      const row = await tx.server.findUnique({ where: { id }, select: SERVER_SELECT })
+      return row === null ? null : toPublic(row)
     },
 
     async delete (id: string, tx: Tx = prisma): Promise<boolean> {
@@ -94,17 +116,6 @@ export function createServerRepository (prisma: PrismaClient, pool: pg.Pool) {
         take: options.limit + 1
       })
       return page(rows.map(r => ({ ...r, seq: r.seq === null ? null : Number(r.seq) })), options.limit)
-    },
-
-    async alts () {
-      return await prisma.alt.findMany({ select: PUBLIC_ALT, orderBy: { name: 'asc' } })
-    },
-
-    /** 409 for a name already taken. */
-    async createAlt (data: { name: string, image: string, startup: string }) {
-      return await mapping(async () => await prisma.alt.create({ data, select: PUBLIC_ALT }), {
-        P2002: () => conflict(`an alt named ${data.name} already exists`)
-      })
     }
   }
 }

@@ -22,10 +22,12 @@ import eventsPlugin from './plugins/events.ts'
 import metricsPlugin from './plugins/metrics.ts'
 import openapiPlugin from './plugins/openapi.ts'
 import panelGateway from './plugins/panel-gateway.ts'
+import provisioningPlugin from './plugins/provisioning.ts'
 import queuePlugin from './plugins/queue.ts'
 import retentionPlugin from './plugins/retention.ts'
 import webPlugin from './plugins/web.ts'
 import actionsRoutes from './routes/actions.ts'
+import altsRoutes from './routes/alts.ts'
 import authRoutes from './routes/auth.ts'
 import healthRoutes from './routes/health.ts'
 import nodesRoutes from './routes/nodes.ts'
@@ -98,9 +100,11 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(usersRoutes)
   await app.register(nodesRoutes, { tokens })
   await app.register(serversRoutes)
+  await app.register(altsRoutes)
   await app.register(actionsPlugin, { config, bus, now: () => now().getTime() })
   await app.register(actionsRoutes)
   await app.register(consolePlugin)
+  await app.register(provisioningPlugin, { config })
   await app.register(agentGateway, { config, tokens, ingest: options.ingest })
   await app.register(ticketRoutes, { now })
   await app.register(panelGateway, { config, now })

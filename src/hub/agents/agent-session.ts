@@ -33,8 +33,10 @@ export interface AgentSessionDeps {
   submit: (report: StatusReport) => Promise<IngestOutcome>
   /** A `command.ack` or `command.result` of this node, to be recorded. */
   reply?: (reply: CommandReply) => Promise<CommandReplyOutcome>
-  /** The session became ready (welcome sent): pending commands go out now. */
-  onReady?: () => void
+  /** The session became ready (welcome sent): configurations, then pending commands, go out now. */
+  onReady?: (hello: HelloMessage) => void
+  /** A `server.config.ack` (feature `provision`), to be recorded. */
+  configAck?: (ack: { serverId: string, revision: number }) => Promise<'applied' | 'stale' | 'unknown'>
   log: Log
 }
 
@@ -63,6 +65,8 @@ export interface AgentSession {
   hasFeature (feature: Feature): boolean
   /** A replay run (PROTOCOL.md 1.1): true for the first `replay` frame of a server on this connection. */
   startsReplay (serverId: string): boolean
+  /** A frame of a negotiated feature (`server.config`, `server.removed`); dropped otherwise. */
+  sendFeature (feature: Feature, msg: HubMessage): void
 }
 
 export function createAgentSession (deps: AgentSessionDeps): AgentSession {
@@ -123,7 +127,7 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
       own = new Set(Object.keys(result.lastSeq))
       // welcome.features exactly when hello.features was sent (PROTOCOL.md 1.1).
       send({ type: 'welcome', protocol: PROTOCOL_VERSION, nodeId, heartbeatMs: limits.heartbeatMs, lastSeq: result.lastSeq, ...(features === undefined ? {} : { features }) })
-      deps.onReady?.()
+      deps.onReady?.(msg)
     } catch (err) {
       log.warn({ nodeId, err }, 'hello failed')
       close(CLOSE.GOING_AWAY, 'hub could not record hello; reconnect')
@@ -151,6 +155,11 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     }
   }
 
+  async function onConfigAck (msg: Extract<AgentMessage, { type: 'server.config.ack' }>) {
+    const outcome = await (deps.configAck as NonNullable<AgentSessionDeps['configAck']>)({ serverId: msg.serverId, revision: msg.revision })
+    if (outcome === 'unknown') error(ERROR.NOT_YOUR_SERVER, 'this server is not on your node', `${msg.serverId}:${msg.revision}`)
+  }
+
   function onStream (msg: ConsoleMessage | StatsMessage) {
     if (own.has(msg.serverId)) deps.stream?.(msg, self)
     else error(ERROR.NOT_YOUR_SERVER, 'this server is not on your node', msg.serverId)
@@ -172,6 +181,7 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     if (msg.type === 'status') onStatus(msg).catch(fault)
     else if (msg.type === 'command.ack' || msg.type === 'command.result') onCommandReply(msg).catch(fault)
     else if ((msg.type === 'console' || msg.type === 'stats') && negotiated.has(featureOfAgentFrame(msg.type) as Feature)) onStream(msg)
+    else if (msg.type === 'server.config.ack' && negotiated.has('provision') && deps.configAck !== undefined) onConfigAck(msg).catch(fault)
     // A 1.1 frame (features.ts) of a feature this connection's welcome did not negotiate.
     else bad(`${msg.type}: feature ${featureOfAgentFrame(msg.type) ?? '?'} not negotiated`)
   }
@@ -182,6 +192,7 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     startsReplay: serverId => !replayed.has(serverId) && replayed.add(serverId) !== undefined,
     isReady: () => state === 'ready',
     sendCommand: msg => { if (state === 'ready') send(msg) },
+    sendFeature: (feature, msg) => { if (state === 'ready' && negotiated.has(feature)) send(msg) },
     onFrame: (data, isBinary) => conn.onFrame(data, isBinary),
     onPong: () => conn.onPong(),
     onClosed: () => conn.onClosed(),

@@ -31,8 +31,8 @@ declare module 'fastify' {
   }
 }
 
-/** The 1.1 features this hub enables for agents (provision joins when its delivery lands). */
-const HUB_FEATURES: readonly Feature[] = [FEATURE.CONSOLE, FEATURE.STATS]
+/** The 1.1 features this hub enables for agents (PROTOCOL.md "Features"). */
+const HUB_FEATURES: readonly Feature[] = [FEATURE.PROVISION, FEATURE.CONSOLE, FEATURE.STATS]
 
 /** Overrides of the ingest's batching; unset in production, where lanes follow the pool size. */
 export type IngestTuning = Partial<Pick<StatusIngestOptions, 'lanes' | 'maxBatch' | 'maxQueue'>>
@@ -131,9 +131,15 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
       },
       submit: async report => await ingest.submit(report),
       reply: async reply => await app.actions.store.reply(reply),
-      onReady: () => {
-        app.actions.dispatcher.nodeReady(session).catch(err => app.log.warn({ err, nodeId }, 'pending commands not sent; they wait for the next connection'))
+      // Configurations first (PROTOCOL.md 1.1: after welcome, before pending commands).
+      onReady: hello => {
+        app.provisioning.nodeReady(session, hello)
+          .catch(err => app.log.warn({ err, nodeId }, 'server configurations not sent; the resend retries'))
+          .finally(() => {
+            app.actions.dispatcher.nodeReady(session).catch(err => app.log.warn({ err, nodeId }, 'pending commands not sent; they wait for the next connection'))
+          })
       },
+      configAck: async ack => await app.provisioning.ack(nodeId, ack),
       log: app.log
     })
     // Attached synchronously, before any await, so no early frame is lost.
@@ -147,4 +153,4 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
     revocation.track(session, request.agentTokenVersion as number)
     registry.attach(session)
   })
-}, { name: 'hub-agent-gateway', dependencies: ['hub-database', 'hub-actions'] })
+}, { name: 'hub-agent-gateway', dependencies: ['hub-database', 'hub-actions', 'hub-provisioning'] })

@@ -1,6 +1,7 @@
 // Decorates the instance with the database service and the repositories over it. An injected
 // Database belongs to the caller and stays open; one made here closes with the instance.
 import fp from 'fastify-plugin'
+import { createAltRepository, type AltRepository } from '../../db/alts.ts'
 import { createDatabase, type Database } from '../../db/database.ts'
 import { createNodeRepository, type NodeRepository } from '../../db/nodes.ts'
 import { createServerRepository, type ServerRepository } from '../../db/servers.ts'
@@ -11,7 +12,7 @@ import type { Config } from '../config.ts'
 declare module 'fastify' {
   interface FastifyInstance {
     db: Database
-    repos: { users: UserRepository, sessions: SessionRepository, nodes: NodeRepository, servers: ServerRepository }
+    repos: { users: UserRepository, sessions: SessionRepository, nodes: NodeRepository, servers: ServerRepository, alts: AltRepository }
   }
 }
 
@@ -37,7 +38,8 @@ export default fp<DatabasePluginOptions>(async (app, { config, db: injected }) =
     users: createUserRepository(db.prisma),
     sessions: createSessionRepository(db.prisma, db.pool),
     nodes: createNodeRepository(db.prisma),
-    servers: createServerRepository(db.prisma, db.pool)
+    servers: createServerRepository(db.prisma, db.pool),
+    alts: createAltRepository(db.prisma)
   })
   if (injected === undefined) app.addHook('onClose', async () => { await db.close() })
 }, { name: 'hub-database' })
