@@ -8,7 +8,7 @@ t.test('login returns a session token whose hash alone is stored', async t => {
   t.equal(res.status, 201)
   t.match(res.body, { token: String, expiresAt: String, user: { username: 'admin', role: 'ADMIN' } })
   t.notOk('passwordHash' in res.body.user, 'no password hash leaves the hub')
-  t.same(res.body.user.permissions.sort(), ['nodes.manage', 'servers.control', 'servers.create', 'servers.delete', 'servers.view', 'users.manage'])
+  t.same(res.body.user.permissions.sort(), ['nodes.manage', 'servers.console', 'servers.control', 'servers.create', 'servers.delete', 'servers.view', 'users.manage'])
   const rows = await hub.app.db.prisma.session.findMany()
   t.equal(rows.length, 1)
   t.equal(rows[0]?.tokenHash, hashToken(res.body.token))
@@ -67,7 +67,7 @@ t.test('bearer authentication on /api', async t => {
   const me = await hub.request('GET', '/api/me', { token })
   t.equal(me.status, 200)
   t.match(me.body, { username: 'admin', email: 'admin@localhost', role: 'ADMIN' })
-  t.equal(me.body.permissions.length, 6)
+  t.equal(me.body.permissions.length, 7)
 
   const bad: Array<Record<string, string>> = [{}, { authorization: 'Bearer' }, { authorization: 'Basic abc' }, { authorization: 'Bearer a b' }, { authorization: `Bearer ${'x'.repeat(10_000)}` }, { authorization: 'Bearer forged-token' }]
   for (const headers of bad) {

@@ -67,6 +67,8 @@ export default async function webPlugin (app: FastifyInstance, { config }: { con
   app.get('/', { schema: { hide: true } }, page)
   app.get('/*', { schema: { hide: true } }, async (request, reply) => {
     if (NOT_PANEL.test(request.url)) {
+      // An unknown /api path is still /api: anonymous callers get 401 (plugins/auth.ts), not a probe.
+      if (request.url.startsWith('/api/')) await app.authenticate(request)
       return await reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route GET ${request.url.split('?')[0]}` } })
     }
     return await page(request, reply)
