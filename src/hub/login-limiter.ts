@@ -56,3 +56,19 @@ export function createLoginLimiter ({ max, windowMs, now = Date.now, maxKeys = 1
     clear: key => { windows.delete(key) }
   }
 }
+
+/**
+ * The login limiter's key for a client address. An IPv6 client usually holds a whole /64 (SLAAC,
+ * privacy addresses), so one per address would give an attacker 2^64 budgets: IPv6 is keyed by
+ * its /64. IPv4, and IPv4 mapped into IPv6, by the address.
+ */
+export function addressKey (ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
+  if (mapped !== null) return `ip:${mapped[1]}`
+  if (!ip.includes(':')) return `ip:${ip}`
+  const [head = '', tail = ''] = ip.toLowerCase().split('%')[0]!.split('::')
+  const left = head === '' ? [] : head.split(':')
+  const right = ip.includes('::') ? (tail === '' ? [] : tail.split(':')) : []
+  const groups = ip.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left
+  return `ip6:${groups.slice(0, 4).map(g => g.replace(/^0+(?=.)/, '')).join(':')}::/64`
+}

@@ -116,7 +116,17 @@ t.test('bad input and permissions', async t => {
   const token = await hub.login('user1', 'password-u1')
   t.match(await post(hub, s1!, { action: 'COMMAND', input: 'op me' }, token), { status: 403, body: { error: { code: 'FORBIDDEN' } } })
   t.equal((await hub.request('POST', `/api/users/${user.body.id}/permissions`, { token: admin, body: { permission: 'servers.console' } })).status, 201, 'servers.console is seeded')
-  t.equal((await post(hub, s1!, { action: 'COMMAND', input: 'op me' }, token)).status, 202)
+  const sent = await post(hub, s1!, { action: 'COMMAND', input: 'op me' }, token)
+  t.equal(sent.status, 202)
+
+  // What was typed is read with console rights only: a viewer sees that a COMMAND ran, not what.
+  const viewer = await hub.request('POST', '/api/users', { token: admin, body: { username: 'viewer1', email: 'viewer1@example.test', password: 'password-v1' } })
+  await hub.request('POST', `/api/users/${viewer.body.id}/permissions`, { token: admin, body: { permission: 'servers.view' } })
+  const viewerToken = await hub.login('viewer1', 'password-v1')
+  t.match((await hub.request('GET', `/api/actions/${sent.body.actionId}`, { token })).body, { action: 'COMMAND', details: { input: 'op me' } }, 'console rights read the input')
+  t.match((await hub.request('GET', `/api/actions/${sent.body.actionId}`, { token: viewerToken })).body, { action: 'COMMAND', details: null }, 'a viewer does not')
+  const listed = (await hub.request('GET', `/api/servers/${s1!}/actions`, { token: viewerToken })).body.items
+  t.ok(listed.length > 0 && listed.every((a: { details: unknown }) => a.details === null), 'nor in the history')
 })
 
 t.test('features: refused without them; queued ones fail unsent when the node comes back without them', async t => {

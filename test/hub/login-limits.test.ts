@@ -66,3 +66,15 @@ t.test('the checker bounds concurrency and waiting, and reads the hashes bcryptj
   t.equal(await checker.verify('x', undefined), false, 'an unknown user never matches')
   t.ok(bcryptjs.compareSync('pw-12345678', await hashPassword('pw-12345678')), 'new hashes stay bcrypt')
 })
+
+t.test('login limits key IPv6 clients by their /64, IPv4 (also mapped) by the address', async t => {
+  const { addressKey } = await import('../../src/hub/login-limiter.ts')
+  t.equal(addressKey('203.0.113.7'), 'ip:203.0.113.7')
+  t.equal(addressKey('::ffff:203.0.113.7'), 'ip:203.0.113.7', 'IPv4 mapped into IPv6')
+  const a = addressKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd')
+  t.equal(a, 'ip6:2001:db8:1:2::/64')
+  t.equal(addressKey('2001:0db8:0001:0002::1'), a, 'another address of the same /64, another spelling')
+  t.equal(addressKey('2001:db8:1:2::ffff%eth0'), a, 'with a zone')
+  t.not(addressKey('2001:db8:1:3::1'), a, 'the next /64 is another client')
+  t.equal(addressKey('::1'), 'ip6:0:0:0:0::/64')
+})

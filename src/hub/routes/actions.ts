@@ -33,6 +33,13 @@ const PUBLIC = [
 ] as const
 const PUBLIC_FIELDS = Object.fromEntries(PUBLIC.map(f => [f, true])) as Record<typeof PUBLIC[number], true>
 
+/**
+ * Console input is read with console rights: what was typed (an `op`, an RCON password) is no
+ * more visible to a viewer than the console output is. A viewer sees that a COMMAND ran, not what.
+ */
+const redacted = <A extends { details: unknown }>(action: A, mayReadConsole: boolean): A =>
+  mayReadConsole || action.details === null ? action : { ...action, details: null }
+
 const actionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { prisma } = app.db
 
@@ -94,13 +101,15 @@ const actionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/actions/:id', { schema: { params: ServerParams } }, async request => {
     const action = await prisma.serverAction.findUnique({ where: { id: request.params.id }, select: { ...PUBLIC_FIELDS, server: { select: { ownerId: true } } } })
-    if (action === null || !canViewServer(principalOf(request), action.server)) throw new NotFoundError('action not found')
-    const { server: _server, ...rest } = action
-    return rest
+    const principal = principalOf(request)
+    if (action === null || !canViewServer(principal, action.server)) throw new NotFoundError('action not found')
+    const { server, ...rest } = action
+    return redacted(rest, canUseConsole(principal, server))
   })
 
   app.get('/api/servers/:id/actions', { schema: { params: ServerParams, querystring: ListQuery } }, async request => {
-    const server = await viewableServer(request.params.id, principalOf(request))
+    const principal = principalOf(request)
+    const server = await viewableServer(request.params.id, principal)
     const { limit = 50, before } = request.query
     const items = await prisma.serverAction.findMany({
       where: { serverId: server.id },
@@ -110,7 +119,8 @@ const actionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       select: PUBLIC_FIELDS
     })
     const more = items.length > limit
-    const page = more ? items.slice(0, limit) : items
+    const mayReadConsole = canUseConsole(principal, server)
+    const page = (more ? items.slice(0, limit) : items).map(a => redacted(a, mayReadConsole))
     return { items: page, next: more ? (page[page.length - 1] as { id: string }).id : null }
   })
 }

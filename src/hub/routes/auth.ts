@@ -8,7 +8,7 @@ import { Text } from '../../agent-protocol/text.ts'
 import type { PasswordChecker } from '../../db/passwords.ts'
 import { notifyAuthChange } from '../../db/sql/auth-notify.ts'
 import { badCredentials, NotFoundError, NotReadyError, RateLimitedError, retryLater } from '../errors.ts'
-import type { LoginLimiter } from '../login-limiter.ts'
+import { addressKey, type LoginLimiter } from '../login-limiter.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { effectivePermissions } from '../rbac.ts'
 import { hashToken, newToken } from '../tokens.ts'
@@ -42,7 +42,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRouteOptions> = async (app, { se
   app.post('/api/auth/login', { schema: { body: LoginBody }, config: { auth: false } }, async (request, reply) => {
     const { username, password } = request.body
     let userId = ''
-    const keys = [`user:${username.toLowerCase()}`, `ip:${request.ip}`]
+    const keys = [`user:${username.toLowerCase()}`, addressKey(request.ip)]
     const reserved = limiter.reserve(keys)
     if (!reserved.ok) throw retryLater(new RateLimitedError('too many failed logins; try again later'), reserved.retryAfterMs)
     let ok: boolean
