@@ -2,7 +2,8 @@
 // fs.watch, with a slow poll as a safety net), and rotates the file by size. The game appends
 // through its own fd, so rotation copies the file to `<log>.1` and truncates it in place
 // (logrotate's copytruncate): renaming would leave the game writing to the old file. Output
-// written between the last read and the truncation is lost; the window is one read.
+// written between the last read and the truncation is lost; the window is one read. A file that
+// grows to twice the bound while the reader is behind is truncated unread (see skip).
 import { closeSync, copyFileSync, fstatSync, ftruncateSync, openSync, readSync, watch, constants as fsc, type FSWatcher } from 'node:fs'
 import { createLineSplitter } from './lines.ts'
 
@@ -54,7 +55,22 @@ export function createLogTail (options: LogTailOptions): LogTail {
       const lines = splitter.push(buf.subarray(0, n))
       if (lines.length > 0) onLines(lines)
     }
-    if (offset >= maxBytes && offset >= size) rotate()
+    if (offset >= size) {
+      if (offset >= maxBytes) rotate()
+    } else if (size >= 2 * maxBytes) skip(size)
+  }
+
+  // The game writes faster than the agent reads (a log spammer, a crash loop printing traces):
+  // waiting to catch up before rotating would let the file fill the disk. What was not read yet
+  // is dropped, and the console is told how much.
+  function skip (size: number): void {
+    try {
+      ftruncateSync(fd, 0)
+    } catch { return }
+    const lost = size - offset
+    offset = 0
+    const rest = splitter.flush()
+    onLines([...rest, `[agent] ${lost} bytes of output skipped: the server wrote faster than the agent could read`])
   }
 
   function rotate (): void {

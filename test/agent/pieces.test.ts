@@ -121,6 +121,24 @@ t.test('the log tail follows appends and rotates by size (copy, then truncate in
   t.ok(existsSync(file))
 })
 
+t.test('a log written faster than it is read is truncated unread, not left to fill the disk', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'agent-tail-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'output.log')
+  const lines: string[] = []
+  const tail = createLogTail({ file, maxBytes: 64 * 1024, onLines: (l) => lines.push(...l), pollMs: 60_000 })
+  t.teardown(() => tail.close())
+  // 4 MiB arrive between two reads; one read takes at most 1 MiB, so the reader is far behind.
+  appendFileSync(file, `${'y'.repeat(1023)}\n`.repeat(4096))
+  tail.poll()
+  t.equal(statSync(file).size, 0, 'truncated although the reader had not caught up')
+  t.notOk(existsSync(`${file}.1`), 'no copy of a flood')
+  t.match(lines.at(-1), /^\[agent\] \d+ bytes of output skipped/, 'the console is told how much was skipped')
+  appendFileSync(file, 'after the flood\n')
+  tail.poll()
+  t.same(lines.slice(-1), ['after the flood'], 'and keeps following')
+})
+
 t.test('memory limiter: cgroup v2 files when the controller is offered, else the /proc watch', async (t) => {
   const root = mkdtempSync(path.join(tmpdir(), 'agent-cgroup-'))
   t.teardown(() => rmSync(root, { recursive: true, force: true }))
