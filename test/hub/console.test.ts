@@ -113,6 +113,23 @@ t.test('bad agent input: another node\'s server, v1 agents, NUL', async t => {
   t.notOk(agent.inbox.some(m => m.code === 'RATE_LIMITED'), 'no RATE_LIMITED for console frames')
 })
 
+t.test('console of a server created after hello is accepted (its config came by provisioning)', async t => {
+  const hub = await startTestHub(t)
+  const { nodeId, agentToken, servers: [s1] } = await addNode(hub, 'n1')
+  const other = await addNode(hub, 'n2')
+  const { agent } = await agentWith(t, hub, agentToken, { [s1!]: 'RUNNING' }, ['console'])
+  const prisma = hub.app.db.prisma
+  const alt = await prisma.alt.findFirstOrThrow()
+  const admin = await prisma.user.findFirstOrThrow({ where: { username: 'admin' } })
+  const later = (await prisma.server.create({ data: { name: 'later', port: 28000, nodeId, altId: alt.id, ownerId: admin.id } })).id
+  agent.send({ type: 'console', serverId: later, lines: ['made after hello'] })
+  agent.send({ type: 'console', serverId: other.servers[0], lines: ['not mine'] })
+  t.match(await agent.next('error'), { code: 'NOT_YOUR_SERVER', ref: other.servers[0] }, "another node's server is still refused")
+  for (let n = 0; n < 100 && hub.app.consoleHub.lines(later).length === 0; n++) await new Promise(resolve => setTimeout(resolve, 20))
+  t.same(hub.app.consoleHub.lines(later), ['made after hello'], 'in the ring of the new server')
+  t.notOk(agent.inbox.some(m => m.code === 'NOT_YOUR_SERVER' && m.ref === later), 'never refused')
+})
+
 t.test('servers.console: needed to watch and to send; revoked mid-stream, the status stream stays', async t => {
   const hub = await startTestHub(t)
   const admin = await hub.adminToken()

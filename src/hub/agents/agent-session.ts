@@ -37,6 +37,8 @@ export interface AgentSessionDeps {
   onReady?: (hello: HelloMessage) => void
   /** A `server.config.ack` (feature `provision`), to be recorded. */
   configAck?: (ack: { serverId: string, revision: number }) => Promise<'applied' | 'stale' | 'unknown'>
+  /** Whether a server is on this node now (for console and stats of servers created after hello). */
+  owns?: (serverId: string) => Promise<boolean>
   log: Log
 }
 
@@ -75,7 +77,7 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
   let negotiated: ReadonlySet<Feature> = new Set()
   const replayed = new Set<string>()
   /** The node's servers as of its hello (welcome.lastSeq's keys): console and stats for others are NOT_YOUR_SERVER. */
-  let own: ReadonlySet<string> = new Set()
+  let own = new Set<string>()
   const streamBudget = createTokenBucket(limits.streamRatePerSecond ?? 200, limits.streamRatePerSecond ?? 200, now)
   // A cheap look at the frame's start: a frame that says it is console or stats skips the kernel's
   // frame budget (and its 4429) and takes this session's stream budget instead, checked after decoding.
@@ -161,8 +163,20 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
   }
 
   function onStream (msg: ConsoleMessage | StatsMessage) {
-    if (own.has(msg.serverId)) deps.stream?.(msg, self)
-    else error(ERROR.NOT_YOUR_SERVER, 'this server is not on your node', msg.serverId)
+    if (own.has(msg.serverId)) {
+      deps.stream?.(msg, self)
+      return
+    }
+    // A server created after hello (its config came by provisioning): asked once, then known.
+    // Lookups are bounded by the stream budget, and a refusal is not remembered (it may be created).
+    const refuse = () => error(ERROR.NOT_YOUR_SERVER, 'this server is not on your node', msg.serverId)
+    if (deps.owns === undefined) return refuse()
+    deps.owns(msg.serverId).then(yes => {
+      if (state !== 'ready') return
+      if (!yes) return refuse()
+      own.add(msg.serverId)
+      deps.stream?.(msg, self)
+    }).catch(fault)
   }
 
   function onText (data: string | Buffer, exempt: boolean) {

@@ -57,6 +57,8 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
   // agent on the pool). No cache: a rotated token must fail on the very next upgrade. A failed
   // lookup answers 503, not 401: agents treat 401 as terminal, and this is the hub's fault.
   const tokenVersion = createBatchedLookup(async ids => await tokenVersions(pool, ids), 2)
+  // Console and stats of a server created after its agent said hello: one shared query per batch.
+  const serverRefs = createBatchedLookup(async ids => await app.repos.servers.refs(ids), 2)
   const unsubscribe = app.bus.subscribe(events => registry.onEvents(events))
   app.decorate('agents', registry)
   app.actions.bindSessions(nodeId => registry.get(nodeId))
@@ -140,6 +142,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
           })
       },
       configAck: async ack => await app.provisioning.ack(nodeId, ack),
+      owns: async serverId => (await serverRefs(serverId))?.nodeId === nodeId,
       log: app.log
     })
     // Attached synchronously, before any await, so no early frame is lost.
