@@ -97,6 +97,7 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     onEnd () {
       state = 'closed'
       helloTimer.cancel()
+      pacer?.cancel()
     }
   })
   // Acks, errors and commands all go through the kernel's bound: an agent that sends but never
@@ -162,6 +163,27 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     if (outcome === 'unknown') error(ERROR.NOT_YOUR_SERVER, 'this server is not on your node', `${msg.serverId}:${msg.revision}`)
   }
 
+  // Feature frames (server.config can be up to 48 KiB, and a node gets one per server at once
+  // after welcome or a template change) are paced: sent while the socket holds at most half of the
+  // send bound, the rest a moment later, so a burst of configurations never trips the bound that
+  // closes a peer which does not read (1008) and then repeats at every reconnect. Keyed by server:
+  // a newer frame for a server replaces one still waiting, so the wait is bounded by the node's servers.
+  const paced = new Map<string, HubMessage>()
+  let pacer: { cancel (): void } | undefined
+  function pump (): void {
+    pacer = undefined
+    for (const [key, msg] of paced) {
+      if (state !== 'ready') return
+      const frame = encode(msg)
+      if (conn.outbox.buffered() + frame.length > limits.maxBufferedBytes / 2) {
+        pacer = deps.setTimer(pump, 20)
+        return
+      }
+      paced.delete(key)
+      conn.send(frame)
+    }
+  }
+
   function onStream (msg: ConsoleMessage | StatsMessage) {
     if (own.has(msg.serverId)) {
       deps.stream?.(msg, self)
@@ -206,7 +228,13 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     startsReplay: serverId => !replayed.has(serverId) && replayed.add(serverId) !== undefined,
     isReady: () => state === 'ready',
     sendCommand: msg => { if (state === 'ready') send(msg) },
-    sendFeature: (feature, msg) => { if (state === 'ready' && negotiated.has(feature)) send(msg) },
+    sendFeature: (feature, msg) => {
+      if (state !== 'ready' || !negotiated.has(feature)) return
+      const key = 'serverId' in msg ? msg.serverId : msg.type
+      paced.delete(key) // re-inserted last: a replaced frame keeps no older place in the line
+      paced.set(key, msg)
+      if (pacer === undefined) pump()
+    },
     onFrame: (data, isBinary) => conn.onFrame(data, isBinary),
     onPong: () => conn.onPong(),
     onClosed: () => conn.onClosed(),

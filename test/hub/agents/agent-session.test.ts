@@ -95,3 +95,37 @@ t.test('an agent that sends but never reads is closed with 1008 once its unread 
   t.equal(h.frames.filter(f => f.type === 'status.ack').length, acks, 'nothing is sent after the close')
   t.equal(h.timers.size, 0, 'no timer left behind')
 })
+
+t.test('a burst of configurations is paced below the send bound instead of closing the agent (1008)', async t => {
+  const clock = createFakeClock()
+  const transport = createFakeTransport()
+  transport.grow = true // nothing drains until the test says so
+  const session = createAgentSession({
+    nodeId: 'node-1',
+    transport,
+    limits: { ...LIMITS, maxBufferedBytes: 100_000 },
+    now: clock.now,
+    setTimer: clock.setTimer,
+    features: ['provision'],
+    hello: async () => ({ lastSeq: {}, foreign: [] }),
+    submit: async (): Promise<IngestOutcome> => ({ ok: true }),
+    log: { warn () {} }
+  })
+  session.onFrame(JSON.stringify({ type: 'hello', protocol: 1, agentVersion: 't', features: ['provision'], servers: [] }), false)
+  await new Promise(resolve => setImmediate(resolve))
+  const serverIds = Array.from({ length: 10 }, (_, i) => `6b1e0f38-4c5e-4d7e-9f5e-1b2c3d4e5f${String(i).padStart(2, '0')}`)
+  const config = (serverId: string, revision: number) => ({ type: 'server.config', serverId, revision, name: 'x'.repeat(20_000) }) as any
+  for (const id of serverIds) session.sendFeature('provision', config(id, 1))
+  session.sendFeature('provision', config(serverIds[9]!, 2)) // replaces the one still waiting
+  const configs = () => transport.frames.filter(f => f.type === 'server.config')
+  t.same(transport.closes, [], 'not closed: the burst waits instead of overflowing')
+  t.ok(configs().length >= 2 && configs().length < 10, `some sent at once (${configs().length}), the rest wait`)
+  for (let i = 0; i < 20 && configs().length < 10; i++) {
+    transport.buffered = 0 // the peer reads
+    clock.advance(20)
+  }
+  t.same(configs().map(f => [f.serverId, f.revision]), serverIds.map((id, i) => [id, i === 9 ? 2 : 1]), 'every server once, the newest revision')
+  t.same(transport.closes, [])
+  session.close(1000, 'done')
+  t.equal(clock.timers.size, 0, 'no timer left behind')
+})
