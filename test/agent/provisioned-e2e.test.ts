@@ -130,7 +130,8 @@ t.test('docs/agent.md end to end: REST-made node, template and server; a real ag
   t.equal(patched.status, 200, 'PATCH /api/servers/:id', { body: patched.body })
   const next = (await status(serverId)).configRevision as number
   t.ok(next > revision, 'the revision moved')
-  agent = startAgentProcess(t, env)
+  // This time with the hub's base address, which the agent completes with /agent/v1.
+  agent = startAgentProcess(t, { ...env, AGENT_HUB_URL: hub.url.replace('http', 'ws') })
   await waitFor('the new config ack', async () => {
     const row = await hub.app.db.prisma.server.findUnique({ where: { id: serverId }, select: { configAckedRevision: true } })
     return row?.configAckedRevision === next
