@@ -111,6 +111,15 @@ t.test('docs/agent.md end to end: REST-made node, template and server; a real ag
   const listed = (await hub.request('GET', `/api/servers/${serverId}/actions`, { token })).body.items
   t.ok(listed.some((a: { action: string, state: string }) => a.action === 'COMMAND' && a.state === 'SUCCEEDED'), 'the COMMAND is SUCCEEDED in the list')
 
+  // The agent SIGKILLed while the game runs: the next agent re-adopts it, the hub keeps RUNNING,
+  // and the game's console still works.
+  agent.kill('SIGKILL')
+  await once(agent, 'exit')
+  agent = startAgentProcess(t, env)
+  t.match(await act(hub, token, serverId, { action: 'COMMAND', input: 'still there' }), { state: 'SUCCEEDED' })
+  await consoleLine(/^echo: still there$/)
+  t.equal((await status(serverId)).status, 'RUNNING', 'still RUNNING after the agent was SIGKILLed')
+
   // Crash -> CRASHED -> automatic restart -> RUNNING.
   await act(hub, token, serverId, { action: 'COMMAND', input: 'crash' })
   await waitFor('CRASHED then RUNNING again', async () => {
