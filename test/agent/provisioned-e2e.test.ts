@@ -150,3 +150,28 @@ t.test('docs/agent.md end to end: REST-made node, template and server; a real ag
   agent.kill('SIGTERM')
   await once(agent, 'exit')
 })
+
+t.test('a crash loop through the hub: restarted up to maxRestarts, then it stays CRASHED', async (t) => {
+  const hub = await startTestHub(t)
+  const token = await hub.adminToken()
+  const { node, agentToken } = (await hub.request('POST', '/api/nodes', { token, body: { name: 'host-2' } })).body
+  const alt = await hub.request('POST', '/api/alts', { token, body: { name: 'crasher', image: 'none', startup: 'echo Done; sleep 0.2; exit 3', doneRegex: 'Done' } })
+  t.equal(alt.status, 201, 'POST /api/alts', { body: alt.body })
+  const me = (await hub.request('GET', '/api/me', { token })).body
+  const server = await hub.request('POST', '/api/servers', {
+    token,
+    body: { name: 'loop', nodeId: node.id, altId: alt.body.id, ownerId: me.id, port: 25566, autoRestart: { enabled: true, maxRestarts: 1, windowS: 60 } }
+  })
+  t.equal(server.status, 201, 'POST /api/servers', { body: server.body })
+  const serverId = server.body.id as string
+  startAgentProcess(t, { AGENT_HUB_URL: `${hub.url.replace('http', 'ws')}/agent/v1`, AGENT_TOKEN: agentToken, AGENT_DATA_DIR: makeDataDir(t) })
+  await waitFor('the config ack', async () =>
+    (await hub.app.db.prisma.server.findUnique({ where: { id: serverId }, select: { configAckedRevision: true } }))?.configAckedRevision === 1)
+  await act(hub, token, serverId, { action: 'START' })
+  const history = await waitFor('the crash-loop verdict', async () => {
+    const items = (await hub.request('GET', `/api/servers/${serverId}/transitions`, { token })).body.items as Array<{ to: string, reason: string | null }>
+    return items.some((h) => h.to === 'CRASHED' && /crash loop/.test(h.reason ?? '')) ? items : undefined
+  })
+  t.equal(history.filter((h) => h.to === 'STARTING').length, 2, 'the first start and one automatic restart')
+  t.equal((await hub.request('GET', `/api/servers/${serverId}`, { token })).body.status, 'CRASHED')
+})
