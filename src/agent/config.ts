@@ -10,7 +10,7 @@ import Value from 'typebox/value'
 const Int = (def: number, min: number, max: number) => Type.Integer({ default: def, minimum: min, maximum: max })
 
 export const AgentConfigSchema = Type.Object({
-  /** One or more ws(s):// URLs of the hub's agent endpoint, comma-separated, tried in turn. */
+  /** One or more ws(s):// URLs of the hub's agent endpoint, comma-separated, tried in turn (a bare `ws://host:port` gets `/agent/v1`). */
   hubUrls: Type.Array(Type.String({ pattern: '^wss?://[^\\s,]+$' }), { minItems: 1, maxItems: 16 }),
   token: Type.String({ minLength: 16 }),
   dataDir: Type.String({ minLength: 1 }),
@@ -60,13 +60,22 @@ export function defaultDataDir (env: Record<string, string | undefined>, uid: nu
   return path.join(base, 'game-panel-agent')
 }
 
+/**
+ * `ws://host:port` (no path) means the hub's agent endpoint, `ws://host:port/agent/v1`: a user
+ * who gives the hub's base address must not get an agent that retries a 404 for ever.
+ */
+export function withAgentPath (url: string): string {
+  const match = /^(wss?:\/\/[^/\s?#]+)\/?$/.exec(url)
+  return match === null ? url : `${match[1] as string}/agent/v1`
+}
+
 export function loadAgentConfig (env: Record<string, string | undefined>, uid = process.getuid?.() ?? 1000): AgentConfig {
   const raw: Record<string, unknown> = {}
   for (const [key, name] of Object.entries(AGENT_ENV_KEYS)) {
     const value = env[name]
     if (value !== undefined && value !== '') raw[key] = value
   }
-  if (typeof raw.hubUrls === 'string') raw.hubUrls = raw.hubUrls.split(',').map((u) => u.trim()).filter((u) => u !== '')
+  if (typeof raw.hubUrls === 'string') raw.hubUrls = raw.hubUrls.split(',').map((u) => withAgentPath(u.trim())).filter((u) => u !== '')
   raw.dataDir ??= defaultDataDir(env, uid)
   const candidate = Value.Convert(AgentConfigSchema, Value.Default(AgentConfigSchema, raw))
   const problems: string[] = []

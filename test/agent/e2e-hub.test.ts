@@ -1,14 +1,14 @@
 // The agent against the real hub (real PostgreSQL, pg-boss, WebSockets): a node and a server made
 // over REST, the agent started with the node's token, then START and STOP through the action API
-// drive a real fixture process, and the hub records its statuses. Until the hub sends
-// `server.config` itself (the provisioning side of issue 11), the test hands the agent the
-// configuration the hub would send.
+// drive a real fixture process, and the hub records its statuses. The hub sends `server.config`
+// itself, from a fixture template made over POST /api/alts (provisioned-e2e.test.ts follows
+// docs/agent.md step by step with a real agent process).
 import t from 'tap'
 import { startAgent } from '../../src/agent/agent.ts'
 import { loadAgentConfig } from '../../src/agent/config.ts'
 import { SILENT_LOGGER } from '../../src/agent/types.ts'
 import { startTestHub, type TestHub } from '../helpers/hub.ts'
-import { gameConfig, killGames, makeDataDir } from './helpers.ts'
+import { GAME, killGames, makeDataDir } from './helpers.ts'
 
 async function waitFor<T> (what: string, fn: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
   const deadline = Date.now() + ms
@@ -38,7 +38,11 @@ t.test('REST -> hub -> agent -> real process, and back; the first of two hubs di
   t.equal(created.status, 201)
   const { node, agentToken } = created.body
   const me = (await hub.request('GET', '/api/me', { token: admin })).body
-  const alt = (await hub.request('GET', '/api/alts', { token: admin })).body.items[0]
+  // Not a seeded template: their startup runs real game binaries this machine does not have.
+  const alt = (await hub.request('POST', '/api/alts', {
+    token: admin,
+    body: { name: 'fixture', image: 'none', startup: `/bin/sh ${GAME}`, stop: { type: 'command', value: 'stop', graceS: 5 }, doneRegex: '^Done \\(' }
+  })).body
   const server = await hub.request('POST', '/api/servers', { token: admin, body: { name: 's1', nodeId: node.id, altId: alt.id, ownerId: me.id, port: 25565 } })
   t.equal(server.status, 201)
   const serverId = server.body.id as string
@@ -59,7 +63,7 @@ t.test('REST -> hub -> agent -> real process, and back; the first of two hubs di
     await agent.close()
   })
   await waitFor('welcome', async () => welcomed.length > 0)
-  if (agent.supervisor.config(serverId) === undefined) agent.supervisor.applyConfig(gameConfig({ serverId }))
+  await waitFor('the configuration from the hub', async () => agent.supervisor.config(serverId) !== undefined)
 
   t.match(await act(hub, serverId, 'START'), { state: 'SUCCEEDED' })
   t.match((await hub.request('GET', `/api/servers/${serverId}`, { token: admin })).body, { status: 'RUNNING' })

@@ -63,6 +63,9 @@ t.test('agent config: defaults and every bad key at once', async (t) => {
   t.equal(defaultDataDir({ XDG_STATE_HOME: '/home/u/.state' }, 1000), '/home/u/.state/game-panel-agent')
   t.equal(defaultDataDir({ HOME: '/home/u' }, 1000), '/home/u/.local/state/game-panel-agent')
   const config = loadAgentConfig({ AGENT_HUB_URL: 'ws://a:1/agent/v1, wss://b/agent/v1', AGENT_TOKEN: 'x'.repeat(20), AGENT_DATA_DIR: '/d' })
+  // The hub's base address (the form the panel's base URL suggests) means its agent endpoint.
+  t.same(loadAgentConfig({ AGENT_HUB_URL: 'ws://a:1, wss://b/,ws://c:2/agent/v1', AGENT_TOKEN: 'x'.repeat(20), AGENT_DATA_DIR: '/d' }).hubUrls,
+    ['ws://a:1/agent/v1', 'wss://b/agent/v1', 'ws://c:2/agent/v1'])
   t.same(config.hubUrls, ['ws://a:1/agent/v1', 'wss://b/agent/v1'])
   t.equal(config.gameUser, 'gamepanel')
   const err = t.throws(() => loadAgentConfig({ AGENT_HUB_URL: 'http://a', AGENT_GAME_USER: 'Root!', AGENT_STATS_INTERVAL_MS: 'soon' })) as AgentConfigError
