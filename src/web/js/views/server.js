@@ -63,6 +63,15 @@ export function ServerView ({ id, ctx }) {
   const mayConsole = can(me, 'servers.console', s.ownerId)
   const features = store.state.features
 
+  // console.sent: the COMMAND row carries its input (push events name only the action and state).
+  const commandSent = ({ actionId, input }) => setActions(list => {
+    const i = list.findIndex(a => a.id === actionId)
+    if (i === -1) return [{ id: actionId, action: 'COMMAND', state: 'QUEUED', timestamp: new Date().toISOString(), details: { input } }, ...list].slice(0, 50)
+    const copy = list.slice()
+    copy[i] = { ...copy[i], details: { ...copy[i].details, input } }
+    return copy
+  })
+
   const act = async action => {
     setBusy(true)
     setActionError(null)
@@ -101,7 +110,7 @@ export function ServerView ({ id, ctx }) {
       ${!mayControl && html`<p class="hint">You may view this server but not control it.</p>`}
       <${ErrorText} error=${actionError} />
     </section>
-    ${(features.includes('console') && mayConsole) && html`<${ConsolePanel} ctx=${ctx} serverId=${id} status=${status} />`}
+    ${(features.includes('console') && mayConsole) && html`<${ConsolePanel} ctx=${ctx} serverId=${id} status=${status} onSent=${commandSent} />`}
     ${features.includes('stats') && html`<${StatsPanel} ctx=${ctx} serverId=${id} />`}
     <section aria-labelledby="actions-h">
       <h2 id="actions-h">Actions</h2>
