@@ -4,6 +4,7 @@ import { html, useEffect, useState } from '/vendor/preact-htm.js'
 import { describeError } from '../api.js'
 import { StatusBadge, can, since, ErrorText, Link } from '../ui.js'
 import { ConsolePanel, StatsPanel } from './live-panels.js'
+import { ServerConfig } from './server-config.js'
 
 /** Which power actions make sense in which status. */
 const ENABLED_IN = {
@@ -112,6 +113,7 @@ export function ServerView ({ id, ctx }) {
     </section>
     ${(features.includes('console') && mayConsole) && html`<${ConsolePanel} ctx=${ctx} serverId=${id} status=${status} onSent=${commandSent} />`}
     ${features.includes('stats') && html`<${StatsPanel} ctx=${ctx} serverId=${id} />`}
+    ${can(me, 'servers.create') && detail !== null && html`<${ServerConfig} ctx=${ctx} server=${detail} onSaved=${setDetail} />`}
     <section aria-labelledby="actions-h">
       <h2 id="actions-h">Actions</h2>
       ${actions.length === 0
