@@ -37,9 +37,9 @@ export function ServerConfig ({ ctx, server, onSaved }) {
     ${alt !== null && html`<p class="hint">Template ${alt.name}: <code>${alt.startup}</code></p>`}
     <form onSubmit=${save} class="grid-form" aria-label="Server configuration">
       ${variables.map(v => html`<label for=${`env-${v.name}`}>${v.name}${v.description ? ` (${v.description})` : ''}</label>
-        <input id=${`env-${v.name}`} name=${`env-${v.name}`} value=${env[v.name] ?? ''} placeholder=${v.default ?? ''} autocomplete="off" />`)}
+        <input id=${`env-${v.name}`} name=${`env-${v.name}`} defaultValue=${env[v.name] ?? ''} placeholder=${v.default ?? ''} autocomplete="off" />`)}
       <label for="cfg-mem">Memory limit (MiB, empty for none)</label>
-      <input id="cfg-mem" name="memoryLimitMb" type="number" min="64" max="1048576" value=${server.memoryLimitMb ?? ''} />
+      <input id="cfg-mem" name="memoryLimitMb" type="number" min="64" max="1048576" defaultValue=${server.memoryLimitMb ?? ''} />
       <button type="submit">Save configuration</button>
     </form>
     ${saved !== null && html`<p role="status">${saved}</p>`}
