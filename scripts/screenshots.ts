@@ -39,12 +39,14 @@ try {
   const agentToken = (await api('POST', `/api/nodes/${demo.id}/token`, token)).agentToken as string
   const agent = new WebSocket(hub.url.replace('http', 'ws') + '/agent/v1', { headers: { authorization: `Bearer ${agentToken}` } })
   await once(agent, 'open')
-  agent.send(JSON.stringify({ type: 'hello', protocol: 1, agentVersion: 'shots', servers: servers.map(s => ({ serverId: s.id, status: 'STOPPED', seq: 0 })) }))
+  agent.send(JSON.stringify({ type: 'hello', protocol: 1, agentVersion: 'shots', features: ['console', 'stats'], servers: servers.map(s => ({ serverId: s.id, status: 'STOPPED', seq: 0 })) }))
   await new Promise(resolve => agent.once('message', resolve))
   const at = () => new Date().toISOString()
   const [a, b] = servers as Array<{ id: string }>
   agent.send(JSON.stringify({ type: 'status', serverId: a?.id, status: 'STARTING', seq: 1, at: at() }))
   agent.send(JSON.stringify({ type: 'status', serverId: a?.id, status: 'RUNNING', seq: 2, at: at() }))
+  agent.send(JSON.stringify({ type: 'console', serverId: a?.id, lines: ['[Server thread/INFO]: Starting minecraft server on *:25565', '[Server thread/INFO]: Preparing level "world"', '\u001b[32m[Server thread/INFO]: Done (3.2s)! For help, type "help"\u001b[0m'] }))
+  agent.send(JSON.stringify({ type: 'stats', serverId: a?.id, at: at(), cpuPercent: 37.5, memoryBytes: 1_300_000_000, memoryLimitBytes: 2_147_483_648, uptimeMs: 4000, players: 3 }))
   agent.send(JSON.stringify({ type: 'status', serverId: b?.id, status: 'STARTING', seq: 1, at: at() }))
   agent.send(JSON.stringify({ type: 'status', serverId: b?.id, status: 'CRASHED', seq: 2, at: at() }))
 
@@ -60,7 +62,9 @@ try {
   await shot('servers')
   await page.goto(`${hub.url}/servers/${a?.id}`)
   await page.getByRole('heading', { name: 'Power' }).waitFor()
-  await shot('server')
+  await page.getByLabel('Console output').getByText('Done (3.2s)', { exact: false }).waitFor()
+  await page.waitForTimeout(300)
+  await page.screenshot({ path: join(OUT, 'server.png'), fullPage: true })
   await page.goto(`${hub.url}/admin/nodes`)
   await page.getByLabel('New node name').fill('node-2')
   await page.getByRole('button', { name: 'Create node' }).click()

@@ -52,13 +52,49 @@ t.test('admin screens', async t => {
     await page.getByRole('button', { name: 'Create user' }).click()
     await page.locator('tr[data-user="carol"]').waitFor()
     await addNode(hub, 'node-b', 0)
+    const admin = await hub.adminToken()
+    const alt = await hub.request('POST', '/api/alts', {
+      token: admin,
+      body: {
+        name: 'vars-game',
+        image: 'none',
+        startup: 'java -jar server.jar',
+        variables: [
+          { name: 'EULA', default: 'false', description: 'accept the EULA', required: true },
+          { name: 'DOWNLOAD_URL', default: '', description: 'where to fetch the jar', required: false }
+        ]
+      }
+    })
+    t.equal(alt.status, 201, JSON.stringify(alt.body))
     await page.getByRole('link', { name: 'Servers' }).nth(1).click()
     await page.getByLabel('Name').fill('mc-1')
     await page.getByLabel('Node').selectOption({ label: 'node-b' })
     await page.getByLabel('Owner').selectOption({ label: 'carol' })
     await page.getByLabel('Port').fill('25565')
+    await page.getByLabel('Template').selectOption({ label: 'vars-game' })
+    await page.getByLabel(/^EULA/).fill('TRUE')
     await page.getByRole('button', { name: 'Create server' }).click()
     await page.getByRole('row', { name: /mc-1/ }).waitFor()
+    const list = await hub.request('GET', '/api/servers', { token: admin })
+    const created = list.body.items.find((s: any) => s.name === 'mc-1')
+    t.match(created.environment, { EULA: 'TRUE' }, 'the template variable is the server\'s environment')
+
+    // Its page edits the environment (PATCH, replaced whole) and the memory limit.
+    await page.getByRole('link', { name: 'mc-1' }).click()
+    await page.getByRole('heading', { name: 'Configuration' }).waitFor()
+    await page.waitForFunction(() => (globalThis as any).document.getElementById('env-EULA')?.value === 'TRUE', undefined, { timeout: 10_000 })
+    t.pass('the page shows the server\'s environment')
+    await page.getByLabel(/^DOWNLOAD_URL/).fill('https://example.test/server.jar')
+    await page.getByLabel(/^Memory limit/).fill('2048')
+    await page.getByRole('button', { name: 'Save configuration' }).click()
+    await page.getByRole('status').filter({ hasText: /^Saved/ }).waitFor()
+    const after = await hub.request('GET', `/api/servers/${created.id}`, { token: admin })
+    t.same(after.body.environment, { EULA: 'TRUE', DOWNLOAD_URL: 'https://example.test/server.jar' })
+    t.equal(after.body.memoryLimitMb, 2048)
+    await page.goto(`${hub.url}/admin/templates`)
+    const tpl = page.locator('tr', { hasText: 'vars-game' })
+    await tpl.waitFor()
+    t.match(await tpl.innerText(), /EULA = false \(required\)[\s\S]*DOWNLOAD_URL — where to fetch the jar/, 'the templates page lists variables')
     await page.getByRole('link', { name: 'Servers' }).first().click()
     const row = page.locator('tr', { hasText: 'mc-1' })
     await row.locator('.badge', { hasText: 'STOPPED' }).waitFor()

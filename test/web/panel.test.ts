@@ -104,7 +104,9 @@ t.test('panel end to end', async t => {
       await viewer.page.locator('tr[data-server]').nth(1).waitFor()
       await page.goto(`${hub.url}/admin/users`)
       const row = page.locator('tr[data-user="viewer"]')
-      await row.getByLabel('servers.view').uncheck()
+      // click, not uncheck: the box is bound to the user list, and a re-render before the list is
+      // reloaded can show the old state for a moment, which uncheck() reads as a failed click.
+      await row.getByLabel('servers.view').click()
       await viewer.page.locator('tr[data-server]').first().waitFor({ state: 'detached' })
       t.equal(await viewer.page.locator('tr[data-server]').count(), 0)
       t.same(clean(viewer.problems), [], 'no console errors in the viewer\'s tab')

@@ -66,6 +66,9 @@ export function createLive ({ api, onState, onFrame, onRefused = () => {} }) {
         if (lastEventId === null || BigInt(msg.lastEventId) > BigInt(lastEventId)) lastEventId = msg.lastEventId
         settle(msg.id, 'resolve', msg)
         break
+      case 'console.sent':
+        settle(msg.id, 'resolve', msg)
+        break
       case 'event':
         lastEventId = msg.eventId
         break

@@ -191,6 +191,6 @@ function TemplatesAdmin ({ ctx }) {
     ${alts !== null && html`<div class="table-wrap"><table aria-label="Templates">
       <thead><tr><th scope="col">Name</th><th scope="col">Startup</th><th scope="col">Variables</th></tr></thead>
       <tbody>${alts.map(a => html`<tr key=${a.id}><th scope="row">${a.name}</th><td><code>${a.startup}</code></td>
-        <td>${(a.variables ?? []).map(v => v.name).join(', ')}</td></tr>`)}</tbody></table></div>`}
+        <td>${(a.variables ?? []).length === 0 ? '—' : html`<ul class="vars">${a.variables.map(v => html`<li key=${v.name}><code>${v.name}</code>${v.default !== undefined && v.default !== '' ? ` = ${v.default}` : ''}${v.required === true ? ' (required)' : ''}${v.description ? ` — ${v.description}` : ''}</li>`)}</ul>`}</td></tr>`)}</tbody></table></div>`}
   </section>`
 }

@@ -13,7 +13,19 @@ function useFrames (fn, deps) {
   useEffect(() => { frameListeners.add(fn); return () => frameListeners.delete(fn) }, deps)
 }
 
-export function ConsolePanel ({ ctx, serverId, status }) {
+/** A refused `console.send` (an `error` frame) in words; RATE_LIMITED says how long to wait. */
+export function describeConsoleError (err) {
+  if (err?.code === 'RATE_LIMITED') {
+    const ms = Number(err.data?.retryAfterMs)
+    return `Too many commands. Try again in ${Number.isFinite(ms) && ms > 0 ? Math.ceil(ms / 1000) : 1} s.`
+  }
+  if (err?.code === 'FORBIDDEN') return 'You may not send input to this console.'
+  if (err?.code === 'CONFLICT') return 'The server is not running.'
+  if (err?.code === 'NOT_READY') return 'The node does not accept console input (agent offline or too old).'
+  return err?.message ?? String(err)
+}
+
+export function ConsolePanel ({ ctx, serverId, status, onSent = () => {} }) {
   const [lines, setLines] = useState([])
   const [dropped, setDropped] = useState(0)
   const [error, setError] = useState(null)
@@ -44,10 +56,11 @@ export function ConsolePanel ({ ctx, serverId, status }) {
     if (text === '') return
     setError(null)
     try {
-      await ctx.live.consoleSend(serverId, text)
+      const r = await ctx.live.consoleSend(serverId, text)
       setInput('')
+      onSent({ actionId: r.actionId, input: text })
     } catch (err) {
-      setError(err?.message ?? String(err))
+      setError(describeConsoleError(err))
     }
   }
   const live = status === 'RUNNING' || status === 'STARTING'

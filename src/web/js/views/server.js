@@ -4,6 +4,7 @@ import { html, useEffect, useState } from '/vendor/preact-htm.js'
 import { describeError } from '../api.js'
 import { StatusBadge, can, since, ErrorText, Link } from '../ui.js'
 import { ConsolePanel, StatsPanel } from './live-panels.js'
+import { ServerConfig } from './server-config.js'
 
 /** Which power actions make sense in which status. */
 const ENABLED_IN = {
@@ -63,6 +64,15 @@ export function ServerView ({ id, ctx }) {
   const mayConsole = can(me, 'servers.console', s.ownerId)
   const features = store.state.features
 
+  // console.sent: the COMMAND row carries its input (push events name only the action and state).
+  const commandSent = ({ actionId, input }) => setActions(list => {
+    const i = list.findIndex(a => a.id === actionId)
+    if (i === -1) return [{ id: actionId, action: 'COMMAND', state: 'QUEUED', timestamp: new Date().toISOString(), details: { input } }, ...list].slice(0, 50)
+    const copy = list.slice()
+    copy[i] = { ...copy[i], details: { ...copy[i].details, input } }
+    return copy
+  })
+
   const act = async action => {
     setBusy(true)
     setActionError(null)
@@ -101,8 +111,9 @@ export function ServerView ({ id, ctx }) {
       ${!mayControl && html`<p class="hint">You may view this server but not control it.</p>`}
       <${ErrorText} error=${actionError} />
     </section>
-    ${(features.includes('console') && mayConsole) && html`<${ConsolePanel} ctx=${ctx} serverId=${id} status=${status} />`}
+    ${(features.includes('console') && mayConsole) && html`<${ConsolePanel} ctx=${ctx} serverId=${id} status=${status} onSent=${commandSent} />`}
     ${features.includes('stats') && html`<${StatsPanel} ctx=${ctx} serverId=${id} />`}
+    ${can(me, 'servers.create') && detail !== null && html`<${ServerConfig} ctx=${ctx} server=${detail} onSaved=${setDetail} />`}
     <section aria-labelledby="actions-h">
       <h2 id="actions-h">Actions</h2>
       ${actions.length === 0
