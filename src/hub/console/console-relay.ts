@@ -31,6 +31,8 @@ export interface RelayTarget {
 
 export interface ConsoleRelayOptions {
   hubId: string
+  /** Whether an agent connected here holds the server: only that hub answers a replay request (a hub that held it before keeps a stale ring). */
+  holds: (serverId: string) => boolean
   notify: (channel: string, payload: string) => Promise<void>
   setTimer: SetTimer
   now?: () => number
@@ -58,7 +60,7 @@ const isId = isCanonicalUuid
 const ids = (v: unknown): string[] => Array.isArray(v) ? v.slice(0, MAX_IDS_PER_WATCH).filter(isId) : []
 
 export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay {
-  const { hubId, notify, setTimer, now = Date.now, flushMs = 50, statsEveryMs = 1_000, leaseMs = 30_000, maxQueueBytes = 256 * 1024, log } = options
+  const { hubId, holds, notify, setTimer, now = Date.now, flushMs = 50, statsEveryMs = 1_000, leaseMs = 30_000, maxQueueBytes = 256 * 1024, log } = options
   let target: RelayTarget | undefined
   const local = { console: new Set<string>(), stats: new Set<string>() }
   /** serverId → hub → lease expiry, per kind. */
@@ -182,9 +184,9 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
         if (msg.on) {
           if (hubs === undefined) remote[kind].set(id, hubs = new Map())
           hubs.set(msg.hub, now() + leaseMs)
-          const ring = msg.replay === true && kind === 'console' ? target?.lines(id) ?? [] : []
+          const ring = msg.replay === true && kind === 'console' && holds(id) ? target?.lines(id) ?? [] : []
           if (ring.length > 0) enqueue(msg.hub, id, ring, true)
-          const latest = kind === 'stats' ? target?.latestStats(id) : undefined
+          const latest = kind === 'stats' && holds(id) ? target?.latestStats(id) : undefined
           if (latest !== undefined) { queueOf(msg.hub).stats.set(id, latest); fresh.add(msg.hub) }
         } else if (hubs !== undefined) {
           hubs.delete(msg.hub)

@@ -21,6 +21,8 @@ export default fp(async app => {
   const hubId = randomUUID()
   const relay = createConsoleRelay({
     hubId,
+    // Rare (a panel subscribing without a local ring): a walk over this hub's agents is fine.
+    holds: serverId => app.agents.held().some(h => app.agents.get(h.nodeId)?.owns(serverId) === true),
     // Autocommit, outside any write transaction; at most a few per flush tick, never per line.
     notify: async (channel, payload) => { await app.db.pool.query('SELECT pg_notify($1, $2)', [channel, payload]) },
     setTimer: realTimer,
