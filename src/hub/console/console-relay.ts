@@ -6,7 +6,7 @@
 //   `leaseMs / 3`; every hub records it with an expiry, so an agent moving to any hub finds the
 //   interest already there.
 // - Forwarding: only the hub that receives the agent's lines holds the agent; it queues them per
-//   interested hub and flushes every `flushMs` as a few NOTIFYs on that hub's own channel
+//   interested hub and flushes every `flushMs` (10 ms) as a few NOTIFYs on that hub's own channel
 //   (`hub_console_<id>`), each payload under PAYLOAD_BYTES. Stats are coalesced to the latest per
 //   server and flushed every `statsEveryMs`. A queue over `maxQueueBytes` drops (ephemeral data).
 // - Replay: a watch with `replay` is answered by the hub holding a ring for the server, ahead of
@@ -60,7 +60,7 @@ const isId = isCanonicalUuid
 const ids = (v: unknown): string[] => Array.isArray(v) ? v.slice(0, MAX_IDS_PER_WATCH).filter(isId) : []
 
 export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay {
-  const { hubId, holds, notify, setTimer, now = Date.now, flushMs = 50, statsEveryMs = 1_000, leaseMs = 30_000, maxQueueBytes = 256 * 1024, log } = options
+  const { hubId, holds, notify, setTimer, now = Date.now, flushMs = 10, statsEveryMs = 1_000, leaseMs = 30_000, maxQueueBytes = 256 * 1024, log } = options
   let target: RelayTarget | undefined
   const local = { console: new Set<string>(), stats: new Set<string>() }
   /** serverId → hub → lease expiry, per kind. */
