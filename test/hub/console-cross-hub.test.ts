@@ -101,3 +101,25 @@ for (const where of ['A', 'B'] as const) {
     t.notOk(p.drain().some(f => f.type === 'console'), 'no console line after the revocation')
   })
 }
+
+t.test('a panel on hub A keeps its stream when the agent moves from A to B', async t => {
+  const a = await startTestHub(t, { heartbeatMs: 60_000 })
+  const b = await startTestHub(t, { heartbeatMs: 60_000 }, { databaseUrl: a.databaseUrl })
+  const { agentToken, servers: [s1] } = await addNode(a, 'n1')
+  const agent = await agentOn(t, a, agentToken, s1!)
+  const p = await panelOn(t, a, await a.adminToken())
+  t.match(await p.subscribe({ servers: [s1!], console: true }), { type: 'subscribed' })
+  agent.send({ type: 'console', serverId: s1, lines: ['on a'] })
+  t.same((await p.next('console')).lines, ['on a'])
+  // Hub A announced its panel's interest to every hub: wait until B has it (no fixed sleep).
+  await until(() => hasInterest(b, s1!))
+  agent.close()
+  const moved = await agentOn(t, b, agentToken, s1!)
+  moved.send({ type: 'console', serverId: s1, lines: ['on b'] })
+  t.same((await p.next(f => f.type === 'console' && f.lines.includes('on b'))).lines, ['on b'], 'forwarded from B to the panel on A')
+})
+
+/** Whether hub `h` would forward lines of `serverId` to another hub. */
+function hasInterest (h: TestHub, serverId: string): boolean {
+  return h.app.consoleRelay.interestedHubs(serverId).length > 0
+}

@@ -49,6 +49,8 @@ export interface ConsoleRelay extends RelayHooks {
   onForward (payload: string | undefined): boolean
   /** After a listener redial: announce every local interest again. */
   renew (): void
+  /** The hubs with a live console lease on the server (tests, metrics). */
+  interestedHubs (serverId: string): string[]
   stop (): void
   readonly dropped: number
 }
@@ -210,6 +212,7 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
       }
       return true
     },
+    interestedHubs: serverId => interested('console', serverId),
     renew () {
       watch(true, 'console', [...local.console], false)
       watch(true, 'stats', [...local.stats], false)
