@@ -62,6 +62,8 @@ export interface AgentSession {
   close (code: number, reason: string): void
   /** True between `welcome` and the close: commands may be sent. */
   isReady (): boolean
+  /** Whether the server is one of this node's as of its hello (the cross-hub replay asks). */
+  owns (serverId: string): boolean
   sendCommand (msg: CommandMessage): void
   /** The features negotiated by welcome (empty before it, and for a v1 agent). */
   hasFeature (feature: Feature): boolean
@@ -227,6 +229,7 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     hasFeature: f => negotiated.has(f),
     startsReplay: serverId => !replayed.has(serverId) && replayed.add(serverId) !== undefined,
     isReady: () => state === 'ready',
+    owns: serverId => own.has(serverId),
     sendCommand: msg => { if (state === 'ready') send(msg) },
     sendFeature: (feature, msg) => {
       if (state !== 'ready' || !negotiated.has(feature)) return

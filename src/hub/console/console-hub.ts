@@ -30,6 +30,16 @@ export interface ConsoleHubOptions {
   ringLines?: number
   ringBytes?: number
   statsEveryMs?: number
+  /** Cross-hub forwarding (console-relay.ts): told of local interest and of local agents' output. */
+  relay?: RelayHooks
+}
+
+/** What the cross-hub relay hears from this hub. */
+export interface RelayHooks {
+  /** A local panel started (`on`) or the last one stopped watching; `replay`: it wants the ring. */
+  interest (serverId: string, what: 'console' | 'stats', on: boolean, replay: boolean): void
+  lines (serverId: string, lines: readonly string[]): void
+  stats (serverId: string, frame: string): void
 }
 
 export interface ConsoleHub {
@@ -45,6 +55,12 @@ export interface ConsoleHub {
   detach (target: StreamTarget): void
   /** The ring of a server (tests, and the replay request of another hub). */
   lines (serverId: string): string[]
+  /** The latest stats frame of a server (the first answer to another hub's watch). */
+  latestStats (serverId: string): string | undefined
+  /** Lines forwarded by the hub holding the agent; `replay` ones go only to panels awaiting it. */
+  remoteConsole (serverId: string, lines: readonly string[], replay: boolean): void
+  /** A stats frame forwarded by the hub holding the agent (already coalesced there). */
+  remoteStats (serverId: string, frame: string): void
   stop (): void
 }
 
@@ -56,7 +72,9 @@ interface Ring { lines: string[], bytes: number }
 interface Watching { console: Set<string>, stats: Set<string>, dropped: Map<string, number> }
 
 export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
-  const { setTimer, ringLines = RING_LINES, ringBytes = RING_BYTES, statsEveryMs = 1_000 } = options
+  const { setTimer, ringLines = RING_LINES, ringBytes = RING_BYTES, statsEveryMs = 1_000, relay } = options
+  /** Panels that subscribed without a local ring, awaiting the holding hub's replay (bounded by the watchers). */
+  const awaitingReplay = new Map<string, Set<StreamTarget>>()
   const rings = new Map<string, Ring>()
   const latestStats = new Map<string, string>()
   const dirtyStats = new Set<string>()
@@ -79,7 +97,10 @@ export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
     const set = index.get(id)
     if (set === undefined) return
     set.delete(t)
-    if (set.size === 0) index.delete(id)
+    if (set.size === 0) {
+      index.delete(id)
+      relay?.interest(id, index === consoleWatchers ? 'console' : 'stats', false, false)
+    }
   }
 
   function append (serverId: string, lines: readonly string[]): void {
@@ -132,10 +153,24 @@ export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
       }
       append(msg.serverId, msg.lines)
       for (const t of consoleWatchers.get(msg.serverId) ?? []) sendLines(t, msg.serverId, msg.lines, false)
+      relay?.lines(msg.serverId, msg.lines)
     },
     stats (msg) {
-      latestStats.set(msg.serverId, JSON.stringify(msg))
+      const frame = JSON.stringify(msg)
+      latestStats.set(msg.serverId, frame)
       if (statsWatchers.has(msg.serverId)) dirtyStats.add(msg.serverId)
+      relay?.stats(msg.serverId, frame)
+    },
+    remoteConsole (serverId, lines, replay) {
+      if (replay) {
+        for (const t of awaitingReplay.get(serverId) ?? []) if (consoleWatchers.get(serverId)?.has(t) === true) sendLines(t, serverId, lines, true)
+        return
+      }
+      awaitingReplay.delete(serverId)
+      for (const t of consoleWatchers.get(serverId) ?? []) sendLines(t, serverId, lines, false)
+    },
+    remoteStats (serverId, frame) {
+      for (const t of statsWatchers.get(serverId) ?? []) if (!t.closed) t.sendEphemeral(`stats:${serverId}`, frame)
     },
     subscribe (t, serverIds, what) {
       const w = watchOf(t)
@@ -145,10 +180,17 @@ export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
           add(consoleWatchers, id, t)
           const lines = rings.get(id)?.lines ?? []
           for (let i = 0; i < lines.length; i += REPLAY_FRAME_LINES) sendLines(t, id, lines.slice(i, i + REPLAY_FRAME_LINES), true)
+          if (lines.length === 0 && relay !== undefined) {
+            let set = awaitingReplay.get(id)
+            if (set === undefined) awaitingReplay.set(id, set = new Set())
+            set.add(t)
+          }
+          relay?.interest(id, 'console', true, lines.length === 0)
         }
         if (what.stats === true && !w.stats.has(id)) {
           w.stats.add(id)
           add(statsWatchers, id, t)
+          relay?.interest(id, 'stats', true, false)
           const frame = latestStats.get(id)
           if (frame !== undefined) t.sendEphemeral(`stats:${id}`, frame)
         }
@@ -166,11 +208,12 @@ export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
     detach (t) {
       const w = watching.get(t)
       if (w === undefined) return
-      for (const id of w.console) remove(consoleWatchers, id, t)
+      for (const id of w.console) { remove(consoleWatchers, id, t); awaitingReplay.get(id)?.delete(t) }
       for (const id of w.stats) remove(statsWatchers, id, t)
       watching.delete(t)
     },
     lines: serverId => [...(rings.get(serverId)?.lines ?? [])],
+    latestStats: serverId => latestStats.get(serverId),
     stop () {
       stopped = true
       ticker.cancel()

@@ -1,0 +1,70 @@
+// The cross-hub console relay on its own (console/console-relay.ts), with a fake clock and a
+// recorded notify: payloads stay under PostgreSQL's 8,000 bytes, lines go out in batches and only
+// to hubs with a live lease, queues are bounded, untrusted payloads are refused.
+import t from 'tap'
+import { channelOf, createConsoleRelay, PAYLOAD_BYTES, WATCH_CHANNEL } from '../../../src/hub/console/console-relay.ts'
+import { createFakeClock } from '../../helpers/fake-clock.ts'
+
+const HUB_A = '00000000-0000-4000-8000-00000000000a'
+const HUB_B = '00000000-0000-4000-8000-00000000000b'
+const HUB_C = '00000000-0000-4000-8000-00000000000c'
+const S1 = '00000000-0000-4000-8000-000000000001'
+
+function relayOf (options: { maxQueueBytes?: number } = {}) {
+  const clock = createFakeClock(1_000)
+  const sent: Array<{ channel: string, payload: string }> = []
+  const relay = createConsoleRelay({
+    hubId: HUB_A,
+    holds: () => true,
+    notify: async (channel, payload) => { sent.push({ channel, payload }) },
+    setTimer: clock.setTimer,
+    now: clock.now,
+    log: { warn () {} },
+    ...options
+  })
+  relay.attach({ lines: () => ['ring 1'], latestStats: () => undefined, remoteConsole () {}, remoteStats () {} })
+  return { clock, sent, relay }
+}
+
+t.test('batched, only to interested hubs, every payload under 8,000 bytes', async t => {
+  const { clock, sent, relay } = relayOf()
+  t.teardown(() => relay.stop())
+  relay.lines(S1, ['nobody watches'])
+  clock.advance(20)
+  t.same(sent, [], 'no interest, no NOTIFY')
+
+  t.ok(relay.onWatch(JSON.stringify({ hub: HUB_B, on: true, kind: 'console', ids: [S1], replay: true })))
+  const line = 'x'.repeat(1_000)
+  for (let i = 0; i < 100; i++) relay.lines(S1, [line])
+  clock.advance(10)
+  t.ok(sent.length >= 13 && sent.length <= 16, `100 KB of lines in ${sent.length} payloads, not 100`)
+  t.ok(sent.every(s => s.channel === channelOf(HUB_B)), "only hub B's channel")
+  t.ok(sent.every(s => Buffer.byteLength(s.payload) <= PAYLOAD_BYTES), 'every payload within the bound')
+  t.same(JSON.parse(sent[0]!.payload)[0], { s: S1, l: ['ring 1'], r: 1 }, 'the replay goes first')
+
+  relay.lines(S1, ['y'.repeat(9_000)])
+  t.equal(relay.dropped, 1, 'a line too long for one payload is dropped and counted')
+
+  // The lease lapses without renewal.
+  sent.length = 0
+  clock.advance(31_000)
+  relay.lines(S1, ['late'])
+  clock.advance(10)
+  t.same(sent.filter(s => s.channel !== WATCH_CHANNEL), [], 'no forwarding after the lease expired')
+})
+
+t.test('bounded queue; untrusted payloads refused', async t => {
+  const { clock, sent, relay } = relayOf({ maxQueueBytes: 10_000 })
+  t.teardown(() => relay.stop())
+  relay.onWatch(JSON.stringify({ hub: HUB_C, on: true, kind: 'console', ids: [S1] }))
+  for (let i = 0; i < 100; i++) relay.lines(S1, ['z'.repeat(500)])
+  t.ok(relay.dropped > 70, `over the queue bound: ${relay.dropped} dropped`)
+  clock.advance(10)
+  t.ok(sent.reduce((n, s) => n + s.payload.length, 0) <= 12_000, 'at most the bound went out')
+
+  t.notOk(relay.onWatch(JSON.stringify({ hub: 'NOT-AN-ID', on: true, kind: 'console', ids: [S1] })), 'bad hub id')
+  t.notOk(relay.onWatch(JSON.stringify({ hub: HUB_B, on: true, kind: 'shell', ids: [S1] })), 'bad kind')
+  t.throws(() => relay.onWatch('{nope'), 'not JSON (pg-listener catches and logs it)')
+  t.notOk(relay.onForward('{"a":1}'), 'not a list')
+  t.ok(relay.onForward(JSON.stringify([{ s: S1.toUpperCase(), l: ['x'] }, { s: S1, l: [1] }, null])), 'bad items are skipped')
+})
