@@ -9,16 +9,9 @@ import { loadAgentConfig } from '../../src/agent/config.ts'
 import { SILENT_LOGGER } from '../../src/agent/types.ts'
 import { startTestHub, type TestHub } from '../helpers/hub.ts'
 import { GAME, killGames, makeDataDir } from './helpers.ts'
+import { waitFor as waitUntil } from '../helpers/wait.ts'
 
-async function waitFor<T> (what: string, fn: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined && v !== null && v !== false) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+const waitFor = async <T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> => await waitUntil(what, fn, ms, 50)
 
 async function act (hub: TestHub, serverId: string, action: string) {
   const token = await hub.adminToken()

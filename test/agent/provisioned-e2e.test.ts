@@ -9,18 +9,11 @@ import t from 'tap'
 import { createPanelClient } from '../../agent-simulator/panel-client.ts'
 import { startTestHub, type TestHub } from '../helpers/hub.ts'
 import { GAME, makeDataDir, type Teardown } from './helpers.ts'
+import { waitFor as waitUntil } from '../helpers/wait.ts'
 
 const MAIN = new URL('../../src/agent/main.ts', import.meta.url).pathname
 
-async function waitFor<T> (what: string, fn: () => Promise<T | undefined | null | false>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined && v !== null && v !== false) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+const waitFor = async <T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 20_000): Promise<T> => await waitUntil(what, fn, ms, 50)
 
 function startAgentProcess (t: Teardown, env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, [MAIN], {

@@ -5,16 +5,7 @@
 import t, { type Test } from 'tap'
 import { startTestHub, type TestHub } from '../helpers/hub.ts'
 import { addNode, connectRaw, type RawAgent } from '../helpers/raw-agent.ts'
-
-async function waitFor<T> (what: string, fn: () => Promise<T | undefined | null | false>, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined && v !== null && v !== false) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
+import { waitFor } from '../helpers/wait.ts'
 
 const action = (hub: TestHub, id: string) => hub.app.db.prisma.serverAction.findUniqueOrThrow({ where: { id } })
 const stateIs = (hub: TestHub, id: string, state: string) => waitFor(`${id} ${state}`, async () => {

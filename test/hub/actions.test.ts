@@ -5,18 +5,9 @@ import { buildHub } from '../../src/hub/build-hub.ts'
 import { loadConfig } from '../../src/hub/config.ts'
 import { startTestHub, testAgentTokens, type TestHub } from '../helpers/hub.ts'
 import { addNode, connectRaw, hello } from '../helpers/raw-agent.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const wsUrl = (hub: { url: string }) => hub.url.replace('http', 'ws') + '/agent/v1'
-
-async function waitFor<T> (what: string, fn: () => Promise<T | undefined | null | false>, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined && v !== null && v !== false) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 const action = (hub: TestHub, id: string) => hub.app.db.prisma.serverAction.findUniqueOrThrow({ where: { id } })
 const stateIs = (hub: TestHub, id: string, state: string) => waitFor(`${id} ${state}`, async () => {
