@@ -2,18 +2,11 @@
 // serialised with power actions, 409 unless RUNNING/STARTING, 10 s delivery timeout) and INSTALL
 // (serialised like START/STOP/RESTART, superseded by KILL, its own run timeout), both gated by the
 // node's latest welcome.features. Real hub, PostgreSQL, pg-boss and a raw agent socket.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { startTestHub, type TestHub } from '../helpers/hub.ts'
-import { addNode, connectRaw, type RawAgent } from '../helpers/raw-agent.ts'
-import { waitFor } from '../helpers/wait.ts'
+import { addNode } from '../helpers/raw-agent.ts'
+import { action, agentWith, eventsOf, stateIs } from '../helpers/actions.ts'
 
-const action = (hub: TestHub, id: string) => hub.app.db.prisma.serverAction.findUniqueOrThrow({ where: { id } })
-const stateIs = (hub: TestHub, id: string, state: string) => waitFor(`${id} ${state}`, async () => {
-  const a = await action(hub, id)
-  return a.state === state ? a : undefined
-})
-const eventsOf = async (hub: TestHub, actionId: string) => (await hub.app.db.pool.query(
-  "SELECT data FROM events WHERE kind = 'action.updated' AND data->>'actionId' = $1 ORDER BY id", [actionId])).rows.map(r => r.data.state)
 const setFeatures = async (hub: TestHub, nodeId: string, features: string[]) =>
   await hub.app.db.pool.query('UPDATE nodes SET features = $2 WHERE id = $1', [nodeId, features])
 
@@ -21,25 +14,10 @@ async function post (hub: TestHub, serverId: string, body: unknown, token?: stri
   return await hub.request('POST', `/api/servers/${serverId}/actions`, { token: token ?? await hub.adminToken(), body })
 }
 
-/** A raw agent whose hello reports these statuses (RUNNING is stored as the agent's truth). */
-async function agentWith (t: Test, hub: TestHub, token: string, servers: Record<string, string>, features?: string[]): Promise<RawAgent> {
-  const agent = await connectRaw(hub, token)
-  t.teardown(() => agent.close())
-  agent.send({
-    type: 'hello',
-    protocol: 1,
-    agentVersion: 'raw',
-    ...(features === undefined ? {} : { features }),
-    servers: Object.entries(servers).map(([serverId, status]) => ({ serverId, status, seq: 1 }))
-  })
-  await agent.next('welcome')
-  return agent
-}
-
 t.test('COMMAND round trip: input delivered, acked, resulted, in the history with its details', async t => {
   const hub = await startTestHub(t)
   const { nodeId, agentToken, servers: [s1, s2] } = await addNode(hub, 'n1', 2)
-  const agent = await agentWith(t, hub, agentToken, { [s1!]: 'RUNNING', [s2!]: 'STOPPED' }, ['console'])
+  const { agent } = await agentWith(t, hub, agentToken, { [s1!]: 'RUNNING', [s2!]: 'STOPPED' }, ['console'])
   t.same((await hub.app.db.prisma.node.findUniqueOrThrow({ where: { id: nodeId } })).features, ['console'], 'hello stored the negotiated features')
 
   const res = await post(hub, s1!, { action: 'COMMAND', input: 'say hello, "world" ✓' })
@@ -67,7 +45,7 @@ t.test('COMMAND round trip: input delivered, acked, resulted, in the history wit
 t.test('COMMAND is neither serialised with nor cancelled by power actions', async t => {
   const hub = await startTestHub(t)
   const { agentToken, servers: [s1] } = await addNode(hub, 'n1')
-  const agent = await agentWith(t, hub, agentToken, { [s1!]: 'RUNNING' }, ['console'])
+  const { agent } = await agentWith(t, hub, agentToken, { [s1!]: 'RUNNING' }, ['console'])
 
   const restart = await post(hub, s1!, { action: 'RESTART' })
   t.equal(restart.status, 202)
@@ -134,7 +112,7 @@ t.test('features: refused without them; queued ones fail unsent when the node co
   t.same([cmd.status, install.status], [202, 202])
   t.match(await post(hub, s2!, { action: 'START' }), { status: 409, body: { error: { actionId: install.body.actionId } } }, 'INSTALL is serialised like START')
   await setFeatures(hub, nodeId, [])
-  const agent = await agentWith(t, hub, agentToken, { [s1!]: 'RUNNING', [s2!]: 'STOPPED' })
+  const { agent } = await agentWith(t, hub, agentToken, { [s1!]: 'RUNNING', [s2!]: 'STOPPED' })
   for (const id of [cmd.body.actionId, install.body.actionId]) {
     t.match(await stateIs(hub, id, 'FAILED'), { errorCode: 'FEATURE_UNSUPPORTED', dispatchedAt: null }, 'FAILED without being sent')
     t.same(await eventsOf(hub, id), ['QUEUED', 'FAILED'])
@@ -145,7 +123,7 @@ t.test('features: refused without them; queued ones fail unsent when the node co
 t.test('INSTALL: superseded by KILL, and its own run timeout', async t => {
   const hub = await startTestHub(t, { actionInstallTimeoutMs: 1_800_000, actionRunTimeoutMs: 120_000 })
   const { nodeId, agentToken, servers: [s1, s2] } = await addNode(hub, 'n1', 2)
-  const agent = await agentWith(t, hub, agentToken, { [s1!]: 'STOPPED', [s2!]: 'STOPPED' })
+  const { agent } = await agentWith(t, hub, agentToken, { [s1!]: 'STOPPED', [s2!]: 'STOPPED' })
   await setFeatures(hub, nodeId, ['provision'])
   const install = await post(hub, s1!, { action: 'INSTALL' })
   const start = await post(hub, s2!, { action: 'START' })

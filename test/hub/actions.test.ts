@@ -5,17 +5,10 @@ import { buildHub } from '../../src/hub/build-hub.ts'
 import { loadConfig } from '../../src/hub/config.ts'
 import { startTestHub, testAgentTokens, type TestHub } from '../helpers/hub.ts'
 import { addNode, connectRaw, hello } from '../helpers/raw-agent.ts'
-import { waitFor } from '../helpers/wait.ts'
+import { action, eventsOf, stateIs } from '../helpers/actions.ts'
 
 const wsUrl = (hub: { url: string }) => hub.url.replace('http', 'ws') + '/agent/v1'
 
-const action = (hub: TestHub, id: string) => hub.app.db.prisma.serverAction.findUniqueOrThrow({ where: { id } })
-const stateIs = (hub: TestHub, id: string, state: string) => waitFor(`${id} ${state}`, async () => {
-  const a = await action(hub, id)
-  return a.state === state ? a : undefined
-})
-const eventsOf = async (hub: TestHub, actionId: string) => (await hub.app.db.pool.query(
-  "SELECT data FROM events WHERE kind = 'action.updated' AND data->>'actionId' = $1 ORDER BY id", [actionId])).rows.map(r => r.data.state)
 const jobOf = async (hub: TestHub, id: string) => (await hub.app.db.pool.query('SELECT state FROM pgboss.job WHERE id = $1', [id])).rows[0]?.state
 
 async function post (hub: TestHub, serverId: string, body: unknown, token?: string) {

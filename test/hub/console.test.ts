@@ -6,20 +6,8 @@ import t, { type Test } from 'tap'
 import { createAgentClient } from '../../agent-simulator/agent-client.ts'
 import { createPanelClient } from '../../agent-simulator/panel-client.ts'
 import { startTestHub, type TestHub } from '../helpers/hub.ts'
-import { addNode, connectRaw, type RawAgent } from '../helpers/raw-agent.ts'
-
-async function agentWith (t: Test, hub: TestHub, token: string, servers: Record<string, string>, features?: string[]): Promise<{ agent: RawAgent, welcome: any }> {
-  const agent = await connectRaw(hub, token)
-  t.teardown(() => agent.close())
-  agent.send({
-    type: 'hello',
-    protocol: 1,
-    agentVersion: 'raw',
-    ...(features === undefined ? {} : { features }),
-    servers: Object.entries(servers).map(([serverId, status]) => ({ serverId, status, seq: 1 }))
-  })
-  return { agent, welcome: await agent.next('welcome') }
-}
+import { addNode } from '../helpers/raw-agent.ts'
+import { agentWith } from '../helpers/actions.ts'
 
 async function panel (t: Test, hub: TestHub, token: string) {
   const p = createPanelClient({ url: hub.url, token, timeoutMs: 5_000 })
