@@ -56,6 +56,11 @@ export function createAltRepository (prisma: PrismaClient) {
       return rows.map(r => ({ ...r, environment: r.environment as Record<string, string>, autoRestart: r.autoRestart as unknown as AutoRestart }))
     },
 
+    /** How many servers are made from this template. */
+    async serverCount (altId: string, tx: Tx = prisma): Promise<number> {
+      return await tx.server.count({ where: { altId } })
+    },
+
     /** A new revision for every server made from this template (its configuration changed). */
     async bumpServers (altId: string, tx: Tx = prisma): Promise<void> {
       await tx.server.updateMany({ where: { altId }, data: { configRevision: { increment: 1 } } })
@@ -66,6 +71,17 @@ export function createAltRepository (prisma: PrismaClient) {
       return await mapping(async () => await tx.alt.create({ data: { ...data, stop: json(data.stop), variables: json(data.variables) }, select: PUBLIC_ALT }), {
         P2002: () => conflict(`an alt named ${data.name} already exists`)
       })
+    },
+
+    /**
+     * False when there is no such template. A template that servers are still made from is
+     * refused (409, the foreign key's Restrict decides, so a server created meanwhile cannot slip by).
+     */
+    async delete (id: string, tx: Tx = prisma): Promise<boolean> {
+      const { count } = await mapping(async () => await tx.alt.deleteMany({ where: { id } }), {
+        P2003: () => conflict('servers are still made from this template: delete them or move them first')
+      })
+      return count > 0
     },
 
     /** Replaces the template's fields; 409 for a name already taken. */

@@ -103,7 +103,7 @@ t.test('admin screens', async t => {
 
   await t.test('phone width: no horizontal scrolling of the page', async t => {
     await page.setViewportSize({ width: 375, height: 740 })
-    for (const path of ['/', '/admin/nodes', '/admin/users', '/admin/servers']) {
+    for (const path of ['/', '/admin/nodes', '/admin/users', '/admin/servers', '/admin/templates']) {
       await page.goto(`${hub.url}${path}`)
       await page.locator('main h1').waitFor()
       const [scroll, width] = await page.evaluate(() => [(globalThis as any).document.documentElement.scrollWidth, (globalThis as any).innerWidth])

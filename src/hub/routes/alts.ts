@@ -2,8 +2,10 @@
 // a session reads them; `servers.create` adds and changes them, since a template is what agents
 // run (docs/agent.md, trust model). Every refusal of a template's content is a 400 naming the
 // field (provisioning/template.ts); a change reaches the agents of every server made from it.
+// A template still used by servers cannot be deleted (409 with their count).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
+import { conflict } from '../../db/domain-errors.ts'
 import { ForbiddenError, NotFoundError } from '../errors.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { createConfigWrites } from '../provisioning/config-writes.ts'
@@ -52,6 +54,14 @@ const altsRoutes: FastifyPluginAsyncTypebox = async app => {
     const alt = await writes.updateAlt(request.params.id, request.body)
     if (alt === null) throw new NotFoundError('alt not found')
     return alt
+  })
+
+  app.delete('/api/alts/:id', { schema: { params: AltParams } }, async (request, reply) => {
+    mayWrite(request)
+    const used = await alts.serverCount(request.params.id)
+    if (used > 0) throw conflict(`${used} server${used === 1 ? ' is' : 's are'} still made from this template: delete them first`, { servers: used })
+    if (!await alts.delete(request.params.id)) throw new NotFoundError('alt not found')
+    return await reply.code(204).send()
   })
 }
 

@@ -2,6 +2,8 @@
 import { html, useEffect, useState } from '/vendor/preact-htm.js'
 import { describeError } from '../api.js'
 import { can, ConfirmButton, ErrorText, Link, navigate } from '../ui.js'
+import { TemplatesAdmin } from './templates.js'
+import { LimitFields, limitsOf } from './server-config.js'
 
 const PERMISSIONS = ['servers.view', 'servers.control', 'servers.console', 'servers.create', 'servers.delete', 'nodes.manage', 'users.manage']
 
@@ -146,25 +148,28 @@ function ServersAdmin ({ ctx }) {
   const [users] = useList(ctx, '/api/users')
   const [error, run] = useAction()
   const [altId, setAltId] = useState('')
+  const [formKey, setFormKey] = useState(0)
   const servers = [...ctx.store.state.servers.values()].sort((a, b) => a.name < b.name ? -1 : 1)
   const alt = alts?.find(a => a.id === altId) ?? alts?.[0]
   const variables = Array.isArray(alt?.variables) ? alt.variables : []
   const create = run(async e => {
     e.preventDefault()
-    const form = e.currentTarget
-    const f = new FormData(form)
-    const body = { name: f.get('name'), nodeId: f.get('nodeId'), altId: f.get('altId'), ownerId: f.get('ownerId') || ctx.me.id, port: Number(f.get('port')) }
+    const f = new FormData(e.currentTarget)
+    const body = { name: f.get('name'), nodeId: f.get('nodeId'), altId: f.get('altId'), ownerId: f.get('ownerId') || ctx.me.id, port: Number(f.get('port')), ...limitsOf(f) }
+    if (body.memoryLimitMb === null) delete body.memoryLimitMb
     if (variables.length > 0) {
       body.environment = Object.fromEntries(variables.map(v => [v.name, String(f.get(`var-${v.name}`) ?? '')]).filter(([, v]) => v !== ''))
     }
     const server = await ctx.api.post('/api/servers', body)
-    form.reset()
+    // A fresh form (not form.reset(): the auto-restart switch is component state).
+    setAltId('')
+    setFormKey(k => k + 1)
     await ctx.track(server)
   })
   const remove = run(async s => { await ctx.api.del(`/api/servers/${s.id}`); ctx.live.forget([s.id]); ctx.store.remove([s.id]) })
   return html`<section aria-labelledby="servers-h">
     <h2 id="servers-h">Servers</h2>
-    <form onSubmit=${create} class="grid-form" aria-label="New server">
+    <form key=${formKey} onSubmit=${create} class="grid-form" aria-label="New server">
       <label for="s-name">Name</label><input id="s-name" name="name" required maxlength="128" />
       <label for="s-node">Node</label><select id="s-node" name="nodeId" required>${(nodes ?? []).map(n => html`<option value=${n.id}>${n.name}</option>`)}</select>
       <label for="s-alt">Template</label><select id="s-alt" name="altId" required onChange=${e => setAltId(e.currentTarget.value)}>${(alts ?? []).map(a => html`<option value=${a.id}>${a.name}</option>`)}</select>
@@ -172,6 +177,7 @@ function ServersAdmin ({ ctx }) {
       <label for="s-port">Port</label><input id="s-port" name="port" type="number" min="1" max="65535" required />
       ${variables.map(v => html`<label for=${`var-${v.name}`}>${v.name}${v.description ? ` (${v.description})` : ''}</label>
         <input id=${`var-${v.name}`} name=${`var-${v.name}`} placeholder=${v.default ?? ''} required=${v.default === undefined} />`)}
+      <${LimitFields} prefix="s" />
       <button type="submit">Create server</button>
     </form>
     <${ErrorText} error=${error} />
@@ -180,17 +186,5 @@ function ServersAdmin ({ ctx }) {
       <tbody>${servers.map(s => html`<tr key=${s.id}><th scope="row"><${Link} href=${`/servers/${s.id}`}>${s.name}</${Link}></th><td>${s.status}</td>
         <td>${can(ctx.me, 'servers.delete') && html`<${ConfirmButton} label="Delete" name=${s.name} onConfirm=${() => remove(s)} />`}</td></tr>`)}</tbody>
     </table></div>
-  </section>`
-}
-
-function TemplatesAdmin ({ ctx }) {
-  const [alts, error] = useList(ctx, '/api/alts')
-  return html`<section aria-labelledby="templates-h">
-    <h2 id="templates-h">Templates</h2>
-    <${ErrorText} error=${error} />
-    ${alts !== null && html`<div class="table-wrap"><table aria-label="Templates">
-      <thead><tr><th scope="col">Name</th><th scope="col">Startup</th><th scope="col">Variables</th></tr></thead>
-      <tbody>${alts.map(a => html`<tr key=${a.id}><th scope="row">${a.name}</th><td><code>${a.startup}</code></td>
-        <td>${(a.variables ?? []).length === 0 ? '—' : html`<ul class="vars">${a.variables.map(v => html`<li key=${v.name}><code>${v.name}</code>${v.default !== undefined && v.default !== '' ? ` = ${v.default}` : ''}${v.required === true ? ' (required)' : ''}${v.description ? ` — ${v.description}` : ''}</li>`)}</ul>`}</td></tr>`)}</tbody></table></div>`}
   </section>`
 }
