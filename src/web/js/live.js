@@ -160,6 +160,11 @@ export function createLive ({ api, onState, onFrame, onRefused = () => {} }) {
       watched.set(serverId, { console: false, stats: false })
       send({ type: 'unsubscribe', id: `u${nextId++}`, servers: [serverId], console: cur.console || undefined, stats: cur.stats || undefined })
     },
+    /** The hub ended this console stream (permission revoked): stop asking for it on reconnects. */
+    dropConsole (serverId) {
+      const cur = watched.get(serverId)
+      if (cur !== undefined) watched.set(serverId, { ...cur, console: false })
+    },
     forget (serverIds) { for (const id of serverIds) watched.delete(id) },
     /** Watch exactly these servers from now on (fresh snapshots, no `since`). */
     async rewatch (serverIds) {

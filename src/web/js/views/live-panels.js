@@ -30,6 +30,7 @@ export function ConsolePanel ({ ctx, serverId, status, onSent = () => {} }) {
   const [dropped, setDropped] = useState(0)
   const [error, setError] = useState(null)
   const [input, setInput] = useState('')
+  const [revoked, setRevoked] = useState(false)
   const box = useRef(null)
   useFrames(msg => {
     if (msg.type === 'console' && msg.serverId === serverId) {
@@ -41,11 +42,14 @@ export function ConsolePanel ({ ctx, serverId, status, onSent = () => {} }) {
         return next
       })
     } else if (msg.type === 'error' && Array.isArray(msg.data?.console) && msg.data.console.includes(serverId)) {
-      setError('Your console permission was revoked.')
+      // The hub ended the stream; a reconnect must not ask for it again (it would be refused).
+      ctx.live.dropConsole(serverId)
+      setRevoked(true)
+      setError('Your console permission was revoked: the console no longer updates and takes no input.')
     }
   }, [serverId])
   useEffect(() => {
-    ctx.live.watch([serverId], { console: true }).catch(err => setError(err?.message ?? 'The console is not available.'))
+    ctx.live.watch([serverId], { console: true }).catch(err => setError(err?.code === 'FORBIDDEN' ? 'You may not use this console.' : err?.message ?? 'The console is not available.'))
     return () => ctx.live.unwatchLive(serverId)
   }, [serverId])
   useEffect(() => { const el = box.current; if (el !== null) el.scrollTop = el.scrollHeight }, [lines])
@@ -69,11 +73,11 @@ export function ConsolePanel ({ ctx, serverId, status, onSent = () => {} }) {
     <pre ref=${box} class="console-out" tabindex="0" aria-label="Console output" aria-live="off">${lines.map((l, i) =>
       html`<div key=${i}>${parseAnsi(l).map(seg => seg.cls === '' ? seg.text : html`<span class=${seg.cls}>${seg.text}</span>`)}</div>`)}</pre>
     ${dropped > 0 && html`<p class="hint">${dropped} lines were skipped (slow connection).</p>`}
-    <form onSubmit=${send} class="console-in">
+    ${!revoked && html`<form onSubmit=${send} class="console-in">
       <label for="console-input">Command</label>
       <input id="console-input" value=${input} maxlength="1024" disabled=${!live} onInput=${e => setInput(e.currentTarget.value)} autocomplete="off" />
       <button type="submit" disabled=${!live || input.trim() === ''}>Send</button>
-    </form>
+    </form>`}
     <${ErrorLine} error=${error} />
   </section>`
 }
