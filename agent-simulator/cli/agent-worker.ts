@@ -13,6 +13,7 @@ import { createAgentClient, type AgentClient, AgentClientError } from '../agent-
 import type { AgentStatus, HelloServer } from '../../src/agent-protocol/index.ts'
 import { commandDelayMs } from './action-ledger.ts'
 import { cycleStep, realisticStep, type Step } from './lifecycle.ts'
+import { chatterLine, commandLine, OUTPUT_EVERY_MS, SIM_FEATURES, statsSample, transitionLines } from './sim-output.ts'
 import { encodeHistogram, newHistogram, recordMs, zeroCounters, type LatencyName, type WorkerSample } from './stats.ts'
 import type { AckedByServer, FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts'
 
@@ -28,6 +29,8 @@ interface SimServer {
   step: Step | undefined
   nextAt: number
   inflight: number
+  /** performance.now() of the last move to RUNNING (uptime in stats). */
+  runningSince: number
 }
 interface SimAgent { index: number, client: AgentClient, servers: SimServer[], ready: boolean }
 
@@ -48,6 +51,8 @@ let commandsSeen: Array<[string, number]> = []
 const commandTimers = new Set<NodeJS.Timeout>()
 
 const countError = (code: string) => { errors[code] = (errors[code] ?? 0) + 1 }
+/** Realistic mode: the servers print console lines and report stats (sim-output.ts). */
+const withOutput = init.ratePerS === undefined
 
 function makeClient (agent: SimAgent, token: string, hello: HelloServer[]): AgentClient {
   return createAgentClient({
@@ -55,6 +60,7 @@ function makeClient (agent: SimAgent, token: string, hello: HelloServer[]): Agen
     token,
     servers: hello,
     agentVersion: 'agent-simulator',
+    ...(withOutput ? { features: SIM_FEATURES } : {}),
     ackTimeoutMs: 30_000,
     onAck: (ms, ack, status) => {
       counters.acks++
@@ -67,7 +73,10 @@ function makeClient (agent: SimAgent, token: string, hello: HelloServer[]): Agen
     onWelcome: () => { agent.ready = true },
     onClose: () => { agent.ready = false },
     onReconnect: () => { counters.reconnects++ },
-    onCommand: async (cmd) => await runCommand(cmd.commandId, cmd.action)
+    onCommand: async (cmd) => {
+      if (withOutput && cmd.action === 'COMMAND' && cmd.input !== undefined) agent.client.sendConsole(cmd.serverId, [commandLine(cmd.input)])
+      return await runCommand(cmd.commandId, cmd.action)
+    }
   })
 }
 
@@ -91,7 +100,7 @@ for (const [i, spec] of init.agents.entries()) {
   const agent: SimAgent = { index: i, client: undefined as unknown as AgentClient, servers: [], ready: false }
   agent.client = makeClient(agent, spec.token, spec.servers)
   for (const s of spec.servers) {
-    const server: SimServer = { id: s.serverId, agent, status: s.status as AgentStatus, step: undefined, nextAt: 0, inflight: 0 }
+    const server: SimServer = { id: s.serverId, agent, status: s.status as AgentStatus, step: undefined, nextAt: 0, inflight: 0, runningSince: performance.now() }
     agent.servers.push(server)
     servers.push(server)
   }
@@ -130,6 +139,10 @@ function send (server: SimServer, to: AgentStatus, reason: string): boolean {
     return false
   }
   server.status = to
+  if (withOutput) {
+    if (to === 'RUNNING') server.runningSince = performance.now()
+    server.agent.client.sendConsole(server.id, transitionLines(to, reason))
+  }
   server.inflight++
   inflightTotal++
   counters.transitions++
@@ -174,6 +187,18 @@ function tick (): void {
     if (send(s, cycleStep(s.status), 'rate')) budget--
   }
   if (budget >= 1 && tries >= servers.length) counters.skipped += Math.floor(budget)
+}
+
+/** Realistic mode: every running server reports stats, and now and then prints a line. */
+function output (): void {
+  if (!loading) return
+  const now = performance.now()
+  for (const s of servers) {
+    if (s.status !== 'RUNNING' || !s.agent.ready) continue
+    s.agent.client.sendStats({ serverId: s.id, ...statsSample(Math.random, Math.round(now - s.runningSince)) })
+    const line = chatterLine(Math.random)
+    if (line !== undefined) s.agent.client.sendConsole(s.id, [line])
+  }
 }
 
 function chaos (): void {
@@ -230,6 +255,7 @@ function sample (): WorkerSample {
 const post = (msg: FromWorker) => port.postMessage(msg)
 const ticker = setInterval(tick, TICK_MS)
 const sampler = setInterval(() => post({ type: 'sample', sample: sample() }), init.sampleEveryMs)
+const outputTimer = withOutput ? setInterval(output, OUTPUT_EVERY_MS) : undefined
 const chaosTimer = init.dropFraction > 0 || init.restartFraction > 0 ? setInterval(chaos, init.chaosEveryMs) : undefined
 
 port.on('message', (msg: ToWorker) => {
@@ -250,6 +276,7 @@ port.on('message', (msg: ToWorker) => {
 
 async function stop (): Promise<void> {
   clearInterval(chaosTimer)
+  clearInterval(outputTimer)
   // Bounded drain: statuses still unacked after it are simply not counted as acked.
   const deadline = performance.now() + DRAIN_MS
   // inflightTotal drops as acks arrive, between the loop's awaits.

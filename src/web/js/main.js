@@ -34,15 +34,18 @@ let rerenderRoot = () => {}
 /** Loads who we are and what we may see, then goes live. */
 async function start () {
   ctx.me = await api.get('/api/me')
-  const [items, nodes] = await Promise.all([
-    api.all('/api/servers'),
-    can(ctx.me, 'nodes.manage') ? api.get('/api/nodes').catch(() => null) : null
-  ])
-  for (const n of nodes?.items ?? []) store.state.presence.set(n.id, n.connected)
-  for (const n of nodes?.items ?? []) ctx.nodeNames = { ...ctx.nodeNames, [n.id]: n.name }
+  const [items] = await Promise.all([api.all('/api/servers'), loadNodes()])
   store.setList(items)
   live.start()
   live.watch(items.map(s => s.id)).catch(() => {})
+}
+
+/** Node names and presence, for those who may list nodes. */
+async function loadNodes () {
+  if (!can(ctx.me, 'nodes.manage')) return
+  const nodes = await api.get('/api/nodes').catch(() => null)
+  for (const n of nodes?.items ?? []) store.state.presence.set(n.id, n.connected)
+  for (const n of nodes?.items ?? []) ctx.nodeNames = { ...ctx.nodeNames, [n.id]: n.name }
 }
 
 /** The list again from REST, and exactly those servers watched (after a refused resubscribe). */
@@ -50,6 +53,23 @@ async function reloadList () {
   const items = await api.all('/api/servers')
   store.setList(items)
   await live.rewatch(items.map(s => s.id))
+}
+
+/**
+ * Servers created elsewhere after sign-in (another admin, `npm run simulate`) join the table: the
+ * panel protocol has no "server created" event, so while live and visible the panel looks for
+ * new ones every DISCOVER_MS. Statuses stay pushed; this only finds new rows.
+ */
+const DISCOVER_MS = 10_000
+async function discover () {
+  if (!api.signedIn || !store.state.loaded || store.state.conn !== 'live' || document.visibilityState !== 'visible') return
+  const items = await api.all('/api/servers')
+  const fresh = items.filter(s => !store.state.servers.has(s.id))
+  if (fresh.length === 0) return
+  // New nodes' presence: events only tell changes, and these nodes may have connected already.
+  if (fresh.some(s => !store.state.presence.has(s.nodeId))) await loadNodes()
+  store.add(fresh)
+  await live.watch(fresh.map(s => s.id))
 }
 
 /** Servers created after sign-in (by an admin page) join the live table. */
@@ -103,6 +123,8 @@ function Shell () {
   useEffect(() => onRoute(() => setPath(location.pathname)), [])
   useEffect(() => {
     start().then(() => setReady(true), err => setError(describeError(err)))
+    const timer = setInterval(() => { discover().catch(() => {}) }, DISCOVER_MS)
+    return () => clearInterval(timer)
   }, [])
   const signOut = async () => {
     live.reset()

@@ -58,6 +58,13 @@ export function createStore () {
       s.membership++
       changed()
     },
+    /** Servers found after the first list (one redraw for all of them). */
+    add (items) {
+      if (items.length === 0) return
+      for (const it of items) servers.set(it.id, { ...it })
+      s.membership++
+      changed()
+    },
     upsert (id, patch) {
       const cur = servers.get(id)
       servers.set(id, { ...(cur ?? { id }), ...patch })
