@@ -75,6 +75,10 @@ try {
     await page.locator('table').first().waitFor()
     await shot(`admin-${tab}`)
   }
+  await page.getByRole('button', { name: 'Edit minecraft-java' }).click()
+  await page.getByLabel('Edit template minecraft-java').waitFor()
+  await page.waitForTimeout(300)
+  await page.screenshot({ path: join(OUT, 'admin-template-edit.png'), fullPage: true })
   await page.setViewportSize({ width: 390, height: 780 })
   await page.goto(hub.url)
   await page.locator('.conn-live').waitFor()
