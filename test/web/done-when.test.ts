@@ -93,7 +93,9 @@ t.test('npm start on a fresh data folder, npm run simulate against it, watched l
   const simRows = page.locator('tr[data-server]', { hasText: 'sim-node-' })
   await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('tr[data-server]').length >= 9, undefined, { timeout: 30_000 })
   t.equal(await simRows.count(), 6, 'the six simulated servers are in the table')
-  t.equal(await simRows.filter({ hasText: 'online' }).count(), 6, 'their nodes are shown online')
+  await page.waitForFunction(() => [...(globalThis as any).document.querySelectorAll('tr[data-server]')]
+    .filter((tr: any) => tr.textContent.includes('sim-node-') && tr.querySelector('.presence-online') !== null).length === 6, undefined, { timeout: 15_000 })
+  t.pass('their nodes are shown online')
 
   // Statuses change live: some simulated server reaches RUNNING (STOPPED -> STARTING -> RUNNING).
   const running = simRows.filter({ has: page.locator('.badge', { hasText: 'RUNNING' }) }).first()

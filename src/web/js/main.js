@@ -66,10 +66,14 @@ async function discover () {
   const items = await api.all('/api/servers')
   const fresh = items.filter(s => !store.state.servers.has(s.id))
   if (fresh.length === 0) return
-  // New nodes' presence: events only tell changes, and these nodes may have connected already.
-  if (fresh.some(s => !store.state.presence.has(s.nodeId))) await loadNodes()
   store.add(fresh)
   await live.watch(fresh.map(s => s.id))
+  // New nodes' presence: events tell only changes after the subscribe, so read the state after it
+  // (a node that connected before the subscribe sent no event the panel could see).
+  if (fresh.some(s => !store.state.presence.has(s.nodeId))) {
+    await loadNodes()
+    store.changed()
+  }
 }
 
 /** Servers created after sign-in (by an admin page) join the live table. */
