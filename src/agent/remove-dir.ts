@@ -15,8 +15,10 @@
 // user could not delete (something another user left in the folder) is left there and logged.
 import { spawn } from 'node:child_process'
 import { lstatSync, rmdirSync, rmSync, unlinkSync } from 'node:fs'
-import type { Owner } from './paths.ts'
 import { GAME_PATH } from './environment.ts'
+
+/** The game user (paths.ts's Owner; not imported from there, which imports this file). */
+interface Owner { uid: number, gid: number }
 
 /** A removal that takes longer than this is ended (it is retried at the next server.removed). */
 const RM_TIMEOUT_MS = 10 * 60_000
