@@ -6,6 +6,7 @@ import path from 'node:path'
 import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import Value from 'typebox/value'
+import { TokenFileError, readTokenFile } from './token-file.ts'
 
 const Int = (def: number, min: number, max: number) => Type.Integer({ default: def, minimum: min, maximum: max })
 
@@ -69,23 +70,45 @@ export function withAgentPath (url: string): string {
   return match === null ? url : `${match[1] as string}/agent/v1`
 }
 
-export function loadAgentConfig (env: Record<string, string | undefined>, uid = process.getuid?.() ?? 1000): AgentConfig {
+/** The token from a file instead of AGENT_TOKEN (recommended: see token-file.ts and docs/agent.md). */
+export const TOKEN_FILE_KEY = 'AGENT_TOKEN_FILE'
+
+export function loadAgentConfig (env: Record<string, string | undefined>, uid = process.getuid?.() ?? 1000,
+  readToken: (file: string, uid: number) => string = readTokenFile): AgentConfig {
   const raw: Record<string, unknown> = {}
   for (const [key, name] of Object.entries(AGENT_ENV_KEYS)) {
     const value = env[name]
     if (value !== undefined && value !== '') raw[key] = value
   }
+  const problems: string[] = []
+  const tokenFile = env[TOKEN_FILE_KEY]
+  if (tokenFile !== undefined && tokenFile !== '') {
+    if (raw.token !== undefined) problems.push(`${TOKEN_FILE_KEY}: AGENT_TOKEN is set too; give the token one way only`)
+    else if (!path.isAbsolute(tokenFile)) problems.push(`${TOKEN_FILE_KEY}: must be an absolute path (got ${JSON.stringify(tokenFile)})`)
+    else {
+      try {
+        raw.token = readToken(tokenFile, uid)
+      } catch (err) {
+        if (!(err instanceof TokenFileError)) throw err
+        problems.push(err.message)
+      }
+    }
+  }
+  const tokenName = tokenFile !== undefined && tokenFile !== '' && env.AGENT_TOKEN === undefined ? TOKEN_FILE_KEY : AGENT_ENV_KEYS.token
   if (typeof raw.hubUrls === 'string') raw.hubUrls = raw.hubUrls.split(',').map((u) => withAgentPath(u.trim())).filter((u) => u !== '')
   raw.dataDir ??= defaultDataDir(env, uid)
   const candidate = Value.Convert(AgentConfigSchema, Value.Default(AgentConfigSchema, raw))
-  const problems: string[] = []
   for (const error of validator.Errors(candidate)) {
     if (error.keyword === 'required') {
-      for (const key of error.params.requiredProperties) problems.push(`${AGENT_ENV_KEYS[key as keyof AgentConfig] ?? key}: required`)
+      for (const key of error.params.requiredProperties) {
+        // A token file that could not be read was reported above.
+        if (key === 'token' && tokenName === TOKEN_FILE_KEY) continue
+        problems.push(key === 'token' ? `AGENT_TOKEN: required (or ${TOKEN_FILE_KEY}, a file holding it)` : `${AGENT_ENV_KEYS[key as keyof AgentConfig] ?? key}: required`)
+      }
       continue
     }
     const key = error.instancePath.split('/')[1] as keyof AgentConfig | undefined
-    const name = key === undefined ? '(config)' : AGENT_ENV_KEYS[key]
+    const name = key === undefined ? '(config)' : key === 'token' ? tokenName : AGENT_ENV_KEYS[key]
     const given = key === undefined || SECRET_KEYS.has(key) ? undefined : env[name]
     problems.push(`${name}: ${error.message}${given === undefined ? '' : ` (got ${JSON.stringify(given)})`}`)
   }

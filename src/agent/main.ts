@@ -8,17 +8,20 @@ import { startAgent } from './agent.ts'
 
 const EX_CONFIG = 78
 
+// The token never reaches a game (their environment is built from scratch), a child process
+// (useradd, id) nor the logs: it leaves process.env before anything is spawned. Linux still shows
+// the agent's initial environment in /proc/<pid>/environ, hence AGENT_TOKEN_FILE (docs/agent.md).
+const env = { ...process.env }
+delete process.env.AGENT_TOKEN
+
 let config
 try {
-  config = loadAgentConfig(process.env)
+  config = loadAgentConfig(env)
 } catch (err) {
   if (!(err instanceof AgentConfigError)) throw err
   process.stderr.write(`${err.message}\n`)
   process.exit(EX_CONFIG)
 }
-// The token never reaches a game (their environment is built from scratch), nor the logs.
-delete process.env.AGENT_TOKEN
-
 const log = pino({ level: config.logLevel, base: { service: 'game-panel-agent' } })
 let stopping = false
 const agent = startAgent({

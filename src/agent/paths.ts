@@ -5,6 +5,7 @@
 // could otherwise swap them for symlinks or hard links to files the agent would then write as root.
 import { chmodSync, lchownSync, lstatSync, mkdirSync, rmSync, type Stats } from 'node:fs'
 import path from 'node:path'
+import { removeTree, type RemoveResult } from './remove-dir.ts'
 
 const SERVER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -75,9 +76,14 @@ export function prepareServerDirs (paths: ServerPaths, owner?: Owner): void {
   ensureDir(paths.run, 0o700)
 }
 
-/** Deletes a server's folders. rmSync never follows symlinks inside; a symlink at the top is unlinked. */
-export function removeServerDirs (paths: ServerPaths): void {
-  for (const dir of [paths.work, paths.run]) rmSync(dir, { recursive: true, force: true })
+/**
+ * Deletes a server's folders without following symlinks: the game's folder with the game user's
+ * rights only (remove-dir.ts says why), the agent's own run/ folder (no game can write there) as is.
+ */
+export async function removeServerDirs (paths: ServerPaths, owner?: Owner): Promise<RemoveResult> {
+  const result = await removeTree(paths.work, owner)
+  rmSync(paths.run, { recursive: true, force: true })
+  return result
 }
 
 /**

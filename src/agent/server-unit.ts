@@ -11,6 +11,7 @@ import { decideRestart } from './crash-policy.ts'
 import { ensureFifo, writeConsoleLine } from './console-io.ts'
 import { gameEnvironment } from './environment.ts'
 import { createLogTail, type LogTail } from './log-tail.ts'
+import { compileDoneRegex, type DoneMatcher } from './done-regex.ts'
 import { prepareServerDirs, type Owner, type ServerPaths } from './paths.ts'
 import { OK, failure, type AgentLogger, type AgentStatus, type Outcome, type ServerConfig, type ServerRecord, type StopKind } from './types.ts'
 
@@ -51,7 +52,7 @@ export function createServerUnit (deps: UnitDeps) {
   const { record, paths, log, timing } = deps
   let proc: GameProcess | undefined
   let tail: LogTail | undefined
-  let doneRegex: RegExp | undefined
+  let done: DoneMatcher | undefined
   let stopTimers: NodeJS.Timeout[] = []
   let restartTimer: NodeJS.Timeout | undefined
   let ended: PromiseWithResolvers<void> | undefined
@@ -105,13 +106,11 @@ export function createServerUnit (deps: UnitDeps) {
       report('CRASHED', message)
       return failure(kind === 'game' ? 'SPAWN_FAILED' : 'INSTALL_FAILED', message)
     }
-    doneRegex = undefined
+    done = undefined
     if (kind === 'game' && config.doneRegex !== undefined && config.doneRegex !== '') {
-      try {
-        doneRegex = new RegExp(config.doneRegex)
-      } catch (err) {
-        return fail(`doneRegex does not compile: ${(err as Error).message}`)
-      }
+      const compiled = compileDoneRegex(config.doneRegex)
+      if (!compiled.ok) return fail(compiled.reason)
+      done = compiled.matcher
     }
     let started: GameProcess
     const spawned = Promise.withResolvers<void>()
@@ -149,7 +148,7 @@ export function createServerUnit (deps: UnitDeps) {
       log.warn({ serverId: record.serverId, err }, 'memory limit not applied')
     }
     running = Promise.withResolvers<Outcome>()
-    if (doneRegex === undefined) markRunning()
+    if (done === undefined) markRunning()
     const timer = setTimeout(() => running?.resolve(OK), timing.startResultMs)
     const outcome = await running.promise
     clearTimeout(timer)
@@ -168,15 +167,24 @@ export function createServerUnit (deps: UnitDeps) {
 
   function onLines (lines: string[]): void {
     deps.output(lines)
-    if (doneRegex !== undefined && status() === 'STARTING') {
-      // Lines are at most 4 KiB; the regex comes from the hub's template (see docs/agent.md, trust).
-      if (lines.some((line) => doneRegex?.test(line))) markRunning()
+    if (status() === 'STARTING') checkDone(lines)
+  }
+
+  /** RUNNING when a line matches doneRegex, or when the regex had to be abandoned (done-regex.ts). */
+  function checkDone (lines: readonly string[]): void {
+    if (done === undefined) return
+    const result = done.test(lines)
+    if (result.matched) markRunning()
+    else if (result.abandoned !== undefined) {
+      log.warn({ serverId: record.serverId, reason: result.abandoned }, 'doneRegex abandoned; the server counts as running')
+      done = undefined
+      markRunning(`running; ${result.abandoned}`)
     }
   }
 
-  function markRunning (): void {
+  function markRunning (reason = 'running'): void {
     if (status() !== 'STARTING') return
-    report('RUNNING', 'running')
+    report('RUNNING', reason)
     running?.resolve(OK)
   }
 
@@ -315,8 +323,9 @@ export function createServerUnit (deps: UnitDeps) {
     }
     const p = adoptProcess(rec.pid, rec.startTime, timing.killAfterTermMs, () => record.process?.stop !== undefined)
     const config = deps.config()
-    if (rec.kind === 'game' && config?.doneRegex !== undefined) {
-      try { doneRegex = new RegExp(config.doneRegex) } catch {}
+    if (rec.kind === 'game' && config?.doneRegex !== undefined && config.doneRegex !== '') {
+      const compiled = compileDoneRegex(config.doneRegex)
+      if (compiled.ok) done = compiled.matcher
     }
     if (p === undefined) {
       onExit({ code: null, signal: null, known: false })
@@ -324,7 +333,10 @@ export function createServerUnit (deps: UnitDeps) {
     }
     openTail(true)
     watch(p)
-    if (status() === 'STARTING' && (doneRegex === undefined || recent.some((l) => doneRegex?.test(l)))) markRunning()
+    if (status() === 'STARTING') {
+      if (done === undefined) markRunning()
+      else checkDone(recent)
+    }
     if (rec.stop !== undefined && rec.stop.kind !== 'kill' && rec.stop.kind !== 'memory') armStop(p, Math.max(1, deps.now() - rec.stop.atMs))
     else if (rec.stop !== undefined) p.signal('SIGKILL')
   }

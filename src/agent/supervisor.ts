@@ -144,7 +144,8 @@ export function createSupervisor (options: SupervisorOptions) {
       servers.delete(serverId)
       options.memory.release(serverId)
     }
-    removeServerDirs(serverPaths(dataDir, serverId))
+    const removed = await removeServerDirs(serverPaths(dataDir, serverId), options.runAs)
+    if (!removed.removed) log.warn({ serverId, reason: removed.reason }, 'server folder not fully removed: what the game user cannot delete is left in place')
   }
 
   /** Runs a command once per commandId; a repeat gets the first run's outcome, or null while it runs. */

@@ -9,7 +9,10 @@ import { createTestDatabase } from './database.ts'
 
 // One signing key set for the whole test file: generating keys per hub would only cost time.
 let agentTokens: Promise<AgentTokens> | undefined
-const tokens = async () => await (agentTokens ??= generateKeySet().then(async keys => await createAgentTokens(keys, 'hub')))
+let keySet: ReturnType<typeof generateKeySet> | undefined
+/** That key set itself, for a hub run as a child process (HUB_AGENT_KEYS) beside the test hubs. */
+export const testKeySet = async () => await (keySet ??= generateKeySet())
+const tokens = async () => await (agentTokens ??= testKeySet().then(async keys => await createAgentTokens(keys, 'hub')))
 /** The key set every test hub of this file signs agent tokens with (for a second hub on the same database). */
 export const testAgentTokens = tokens
 

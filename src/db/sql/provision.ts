@@ -110,7 +110,9 @@ export async function unackedConfigs (pool: pg.Pool, nodeIds: string[]): Promise
 export async function recordConfigAcks (pool: pg.Pool, nodeId: string, acks: Array<{ serverId: string, revision: number }>): Promise<Map<string, 'applied' | 'stale' | 'unknown'>> {
   const { rows } = await pool.query<{ id: string, applied: boolean }>({
     name: 'provision_record_acks',
-    text: `WITH acks AS (SELECT * FROM unnest($2::uuid[], $3::int[]) AS a(server_id, revision)),
+    // One row per server (its highest revision): UPDATE ... FROM with two rows joining one server
+    // applies an arbitrary one of them, so acks 2 and 1 in one batch could store 1.
+    text: `WITH acks AS (SELECT server_id, max(revision) AS revision FROM unnest($2::uuid[], $3::int[]) AS a(server_id, revision) GROUP BY server_id),
            updated AS (
              UPDATE servers s SET config_acked_revision = a.revision
              FROM acks a

@@ -4,6 +4,7 @@
 import t from 'tap'
 import { startTestHub } from '../../helpers/hub.ts'
 import { addNode, connectRaw, type RawAgent } from '../../helpers/raw-agent.ts'
+import { waitFor } from '../../helpers/wait.ts'
 
 type Entry = { serverId: string, status?: string, seq?: number, configRevision?: number }
 const hello = async (agent: RawAgent, servers: Entry[], features?: string[]) => {
@@ -40,12 +41,14 @@ t.test('provision agents: config after welcome, on change, after reconnect; acks
   const second = await agent.next('server.config')
   t.match(second, { serverId, revision: 2 })
   t.match(second.startup, /'paper\.jar'/)
-  t.same(await revision(), { configRevision: 2, configAckedRevision: 1 }, 'the first ack is stored')
+  // Acks are stored asynchronously (batched per hub), so the row is polled rather than read once.
+  const acked = async (n: number) => await waitFor(`ack ${n} stored`, async () => { const r = await revision(); return r.configAckedRevision === n && r })
+  t.same(await acked(1), { configRevision: 2, configAckedRevision: 1 }, 'the first ack is stored')
   agent.send({ type: 'server.config.ack', serverId, revision: 2 })
   agent.send({ type: 'server.config.ack', serverId, revision: 1 })
   agent.send({ type: 'server.config.ack', serverId: '00000000-0000-4000-8000-000000000000', revision: 1 })
   t.match(await agent.next('error'), { code: 'NOT_YOUR_SERVER', ref: '00000000-0000-4000-8000-000000000000:1' }, 'an ack for a server not on the node')
-  t.same(await revision(), { configRevision: 2, configAckedRevision: 2 }, 'acked; the stale ack changed nothing')
+  t.same(await acked(2), { configRevision: 2, configAckedRevision: 2 }, 'acked; the stale ack changed nothing')
   await agent.close()
 
   // Changed while offline (here a template change): arrives after the reconnect.
