@@ -8,6 +8,7 @@ import { createPanelClient } from '../../agent-simulator/panel-client.ts'
 import { startTestHub, type TestHub } from '../helpers/hub.ts'
 import { addNode } from '../helpers/raw-agent.ts'
 import { agentWith } from '../helpers/actions.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 async function panel (t: Test, hub: TestHub, token: string) {
   const p = createPanelClient({ url: hub.url, token, timeoutMs: 5_000 })
@@ -131,7 +132,8 @@ t.test('servers.console: needed to watch and to send; revoked mid-stream, the st
   t.match(await p.next('error'), { id: 'x', code: 'FORBIDDEN' })
 
   await hub.request('POST', `/api/users/${user.body.id}/permissions`, { token: admin, body: { permission: 'servers.console' } })
-  t.match(await p.subscribe({ servers: [s1!], console: true }), { type: 'subscribed' })
+  // A grant reaches live sessions through the auth feed (a NOTIFY), a moment after the REST answer.
+  t.match(await waitFor('the grant applied', async () => { const a = await p.subscribe({ servers: [s1!], console: true }); return a.type === 'subscribed' && a }), { type: 'subscribed' })
   agent.send({ type: 'console', serverId: s1, lines: ['visible'] })
   t.same((await p.next('console')).lines, ['visible'])
 

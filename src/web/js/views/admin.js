@@ -58,6 +58,7 @@ function TokenBox ({ ctx, node, token, onClose }) {
     <textarea id="agent-token" readonly rows="3">${token}</textarea>
     <label for="agent-line">Run the agent on the node</label>
     <textarea id="agent-line" readonly rows="3">${line}</textarea>
+    <p class="hint">For a lasting install, keep the token in a file only the agent's user can read and set <code>AGENT_TOKEN_FILE</code> instead of <code>AGENT_TOKEN</code> (docs/agent.md): an environment variable stays readable in /proc by the agent's user.</p>
     <div class="buttons">
       <button type="button" onClick=${() => copy(token, 'Token')}>Copy token</button>
       <button type="button" onClick=${() => copy(line, 'Command')}>Copy command</button>
