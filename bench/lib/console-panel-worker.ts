@@ -4,7 +4,7 @@
 // one latency sample, and a seq that skips ahead of the previous one of the same server is lines
 // lost on the way. Replay frames (`replay: true`) are counted, not measured. `connect` can move
 // every panel to another hub (the cross-hub phase): the old connections close first.
-import { createPanelClient, type PanelClient, type PanelFrame } from '../../agent-simulator/panel-client.ts'
+import { createPanelClient, PanelUpgradeError, type PanelClient, type PanelFrame } from '../../agent-simulator/panel-client.ts'
 import { serve } from './rpc.ts'
 
 const clock = () => performance.timeOrigin + performance.now()
@@ -51,7 +51,16 @@ serve({
     const refused: string[] = []
     await Promise.all(lists.map(async (servers, i) => {
       const p = createPanelClient({ url: arg.url, token, keepFrames: false, timeoutMs: 60_000, onStream: (f, at) => onStream(i, f, at) })
-      await p.connect()
+      // A loaded hub sheds upgrades with 503/429 (Retry-After): retried, as the web panel does.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await p.connect()
+          break
+        } catch (err) {
+          if (!(err instanceof PanelUpgradeError) || attempt >= 10) throw err
+          await new Promise(resolve => setTimeout(resolve, 500 + Math.random() * 1_000))
+        }
+      }
       const answer = await p.subscribe({ servers, console: true, stats: true })
       if (answer.type !== 'subscribed') refused.push(String(answer.code))
       panels.push(p)

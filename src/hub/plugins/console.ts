@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { createConsoleHub, type ConsoleHub } from '../console/console-hub.ts'
 import { channelOf, createConsoleRelay, WATCH_CHANNEL, type ConsoleRelay } from '../console/console-relay.ts'
+import { notifyMany } from '../../db/sql/notify-many.ts'
+import { createGroupCommit, type Refusal } from '../group-commit.ts'
 import { createListener } from '../pg-listener.ts'
 import { realTimer } from '../timers.ts'
 
@@ -19,12 +21,20 @@ declare module 'fastify' {
 
 export default fp(async app => {
   const hubId = randomUUID()
+  // At most 2,000 payloads (~15 MB) wait; beyond, batches are dropped (ephemeral data).
+  const notifier = createGroupCommit<{ channel: string, payload: string }, 'sent' | Refusal>({
+    commit: async items => { await notifyMany(app.db.pool, items); return items.map(() => 'sent' as const) },
+    fail: why => why,
+    maxBatch: 200,
+    maxQueue: 2_000
+  })
   const relay = createConsoleRelay({
     hubId,
     // Rare (a panel subscribing without a local ring): a walk over this hub's agents is fine.
     holds: serverId => app.agents.held().some(h => app.agents.get(h.nodeId)?.owns(serverId) === true),
-    // Autocommit, outside any write transaction; at most a few per flush tick, never per line.
-    notify: async (channel, payload) => { await app.db.pool.query('SELECT pg_notify($1, $2)', [channel, payload]) },
+    // Autocommit, outside any write transaction; one statement in flight, the payloads queued
+    // meanwhile go together in the next one, in order (see notify-many.ts).
+    notify: async (channel, payload) => { if (await notifier.submit({ channel, payload }) !== 'sent') throw new Error('console relay NOTIFY refused (overloaded or closing)') },
     setTimer: realTimer,
     log: app.log
   })
@@ -51,10 +61,33 @@ export default fp(async app => {
   })
   await watchFeed.start()
   await forwardFeed.start()
+  // A deleted server (DELETE /api/servers/:id, on any hub: the auth feed's {serverId}) releases
+  // its ring, stats and watchers here. The same notice also means a change of owner, so the
+  // server is looked up. A node is deleted only once it has no servers (the foreign key
+  // restricts it), so a node deletion has nothing of its own to release. After a redial of the
+  // feed, every server held here is checked.
+  const forgetGone = async (serverIds: string[]) => {
+    if (serverIds.length === 0) return
+    const live = await app.repos.servers.refs(serverIds)
+    for (const id of serverIds) {
+      if (live.has(id)) continue
+      // The agent may still send the server's lines until it handles `server.removed`: they are
+      // refused (NOT_YOUR_SERVER) rather than filling a new ring.
+      for (const h of app.agents.held()) app.agents.get(h.nodeId)?.disown(id)
+      hub.forget(id)
+      relay.forget(id)
+    }
+  }
+  const unsubscribeAuth = app.authFeed.subscribe({
+    onChange: async change => { if ('serverId' in change) await forgetGone([change.serverId]) },
+    onReconnect: async () => await forgetGone(hub.known())
+  })
   app.addHook('onClose', async () => {
+    unsubscribeAuth()
     hub.stop()
     relay.stop()
+    await notifier.drain()
     await watchFeed.stop()
     await forwardFeed.stop()
   })
-}, { name: 'hub-console', dependencies: ['hub-database'] })
+}, { name: 'hub-console', dependencies: ['hub-database', 'hub-events'] })
