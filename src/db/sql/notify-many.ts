@@ -5,9 +5,9 @@
 // payload. Never inside a write transaction: NOTIFYing commits serialise on a cluster-wide lock.
 import type pg from 'pg'
 
-export async function notifyMany (pool: pg.Pool, items: ReadonlyArray<{ channel: string, payload: string }>): Promise<void> {
+export async function notifyMany (db: pg.Pool | pg.Client, items: ReadonlyArray<{ channel: string, payload: string }>): Promise<void> {
   if (items.length === 0) return
-  await pool.query({
+  await db.query({
     name: 'notify_many',
     text: 'SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS t(c, p)',
     values: [items.map(i => i.channel), items.map(i => i.payload)]

@@ -5,6 +5,7 @@
 // the panel gateway subscribes panels to it.
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
+import type pg from 'pg'
 import { createConsoleHub, type ConsoleHub } from '../console/console-hub.ts'
 import { channelOf, createConsoleRelay, WATCH_CHANNEL, type ConsoleRelay } from '../console/console-relay.ts'
 import { notifyMany } from '../../db/sql/notify-many.ts'
@@ -21,9 +22,28 @@ declare module 'fastify' {
 
 export default fp(async app => {
   const hubId = randomUUID()
+  // The relay's NOTIFYs have a connection of their own: they neither wait in the pool's queue
+  // behind status ingest (a relay stalled there lags every cross-hub panel) nor take its
+  // connections. Opened on first use; a failure drops it and the next batch dials again.
+  let notifyClient: Promise<pg.Client> | undefined
+  const notifyConnection = async () => await (notifyClient ??= (async () => {
+    const client = app.db.dedicatedClient('hub-console-notify')
+    client.on('error', () => { notifyClient = undefined })
+    await client.connect()
+    return client
+  })().catch(err => { notifyClient = undefined; throw err }))
   // At most 2,000 payloads (~15 MB) wait; beyond, batches are dropped (ephemeral data).
   const notifier = createGroupCommit<{ channel: string, payload: string }, 'sent' | Refusal>({
-    commit: async items => { await notifyMany(app.db.pool, items); return items.map(() => 'sent' as const) },
+    commit: async items => {
+      const client = await notifyConnection()
+      try {
+        await notifyMany(client, items)
+      } catch (err) {
+        if (notifyClient !== undefined) { notifyClient = undefined; client.end().catch(() => {}) }
+        throw err
+      }
+      return items.map(() => 'sent' as const)
+    },
     fail: why => why,
     maxBatch: 200,
     maxQueue: 2_000
@@ -87,6 +107,9 @@ export default fp(async app => {
     hub.stop()
     relay.stop()
     await notifier.drain()
+    const client = await notifyClient?.catch(() => undefined)
+    notifyClient = undefined
+    await client?.end().catch(() => {})
     await watchFeed.stop()
     await forwardFeed.stop()
   })
