@@ -121,12 +121,14 @@ interface Window {
 
 /** One measured window of `seconds` at the current rates. */
 async function measure (name: string, seconds: number, linesOffered: number): Promise<Window> {
-  const a0 = await Promise.all(agentWorkers.map(async w => await w.call('mark', { record: true })))
-  const p0 = await Promise.all(panelWorkers.map(async w => await w.call('mark', { record: true })))
+  // The slow reads first (walking /proc for PostgreSQL's backends), then the window opens: the
+  // agents' counters start at their mark, so the clock starts just before it.
+  const pg0 = await cpuSeconds(await postgresPids(fixture.postmasterPid))
   const [ha0, hb0] = await Promise.all([hubA.call('stats'), hubB.call('stats')])
   const [ra0, rb0] = await Promise.all([hubA.call('console'), hubB.call('console')])
-  const pg0 = await cpuSeconds(await postgresPids(fixture.postmasterPid))
   const t0 = performance.now()
+  const a0 = await Promise.all(agentWorkers.map(async w => await w.call('mark', { record: true })))
+  const p0 = await Promise.all(panelWorkers.map(async w => await w.call('mark', { record: true })))
   await sleep(seconds * 1000)
   const aReads = await Promise.all(agentWorkers.map(async w => await w.call('read', { samples: true })))
   const elapsed = (performance.now() - t0) / 1000

@@ -30,6 +30,10 @@ export default fp(async app => {
     const client = app.db.dedicatedClient('hub-console-notify')
     client.on('error', () => { notifyClient = undefined })
     await client.connect()
+    // A NOTIFY gives its transaction an id, so each commit would wait for a WAL flush (an fsync):
+    // nothing here needs durability (the lines are ephemeral, and listeners are told at commit
+    // either way), so this connection does not wait for it.
+    await client.query('SET synchronous_commit = off')
     return client
   })().catch(err => { notifyClient = undefined; throw err }))
   // At most 2,000 payloads (~15 MB) wait; beyond, batches are dropped (ephemeral data).
