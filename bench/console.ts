@@ -240,7 +240,7 @@ try {
   const pass = (ok: boolean) => ok ? 'met' : '**missed**'
   const cpuPer1000 = (single.cpu.hubA - base.cpu.hubA) / (single.linesSent / single.seconds / 1000)
   const ratio = single.ingest.p99 / base.ingest.p99
-  const row = (w: Window) => `| ${w.name} | ${int(w.linesSent / w.seconds)} | ${int(w.received / w.panelSeconds)} | ${ms(w.console.p50)} | ${ms(w.console.p99)} | ${ms(w.console.max)} | ${w.lost} | ${w.dropped} | ${w.relayDropped} | ${ms(w.ingest.p99)} | ${w.cpu.hubA.toFixed(2)} / ${w.cpu.hubB.toFixed(2)} / ${w.cpu.pg.toFixed(2)} / ${w.cpu.agents.toFixed(2)} / ${w.cpu.panels.toFixed(2)} | ${w.load} |`
+  const row = (w: Window) => `| ${w.name} | ${int(w.linesSent / w.seconds)} | ${int(w.received / w.panelSeconds)} | ${ms(w.console.p50)} | ${ms(w.console.p99)} | ${ms(w.console.max)} | ${w.lost}${w.reordered > 0 ? ` (${w.reordered} out of order)` : ''} | ${w.dropped} | ${w.relayDropped} | ${ms(w.ingest.p99)} | ${w.cpu.hubA.toFixed(2)} / ${w.cpu.hubB.toFixed(2)} / ${w.cpu.pg.toFixed(2)} / ${w.cpu.agents.toFixed(2)} / ${w.cpu.panels.toFixed(2)} | ${w.load} |`
   report = `# Console and stats: agent -> hub -> panels, one hub and across hubs
 
 Measured ${new Date().toISOString()} on ${facts}.

@@ -33,7 +33,8 @@ export default fp(async app => {
     // A NOTIFY gives its transaction an id, so each commit would wait for a WAL flush (an fsync):
     // nothing here needs durability (the lines are ephemeral, and listeners are told at commit
     // either way), so this connection does not wait for it.
-    await client.query('SET synchronous_commit = off')
+    // And no statement may hold the lane for long: the queue behind it is bounded, then refused.
+    await client.query("SET synchronous_commit = off; SET statement_timeout = '5s'")
     return client
   })().catch(err => { notifyClient = undefined; throw err }))
   // At most 2,000 payloads (~15 MB) wait; beyond, batches are dropped (ephemeral data).
