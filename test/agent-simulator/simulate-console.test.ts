@@ -26,17 +26,18 @@ t.test('console lines and stats through one hub and across two: latency, no loss
   t.teardown(async () => await rm(dir, { recursive: true, force: true }))
   const o = parseOptions([
     '--hub', a.url, '--admin-password', ADMIN_PASSWORD, '--database-url', a.databaseUrl,
-    '--agents', '4', '--servers', '2', '--rate', '8', '--duration', '4', '--workers', '1',
-    '--panels', '4', '--panel-servers', '8', '--console-rate', '5', '--stats-interval', '1',
+    '--agents', '2', '--servers', '2', '--rate', '4', '--duration', '3', '--workers', '1',
+    '--panels', '2', '--panel-servers', '4', '--console-rate', '10', '--stats-interval', '1',
     '--panel-hubs', `${a.url},${b.url}`, '--report', dir, '--action-drain', '1'
   ])
-  const { report } = await runSimulation(o, { write: () => {} })
+  const started = Date.now()
+  const { report } = await runSimulation(o, { write: s => { if (process.env.SIM_TEST_LOG === '1') process.stderr.write(`${Date.now() - started} ${s}`) } })
   const single = report.latency.consoleLine
   const cross = report.latency.consoleLineCrossHub
   if (!('p99Ms' in single) || !('p99Ms' in cross)) throw new Error(`console latency not measured: ${JSON.stringify({ single, cross })}`)
-  // 8 servers × 5 lines/s for ~4 s, each line watched by 4 panels (2 per hub).
-  t.ok(single.count > 100, `lines measured on the agents' hub: ${single.count}`)
-  t.ok(cross.count > 100, `lines measured across hubs: ${cross.count}`)
+  // 4 servers × 10 lines/s for ~3 s, each line watched by 2 panels (one per hub).
+  t.ok(single.count > 50, `lines measured on the agents' hub: ${single.count}`)
+  t.ok(cross.count > 50, `lines measured across hubs: ${cross.count}`)
   for (const [name, l] of [['one hub', single], ['cross-hub', cross]] as const) {
     // HdrHistogram reports a percentile as its bucket's highest value: up to 0.1 % above the max.
     t.ok(l.p50Ms >= 0 && l.p50Ms <= l.p99Ms && l.p99Ms <= l.maxMs * 1.002, `${name}: p50 ${l.p50Ms} ≤ p99 ${l.p99Ms} ≤ max ${l.maxMs}`)
@@ -45,6 +46,6 @@ t.test('console lines and stats through one hub and across two: latency, no loss
   t.equal(report.driverTotals.consoleLost, 0, 'no line lost by panels that keep reading')
   t.equal(report.driverTotals.consoleDropped, 0, 'none dropped')
   t.ok((report.driverTotals.statsFrames ?? 0) > 0, `stats frames reached the panels: ${report.driverTotals.statsFrames}`)
-  t.ok(report.totals.consoleLinesSent > 100 && report.totals.statsSent > 10, 'the agents counted what they sent')
+  t.ok(report.totals.consoleLinesSent > 50 && report.totals.statsSent > 5, 'the agents counted what they sent')
   t.notOk('p99Ms' in report.latency.actionSucceeded, 'other latencies are still reported as not measured')
 })
