@@ -28,11 +28,13 @@ export interface PanelClientOptions {
    * are delivered before `subscribe()`'s promise settles, so a snapshot must be taken here.
    */
   onSubscribed?: (frame: PanelFrame) => void
+  /** Called for every `console` and `stats` frame (PROTOCOL.md 1.1), with the local receive time. */
+  onStream?: (frame: PanelFrame, receivedAt: number) => void
   /** Called for every `resync`, in stream order (before the events that follow it). */
   onResync?: (reason: string) => void
   /** How long next() and the request helpers wait. */
   timeoutMs?: number
-  /** Keep received events for next() (other frames are always kept); benchmarks turn it off. */
+  /** Keep received events, console and stats frames for next() (other frames are always kept); benchmarks turn it off. */
   keepFrames?: boolean
 }
 
@@ -93,6 +95,9 @@ export function createPanelClient (options: PanelClientOptions) {
     } else if (frame.type === 'resync') {
       state.resyncs++
       options.onResync?.(String(frame.reason))
+    } else if (frame.type === 'console' || frame.type === 'stats') {
+      options.onStream?.(frame, receivedAt)
+      if (!keepFrames) { wake(); return }
     }
     if (keepFrames || frame.type !== 'event') inbox.push(frame)
     wake()

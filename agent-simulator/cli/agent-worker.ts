@@ -60,7 +60,7 @@ function makeClient (agent: SimAgent, token: string, hello: HelloServer[]): Agen
     token,
     servers: hello,
     agentVersion: 'agent-simulator',
-    ...(withOutput ? { features: SIM_FEATURES } : {}),
+    ...(withOutput || init.consoleRate > 0 || init.statsIntervalMs > 0 ? { features: SIM_FEATURES } : {}),
     ackTimeoutMs: 30_000,
     onAck: (ms, ack, status) => {
       counters.acks++
@@ -163,6 +163,7 @@ function tick (): void {
   const dt = now - lastTick
   lastTick = now
   if (!loading) return
+  streams(dt)
   if (init.ratePerS === undefined) {
     for (const s of servers) {
       if (s.nextAt > now || s.step === undefined) continue
@@ -189,16 +190,55 @@ function tick (): void {
   if (budget >= 1 && tries >= servers.length) counters.skipped += Math.floor(budget)
 }
 
-/** Realistic mode: every running server reports stats, and now and then prints a line. */
+/**
+ * Realistic mode: every running server reports stats, and now and then prints a line, like a game
+ * would. A measured stream (--console-rate, --stats-interval, below) replaces its part of this.
+ */
 function output (): void {
   if (!loading) return
   const now = performance.now()
   for (const s of servers) {
     if (s.status !== 'RUNNING' || !s.agent.ready) continue
-    s.agent.client.sendStats({ serverId: s.id, ...statsSample(Math.random, Math.round(now - s.runningSince)) })
-    const line = chatterLine(Math.random)
+    if (init.statsIntervalMs === 0) s.agent.client.sendStats({ serverId: s.id, ...statsSample(Math.random, Math.round(now - s.runningSince)) })
+    const line = init.consoleRate === 0 ? chatterLine(Math.random) : undefined
     if (line !== undefined) s.agent.client.sendConsole(s.id, [line])
   }
+}
+
+/**
+ * Console lines and stats (--console-rate, --stats-interval), round-robin over the servers whose
+ * agent is ready, one line per frame. A line carries its send time as
+ * performance.timeOrigin + performance.now(), the clock the panel client stamps receipt with
+ * (the same in every thread of the process); its per-server seq lets panels count lost lines.
+ */
+let lineBudget = 0
+let statsBudget = 0
+let lineCursor = 0
+let statsCursor = 0
+const lineSeq = new Map<string, number>()
+function streams (dt: number): void {
+  const spend = (perS: number, budget: number, cursor: number, one: (s: SimServer) => boolean): [number, number] => {
+    if (perS <= 0 || servers.length === 0) return [0, cursor]
+    budget = Math.min(budget + perS * dt / 1000, perS)
+    for (let tries = 0; budget >= 1 && tries < servers.length; tries++) {
+      const s = servers[cursor] as SimServer
+      cursor = (cursor + 1) % servers.length
+      if (s.agent.ready && one(s)) budget--
+    }
+    return [budget, cursor]
+  }
+  ;[lineBudget, lineCursor] = spend(init.consoleRate * servers.length, lineBudget, lineCursor, (s) => {
+    const seq = (lineSeq.get(s.id) ?? 0) + 1
+    if (!s.agent.client.sendConsole(s.id, [`sim ${seq} ${(performance.timeOrigin + performance.now()).toFixed(3)}`])) return false
+    lineSeq.set(s.id, seq)
+    counters.consoleLinesSent++
+    return true
+  })
+  ;[statsBudget, statsCursor] = spend(init.statsIntervalMs > 0 ? servers.length * 1000 / init.statsIntervalMs : 0, statsBudget, statsCursor, (s) => {
+    if (!s.agent.client.sendStats({ serverId: s.id, cpuPercent: 10 + Math.random() * 20, memoryBytes: 512 * 2 ** 20, uptimeMs: Math.round(performance.now()) })) return false
+    counters.statsSent++
+    return true
+  })
 }
 
 function chaos (): void {

@@ -38,11 +38,14 @@ export interface DriverOptions {
   panelServers: number | undefined
   actionRate: number
   actionDrainS: number
+  consoleRate: number
+  statsIntervalS: number
+  panelHubs: string[] | undefined
 }
 
 export function createDrivers (o: DriverOptions): LoadDriver[] {
   return [
-    createPanelDriver({ panels: o.panels, stallFraction: o.stallPanels, perPanel: o.panelServers }),
+    createPanelDriver({ panels: o.panels, stallFraction: o.stallPanels, perPanel: o.panelServers, console: o.consoleRate > 0, stats: o.statsIntervalS > 0, hubs: o.panelHubs }),
     createActionDriver({ ratePerS: o.actionRate, drainMs: o.actionDrainS * 1000 })
   ]
 }

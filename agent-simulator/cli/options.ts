@@ -46,6 +46,12 @@ export interface SimulateOptions {
   prefix: string
   /** Agents connecting at once per worker, so that a large fleet does not stampede the hub. */
   connectConcurrency: number
+  /** Console lines per second per server (PROTOCOL.md 1.1 `console`); 0: none. */
+  consoleRate: number
+  /** Seconds between two stats samples of a server; 0: none. */
+  statsIntervalS: number
+  /** Hubs the panels connect to, in turn (base URLs); undefined: the agents' hub. */
+  panelHubs: string[] | undefined
 }
 
 /** A usage error: the message names the option and what was wrong. Exit code 2. */
@@ -96,6 +102,12 @@ function httpUrl (value: string): string {
   return url.origin
 }
 
+function httpUrls (value: string): string[] {
+  const urls = value.split(',').map((v) => httpUrl(v.trim()))
+  if (urls.length > 64) throw new InvalidArgumentError('at most 64 hubs.')
+  return urls
+}
+
 function postgresUrl (value: string): string {
   if (!/^postgres(ql)?:\/\//.test(value)) throw new InvalidArgumentError(`"${value}" is not a postgres:// URL.`)
   return value
@@ -133,6 +145,9 @@ export function buildProgram (): Command {
     .addOption(new Option('--workers <w>', 'worker threads the agents are spread over (default: ~1 per 1,500 agents, at most the cores)').argParser(integer(1, 256)))
     .addOption(new Option('--prefix <name>', 'name prefix of the nodes and servers created or reused').default('sim'))
     .addOption(new Option('--connect-concurrency <n>', 'agents connecting at once per worker').argParser(integer(1, 10_000)).default(100))
+    .addOption(new Option('--console-rate <n>', 'console lines per second per server (panels then watch the console: latency, lost and dropped lines)').argParser(nonNegative).default(0))
+    .addOption(new Option('--stats-interval <s>', 'seconds between stats samples of each server (0: none)').argParser(nonNegative).default(0))
+    .addOption(new Option('--panel-hubs <urls>', 'comma-separated hubs the panels connect to in turn (with --hub: a panel on another hub measures the cross-hub figures)').argParser(httpUrls))
 }
 
 /**
@@ -183,12 +198,18 @@ export function parseOptions (argv: string[], env: NodeJS.ProcessEnv = {}, write
     reportDir: o.report,
     workers: o.workers ?? defaultWorkers(o.agents),
     prefix: o.prefix,
-    connectConcurrency: o.connectConcurrency
+    connectConcurrency: o.connectConcurrency,
+    consoleRate: o.consoleRate,
+    statsIntervalS: o.statsInterval,
+    panelHubs: o.panelHubs
   }
   if (options.hub !== undefined && options.adminPassword === undefined) {
     throw new UsageError('--admin-password (or SIM_ADMIN_PASSWORD) is required with --hub')
   }
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(options.prefix)) throw new UsageError("option '--prefix <name>' argument must match [A-Za-z0-9_.-]{1,64} (it names nodes)")
   if (options.workers > options.agents) options.workers = options.agents
+  if (options.panelHubs !== undefined && options.hub === undefined) throw new UsageError('--panel-hubs needs --hub (the agents\' hub; the panels may use it and others)')
+  // The hub's console budget is 200 frames/s per agent connection (one line per frame here).
+  if (options.consoleRate * options.servers > 190) throw new UsageError('option \'--console-rate <n>\' × --servers must stay under 190 lines/s per agent (the hub\'s budget is 200 frames/s per connection)')
   return options
 }

@@ -16,11 +16,19 @@
  * HUB_PANEL_MAX_STALL_MS / a missed heartbeat) is exercised. A panel whose socket closed resumes
  * on a new connection with `since` = its cursor, as a real panel would.
  *
+ * Console and stats (--console-rate, --stats-interval): each panel also subscribes with
+ * `console: true` / `stats: true`. A line `sim <seq> <send time>` gives one latency sample
+ * (receive time minus send time, both performance.timeOrigin + performance.now(), one clock in
+ * every thread), filed under `consoleLine` or, for a panel on another hub than the agents'
+ * (--panel-hubs), `consoleLineCrossHub`; a seq that skips ahead of the server's previous one is
+ * lost lines (`consoleLost`), and the hub's `dropped` counts are summed (`consoleDropped`).
+ * Replay frames are counted, not measured; stalled panels' lines are left out.
+ *
  * Why the main thread: at the rates a 2-core machine sustains (thousands of events/s) parsing
  * events costs a few percent of a core; the report gives the simulator's CPU so this can be judged.
  */
 import { mapLimit } from './api-client.ts'
-import { createPanelClient, type PanelClient, type PanelEvent } from '../panel-client.ts'
+import { createPanelClient, type PanelClient, type PanelEvent, type PanelFrame } from '../panel-client.ts'
 import type { DriverContext, DriverVerdict, LoadDriver } from './driver-types.ts'
 import { createPanelLedger, defaultPerPanel, panelSlices, type PanelLedger } from './panel-ledger.ts'
 import { newHistogram, recordMs } from './stats.ts'
@@ -40,19 +48,38 @@ interface SimPanel {
   stalled: boolean
   resuming: boolean
   lost: string | undefined
+  /** The last console seq per server (cleared on a resume: lines missed while away are not lost by the hub). */
+  seen: Map<string, number>
+  servers: string[]
 }
 
-export function createPanelDriver (o: { panels: number, stallFraction: number, perPanel: number | undefined, catchUpMs?: number }): LoadDriver {
+export interface PanelDriverOptions {
+  panels: number
+  stallFraction: number
+  perPanel: number | undefined
+  catchUpMs?: number
+  /** Watch the servers' console and stats too. */
+  console?: boolean
+  stats?: boolean
+  /** Hubs the panels connect to in turn; undefined: the agents' hub. */
+  hubs?: string[]
+}
+
+export function createPanelDriver (o: PanelDriverOptions): LoadDriver {
   const panels: SimPanel[] = []
   let counters = zero()
   const totals = zero()
   let hist = newHistogram()
+  let lineHist = newHistogram()
+  let crossHist = newHistogram()
   let stopping = false
   let stallTimer: NodeJS.Timeout | undefined
   let log: (line: string) => void = () => {}
   let watchedPerPanel = 0
 
-  function zero () { return { events: 0, statusEvents: 0, actionEvents: 0, resyncs: 0, panelReconnects: 0, panelErrors: 0 } }
+  function zero () {
+    return { events: 0, statusEvents: 0, actionEvents: 0, resyncs: 0, panelReconnects: 0, panelErrors: 0, consoleLines: 0, consoleReplayed: 0, consoleLost: 0, consoleDropped: 0, statsFrames: 0 }
+  }
   const count = (k: keyof ReturnType<typeof zero>, n = 1) => { counters[k] += n; totals[k] += n }
 
   function onEvent (ledger: PanelLedger, stall: { once: boolean }, ev: PanelEvent, receivedAt: number): void {
@@ -67,10 +94,28 @@ export function createPanelDriver (o: { panels: number, stallFraction: number, p
     }
   }
 
-  async function open (index: number, servers: string[], token: string, hubUrl: string): Promise<SimPanel> {
+  function onStream (seen: Map<string, number>, stall: { once: boolean }, cross: boolean, frame: PanelFrame, receivedAt: number): void {
+    if (frame.type === 'stats') { count('statsFrames'); return }
+    if (typeof frame.dropped === 'number') count('consoleDropped', frame.dropped)
+    const lines = frame.lines as string[]
+    if (frame.replay === true) { count('consoleReplayed', lines.length); return }
+    for (const line of lines) {
+      const [tag, seqText, sentText] = line.split(' ')
+      count('consoleLines')
+      if (tag !== 'sim') continue
+      const seq = Number(seqText)
+      const last = seen.get(frame.serverId as string)
+      if (last !== undefined && seq > last + 1) count('consoleLost', seq - last - 1)
+      if (last === undefined || seq > last) seen.set(frame.serverId as string, seq)
+      if (!stall.once) recordMs(cross ? crossHist : lineHist, Math.max(0, receivedAt - Number(sentText)))
+    }
+  }
+
+  async function open (index: number, servers: string[], token: string, hubUrl: string, agentsHub: string): Promise<SimPanel> {
     const ledger = createPanelLedger(index, servers)
     let snapshots = 0
     const stall = { once: false }
+    const seen = new Map<string, number>()
     const client = createPanelClient({
       url: hubUrl,
       token,
@@ -79,6 +124,7 @@ export function createPanelDriver (o: { panels: number, stallFraction: number, p
       timeoutMs: 30_000,
       onEvent: (ev, at) => onEvent(ledger, stall, ev, at),
       onResync: () => { count('resyncs'); ledger.resync() },
+      onStream: (frame, at) => onStream(seen, stall, hubUrl !== agentsHub, frame, at),
       // Only the first subscribe's snapshot starts the continuity check: after a resume with
       // `since`, the snapshot is newer than the replayed events that follow it.
       onSubscribed: (frame) => {
@@ -87,9 +133,9 @@ export function createPanelDriver (o: { panels: number, stallFraction: number, p
       }
     })
     await client.connect()
-    const answer = await client.subscribe({ servers })
+    const answer = await client.subscribe({ servers, ...(o.console === true ? { console: true } : {}), ...(o.stats === true ? { stats: true } : {}) })
     if (answer.type !== 'subscribed') throw new Error(`panel ${index}: subscribe refused: ${answer.code} ${answer.message}`)
-    return { index, client, ledger, stall, stalled: false, resuming: false, lost: undefined }
+    return { index, client, ledger, stall, stalled: false, resuming: false, lost: undefined, seen, servers }
   }
 
   /** A panel whose socket closed resumes with `since` (the hub replays, or says `resync`). */
@@ -99,7 +145,12 @@ export function createPanelDriver (o: { panels: number, stallFraction: number, p
       p.resuming = true
       const why = p.client.state.closed
       count('panelReconnects')
-      p.client.resume().then(() => { p.resuming = false }, (err: Error) => {
+      p.client.resume().then(async () => {
+        // resume() resubscribes the status stream only: console and stats are asked for again.
+        p.seen.clear()
+        if (o.console === true || o.stats === true) await p.client.subscribe({ servers: p.servers, ...(o.console === true ? { console: true } : {}), ...(o.stats === true ? { stats: true } : {}) })
+        p.resuming = false
+      }).catch((err: Error) => {
         p.resuming = false
         count('panelErrors')
         // 4401 (session gone) is terminal; anything else is retried at the next sample.
@@ -121,7 +172,8 @@ export function createPanelDriver (o: { panels: number, stallFraction: number, p
       watchedPerPanel = Math.min(MAX_PER_PANEL, o.perPanel ?? defaultPerPanel(serverIds.length, o.panels))
       const slices = panelSlices(serverIds, o.panels, watchedPerPanel)
       const started = Date.now()
-      panels.push(...await mapLimit(slices, CONNECT_CONCURRENCY, async (servers, i) => await open(i, servers, token, ctx.hubUrl)))
+      const hubs = o.hubs ?? [ctx.hubUrl]
+      panels.push(...await mapLimit(slices, CONNECT_CONCURRENCY, async (servers, i) => await open(i, servers, token, hubs[i % hubs.length] as string, ctx.hubUrl)))
       log(`${panels.length} panels subscribed to ${watchedPerPanel} servers each in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
         `(${serverIds.length} servers; header auth on even panels, ticket on odd ones)`)
       const stalled = Math.round(o.panels * o.stallFraction)
@@ -134,9 +186,18 @@ export function createPanelDriver (o: { panels: number, stallFraction: number, p
     },
     sample () {
       heal()
-      const s = { counters: { ...counters }, histograms: hist.totalCount > 0 ? { statusEvent: hist } : {} }
+      const s = {
+        counters: { ...counters },
+        histograms: {
+          ...(hist.totalCount > 0 ? { statusEvent: hist } : {}),
+          ...(lineHist.totalCount > 0 ? { consoleLine: lineHist } : {}),
+          ...(crossHist.totalCount > 0 ? { consoleLineCrossHub: crossHist } : {})
+        }
+      }
       counters = zero()
       hist = newHistogram()
+      lineHist = newHistogram()
+      crossHist = newHistogram()
       return s
     },
     async drain () {

@@ -68,7 +68,9 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
         chaosEveryMs: o.dropEveryS * 1000,
         sampleEveryMs: SAMPLE_EVERY_MS,
         connectConcurrency: o.connectConcurrency,
-        commandFailure: o.commandFailures
+        commandFailure: o.commandFailures,
+        consoleRate: o.consoleRate,
+        statsIntervalMs: o.statsIntervalS * 1000
       }
       const w = new Worker(new URL('./agent-worker.ts', import.meta.url), { workerData: init })
       w.on('message', (msg: FromWorker) => {
@@ -206,7 +208,9 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
       notMeasured: {
         statusEvent: ran.has('panels') ? 'no status event reached a panel' : 'no panels in this run (--panels)',
         actionCommand: ran.has('actions') ? 'no command reached an agent' : 'no actions in this run (--action-rate)',
-        actionSucceeded: ran.has('actions') ? 'no action succeeded' : 'no actions in this run (--action-rate)'
+        actionSucceeded: ran.has('actions') ? 'no action succeeded' : 'no actions in this run (--action-rate)',
+        consoleLine: o.consoleRate === 0 ? 'no console lines in this run (--console-rate)' : ran.has('panels') ? 'no console line reached a panel on the agents\' hub' : 'no panels in this run (--panels)',
+        consoleLineCrossHub: o.panelHubs === undefined ? 'no panels on another hub (--panel-hubs)' : o.consoleRate === 0 ? 'no console lines in this run (--console-rate)' : 'no console line reached a panel on another hub'
       },
       series: agg.series(loadStart),
       errors: agg.errors,
@@ -222,6 +226,11 @@ export async function runSimulation (o: SimulateOptions, out: { write (s: string
     for (const th of report.thresholds.filter((x) => !x.met)) log(`threshold missed: ${th.name} ${th.limit}, actual ${th.actual}`)
     log(`${report.passed ? 'PASSED' : 'FAILED'}: ${report.rates.transitionsPerS} transitions/s, ${report.rates.acksPerS} acks/s, ack p50 ${ack.p50Ms} ms p99 ${ack.p99Ms} ms, ` +
       (ran.has('panels') ? `panel events ${report.rates.panelEventsPerS}/s (status→event p99 ${percentiles(agg.overall.statusEvent).p99Ms} ms), ` : '') +
+      (ran.has('panels') && o.consoleRate > 0
+        ? `console line p50 ${percentiles(agg.overall.consoleLine).p50Ms} ms p99 ${percentiles(agg.overall.consoleLine).p99Ms} ms` +
+        (o.panelHubs === undefined ? '' : `, cross-hub p99 ${percentiles(agg.overall.consoleLineCrossHub).p99Ms} ms`) +
+        `, lost ${agg.driverTotals.consoleLost ?? 0}, dropped ${agg.driverTotals.consoleDropped ?? 0}, `
+        : '') +
       (ran.has('actions') ? `actions ${report.rates.actionsPerS}/s (POST→SUCCEEDED p99 ${percentiles(agg.overall.actionSucceeded).p99Ms} ms), ` : '') +
       `${report.violations.length} violations, simulator CPU ${report.simulator.loadCoresUsed} cores during load; report: ${files.html}`)
     return { report, files }

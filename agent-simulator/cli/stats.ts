@@ -13,19 +13,21 @@ import * as hdr from 'hdr-histogram-js'
 export type Histogram = hdr.Histogram
 
 /** Every latency the simulator measures: status→ack by the agents, the others by the panel and action drivers. */
-export const LATENCIES = ['statusAck', 'statusEvent', 'actionCommand', 'actionSucceeded'] as const
+export const LATENCIES = ['statusAck', 'statusEvent', 'actionCommand', 'actionSucceeded', 'consoleLine', 'consoleLineCrossHub'] as const
 export type LatencyName = typeof LATENCIES[number]
 
 export const LATENCY_TITLES: Record<LatencyName, string> = {
   statusAck: 'status → status.ack',
   statusEvent: 'status → panel event',
   actionCommand: 'action POST → command at the agent',
-  actionSucceeded: 'action POST → SUCCEEDED'
+  actionSucceeded: 'action POST → SUCCEEDED',
+  consoleLine: 'console line agent → panel (panel on the agents\' hub)',
+  consoleLineCrossHub: 'console line agent → panel on another hub (--panel-hubs)'
 }
 
 export const COUNTERS = [
   'transitions', 'acks', 'ackTimeouts', 'errorFrames', 'rejected', 'skipped', 'commands',
-  'reconnects', 'drops', 'restarts', 'connectFailures'
+  'reconnects', 'drops', 'restarts', 'connectFailures', 'consoleLinesSent', 'statsSent'
 ] as const
 export type CounterName = typeof COUNTERS[number]
 export type Counters = Record<CounterName, number>

@@ -22,6 +22,10 @@ export interface WorkerInit {
   connectConcurrency: number
   /** Share of commands the agents answer with a failure. */
   commandFailure: number
+  /** Console lines per second per server (0: none); each is `sim <seq> <send time, epoch ms>`. */
+  consoleRate: number
+  /** Stats sample of each server every this many ms (0: none). */
+  statsIntervalMs: number
 }
 
 /** Acked transitions per server, as parallel arrays (compact to clone across threads). */

@@ -27,6 +27,12 @@ const closes: Record<string, number> = {}
 let samples: number[] = []
 let recording = false
 let running: { stop (): void } | undefined
+let streaming: { stop (): void } | undefined
+/** Console lines and stats sent since `mark`, and those the client refused (not ready). */
+let lines = 0
+let stats = 0
+let unsent = 0
+const lineSeq = new Map<string, number>()
 const count = (into: Record<string, number>, key: string) => { into[key] = (into[key] ?? 0) + 1 }
 
 /** The send time as a shared clock reading (ms since the epoch, sub-ms), comparable across processes. */
@@ -62,7 +68,7 @@ serve({
    * Every agent at once, or `perSecond` of them per second (a ramp); a failed first connect is
    * retried (as a real agent would), up to 5 times.
    */
-  async connect (arg: { plain?: boolean, perSecond?: number }) {
+  async connect (arg: { plain?: boolean, perSecond?: number, features?: string[] }) {
     const started = performance.now()
     const failures: Record<string, number> = {}
     let slowest = 0
@@ -82,6 +88,7 @@ serve({
               servers: agent.servers.map(serverId => ({ serverId, status: 'STOPPED' as const, seq: 0 })),
               handshakeTimeoutMs: 60_000,
               ackTimeoutMs: 60_000,
+              ...(arg.features === undefined ? {} : { features: arg.features }),
               onAck: ms => { acks++; if (recording) samples.push(ms) },
               onClose: e => { count(closes, String(e.code)) }
             })
@@ -173,6 +180,40 @@ serve({
     }, 2)
     running = { stop: () => clearInterval(timer) }
   },
+  /**
+   * Console and stats (bench/console.ts): `linesPerSecond` lines over all servers, round-robin, one
+   * line per frame, each `<seq> <send time> <padding>` (seq counts per server, so panels find
+   * gaps); and one stats frame per server every `statsEveryMs`. A new call replaces the rates.
+   */
+  stream (arg: { linesPerSecond: number, statsEveryMs: number, padding?: number }) {
+    streaming?.stop()
+    const started = performance.now()
+    const pad = 'x'.repeat(arg.padding ?? 60)
+    let sentLines = 0
+    let sentStats = 0
+    let i = 0
+    let j = 0
+    const statsPerSecond = arg.statsEveryMs > 0 ? slots.length * 1_000 / arg.statsEveryMs : 0
+    const timer = setInterval(() => {
+      const elapsed = (performance.now() - started) / 1000
+      for (let due = Math.floor(arg.linesPerSecond * elapsed) - sentLines; due > 0; due--, sentLines++) {
+        const slot = slots[i++ % slots.length] as Slot
+        const seq = (lineSeq.get(slot.serverId) ?? 0) + 1
+        if (slot.client.sendConsole(slot.serverId, [`${seq} ${clock().toFixed(3)} ${pad}`])) { lineSeq.set(slot.serverId, seq); lines++ } else unsent++
+      }
+      for (let due = Math.floor(statsPerSecond * elapsed) - sentStats; due > 0; due--, sentStats++) {
+        const slot = slots[j++ % slots.length] as Slot
+        if (slot.client.sendStats({ serverId: slot.serverId, cpuPercent: 12.5, memoryBytes: 512 * 2 ** 20, uptimeMs: Math.round(elapsed * 1000), players: 3 })) stats++
+        else unsent++
+      }
+    }, 5)
+    streaming = { stop: () => clearInterval(timer) }
+  },
+  /** Stops the console and stats streams. */
+  streamStop () {
+    streaming?.stop()
+    streaming = undefined
+  },
   /** This process's clock (see `clock`), to check that processes agree on it. */
   clock,
   /** Starts a measurement window: counters and samples from now on. */
@@ -181,16 +222,21 @@ serve({
     skipped = 0
     errors = {}
     samples = []
+    lines = 0
+    stats = 0
+    unsent = 0
     recording = arg.record
     return { cpuSeconds: cpu() }
   },
   read (arg: { samples?: boolean }) {
-    return { acks, skipped, errors, closes, cpuSeconds: cpu(), ...(arg.samples === true ? { samples } : {}) }
+    return { acks, skipped, errors, closes, lines, stats, unsent, cpuSeconds: cpu(), ...(arg.samples === true ? { samples } : {}) }
   },
   /** Stops sending at once, leaving what is in flight. */
   halt () {
     running?.stop()
     running = undefined
+    streaming?.stop()
+    streaming = undefined
     recording = false
   },
   /** Stops sending and waits (at most 60 s) until every status in flight is settled. */

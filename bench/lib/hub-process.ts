@@ -58,13 +58,16 @@ const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown
 // transport of every panel connection is wrapped as it opens.
 const panelCloses: Record<string, number> = {}
 const open = app.panels.open.bind(app.panels)
-app.panels.open = (auth, transport, log) => open(auth, {
-  ...transport,
-  close (code, reason) {
+// The transport is a class instance (plugins/ws-transport.ts): wrap its `close` in place (a
+// spread copy would lose the prototype's methods).
+app.panels.open = (auth, transport, log) => {
+  const close = transport.close.bind(transport)
+  transport.close = (code, reason) => {
     panelCloses[`${code} ${reason}`] = (panelCloses[`${code} ${reason}`] ?? 0) + 1
-    transport.close(code, reason)
+    close(code, reason)
   }
-}, log)
+  return open(auth, transport, log)
+}
 
 const gc = globalThis.gc as () => void
 const stats = () => {
@@ -95,6 +98,8 @@ serve({
     return { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6, samples: loop.count }
   },
   resetMaxWaiting () { maxWaiting = 0 },
+  /** Console relay (src/hub/console/console-relay.ts): lines dropped on the way to other hubs. */
+  console () { return { relayDropped: app.consoleRelay.dropped } },
   /** Connection hold times (ms) since the last call, and resets them. */
   holds () {
     const out = holds

@@ -65,6 +65,20 @@ export function registerOperationsMetrics (app: FastifyInstance, registry: Regis
       g.set({ queue: q.name, state: 'failed' }, q.failedCount)
     }
   })
+  // Console and stats (console/console-hub.ts, console-relay.ts): ephemeral lines this hub gave
+  // up on, and what it holds. Counts since the hub started (a scrape's rate() reads them).
+  gauge('hub_console_lines_dropped', 'Console lines this hub dropped since it started: panel (a panel over its buffer bound; it is told `dropped`), relay (on the way to another hub)', ['where'], g => {
+    if (!app.hasDecorator('consoleHub')) return
+    g.set({ where: 'panel' }, app.consoleHub.counts().droppedLines)
+    g.set({ where: 'relay' }, app.consoleRelay.dropped)
+  })
+  gauge('hub_console_servers', 'Servers this hub holds console state of: rings (last lines), stats (latest sample), watched (by a panel here)', ['kind'], g => {
+    if (!app.hasDecorator('consoleHub')) return
+    const c = app.consoleHub.counts()
+    g.set({ kind: 'rings' }, c.rings)
+    g.set({ kind: 'stats' }, c.stats)
+    g.set({ kind: 'watched' }, c.watched)
+  })
   gauge('hub_operations_read_ok', '1 when this scrape read both the database and the queue, else 0', [], async (g, reads) => {
     const { db, queues } = await reads()
     g.set(db !== undefined && queues !== undefined ? 1 : 0)

@@ -67,6 +67,8 @@ export interface AgentSession {
   sendCommand (msg: CommandMessage): void
   /** The features negotiated by welcome (empty before it, and for a v1 agent). */
   hasFeature (feature: Feature): boolean
+  /** The server was deleted: its console and stats are refused from now on (asked again, as for a new one). */
+  disown (serverId: string): void
   /** A replay run (PROTOCOL.md 1.1): true for the first `replay` frame of a server on this connection. */
   startsReplay (serverId: string): boolean
   /** A frame of a negotiated feature (`server.config`, `server.removed`); dropped otherwise. */
@@ -230,6 +232,7 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     startsReplay: serverId => !replayed.has(serverId) && replayed.add(serverId) !== undefined,
     isReady: () => state === 'ready',
     owns: serverId => own.has(serverId),
+    disown: serverId => { own.delete(serverId) },
     sendCommand: msg => { if (state === 'ready') send(msg) },
     sendFeature: (feature, msg) => {
       if (state !== 'ready' || !negotiated.has(feature)) return

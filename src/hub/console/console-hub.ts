@@ -61,7 +61,26 @@ export interface ConsoleHub {
   remoteConsole (serverId: string, lines: readonly string[], replay: boolean): void
   /** A stats frame forwarded by the hub holding the agent (already coalesced there). */
   remoteStats (serverId: string, frame: string): void
+  /** The server was deleted: its ring, stats and watchers go (memory is bounded by live servers). */
+  forget (serverId: string): void
+  /** The servers this hub holds anything of (a ring, stats, watchers). */
+  known (): string[]
+  /** What this hub holds (metrics, and tests that memory is released). */
+  counts (): ConsoleCounts
   stop (): void
+}
+
+export interface ConsoleCounts {
+  /** Servers with a ring of lines. */
+  rings: number
+  /** Servers with a latest stats sample. */
+  stats: number
+  /** Servers whose console or stats some panel on this hub watches. */
+  watched: number
+  /** Panels watching anything. */
+  panels: number
+  /** Console lines not sent to a panel over its buffer bound, since the hub started. */
+  droppedLines: number
 }
 
 export const RING_LINES = 200
@@ -82,6 +101,7 @@ export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
   const statsWatchers = new Map<string, Set<StreamTarget>>()
   const watching = new Map<StreamTarget, Watching>()
   let stopped = false
+  let droppedLines = 0
 
   const watchOf = (t: StreamTarget): Watching => {
     let w = watching.get(t)
@@ -101,6 +121,11 @@ export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
       index.delete(id)
       relay?.interest(id, index === consoleWatchers ? 'console' : 'stats', false, false)
     }
+  }
+
+  const stopAwaiting = (id: string, t: StreamTarget) => {
+    const set = awaitingReplay.get(id)
+    if (set !== undefined && set.delete(t) && set.size === 0) awaitingReplay.delete(id)
   }
 
   function append (serverId: string, lines: readonly string[]): void {
@@ -125,7 +150,10 @@ export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
     const missed = w.dropped.get(serverId) ?? 0
     const frame = JSON.stringify({ type: 'console', serverId, lines, ...(replay ? { replay: true } : {}), ...(missed > 0 ? { dropped: missed } : {}) })
     if (t.sendEphemeral(`console:${serverId}`, frame)) w.dropped.delete(serverId)
-    else w.dropped.set(serverId, missed + lines.length)
+    else {
+      w.dropped.set(serverId, missed + lines.length)
+      droppedLines += lines.length
+    }
   }
 
   function flushStats (): void {
@@ -200,7 +228,7 @@ export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
       const w = watching.get(t)
       if (w === undefined) return
       for (const id of serverIds) {
-        if (what.console === true && w.console.delete(id)) { remove(consoleWatchers, id, t); w.dropped.delete(id) }
+        if (what.console === true && w.console.delete(id)) { remove(consoleWatchers, id, t); w.dropped.delete(id); stopAwaiting(id, t) }
         if (what.stats === true && w.stats.delete(id)) remove(statsWatchers, id, t)
       }
     },
@@ -208,11 +236,37 @@ export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
     detach (t) {
       const w = watching.get(t)
       if (w === undefined) return
-      for (const id of w.console) { remove(consoleWatchers, id, t); awaitingReplay.get(id)?.delete(t) }
+      for (const id of w.console) { remove(consoleWatchers, id, t); stopAwaiting(id, t) }
       for (const id of w.stats) remove(statsWatchers, id, t)
       watching.delete(t)
     },
     lines: serverId => [...(rings.get(serverId)?.lines ?? [])],
+    forget (serverId) {
+      rings.delete(serverId)
+      latestStats.delete(serverId)
+      dirtyStats.delete(serverId)
+      awaitingReplay.delete(serverId)
+      for (const t of consoleWatchers.get(serverId) ?? []) {
+        const w = watching.get(t)
+        w?.console.delete(serverId)
+        w?.dropped.delete(serverId)
+        remove(consoleWatchers, serverId, t)
+      }
+      for (const t of statsWatchers.get(serverId) ?? []) {
+        watching.get(t)?.stats.delete(serverId)
+        remove(statsWatchers, serverId, t)
+      }
+      // A panel left watching nothing holds no entry (it may subscribe again: watchOf recreates it).
+      for (const [t, w] of watching) if (w.console.size === 0 && w.stats.size === 0 && w.dropped.size === 0) watching.delete(t)
+    },
+    known: () => [...new Set([...rings.keys(), ...latestStats.keys(), ...consoleWatchers.keys(), ...statsWatchers.keys()])],
+    counts: () => ({
+      rings: rings.size,
+      stats: latestStats.size,
+      watched: new Set([...consoleWatchers.keys(), ...statsWatchers.keys()]).size,
+      panels: watching.size,
+      droppedLines
+    }),
     latestStats: serverId => latestStats.get(serverId),
     stop () {
       stopped = true

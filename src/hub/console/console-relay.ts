@@ -49,6 +49,10 @@ export interface ConsoleRelay extends RelayHooks {
   onForward (payload: string | undefined): boolean
   /** After a listener redial: announce every local interest again. */
   renew (): void
+  /** The server was deleted: other hubs' interest in it and its queued stats go. */
+  forget (serverId: string): void
+  /** Servers some other hub has a lease on (tests: memory is released). */
+  readonly remoteServers: number
   /** The hubs with a live console lease on the server (tests, metrics). */
   interestedHubs (serverId: string): string[]
   stop (): void
@@ -56,7 +60,8 @@ export interface ConsoleRelay extends RelayHooks {
 }
 
 type Kind = 'console' | 'stats'
-interface Queue { items: string[], bytes: number, stats: Map<string, string> }
+/** `lines[i]`: how many console lines `items[i]` carries (counted as dropped if its NOTIFY fails). */
+interface Queue { items: string[], lines: number[], bytes: number, stats: Map<string, string> }
 
 const isId = isCanonicalUuid
 const ids = (v: unknown): string[] => Array.isArray(v) ? v.slice(0, MAX_IDS_PER_WATCH).filter(isId) : []
@@ -73,8 +78,11 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
   const fresh = new Set<string>()
   let stopped = false
 
-  const send = (channel: string, payload: string) => {
-    notify(channel, payload).catch(err => log.warn({ err, channel }, 'console relay NOTIFY failed; the data is dropped'))
+  const send = (channel: string, payload: string, lines = 0) => {
+    notify(channel, payload).catch(err => {
+      dropped += lines
+      log.warn({ err, channel }, 'console relay NOTIFY failed; the data is dropped')
+    })
   }
   const watch = (on: boolean, kind: Kind, serverIds: string[], replay: boolean) => {
     for (let i = 0; i < serverIds.length; i += MAX_IDS_PER_WATCH) {
@@ -95,7 +103,7 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
   }
   const queueOf = (hub: string): Queue => {
     let q = queues.get(hub)
-    if (q === undefined) queues.set(hub, q = { items: [], bytes: 0, stats: new Map() })
+    if (q === undefined) queues.set(hub, q = { items: [], lines: [], bytes: 0, stats: new Map() })
     return q
   }
   const enqueue = (hub: string, serverId: string, lines: readonly string[], replay: boolean) => {
@@ -106,7 +114,7 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
       if (batch.length === 0) return
       const item = JSON.stringify({ s: serverId, l: batch, ...(replay ? { r: 1 } : {}) })
       if (q.bytes + item.length > maxQueueBytes) dropped += batch.length
-      else { q.items.push(item); q.bytes += item.length }
+      else { q.items.push(item); q.lines.push(batch.length); q.bytes += item.length }
       batch = []
       size = 0
     }
@@ -122,20 +130,24 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
   const flush = (withStats: boolean) => {
     for (const [hub, q] of queues) {
       const items = q.items
-      if (withStats) for (const frame of q.stats.values()) items.push(JSON.stringify({ f: frame }))
+      const counts = q.lines
+      if (withStats) for (const frame of q.stats.values()) { items.push(JSON.stringify({ f: frame })); counts.push(0) }
       if (withStats) q.stats.clear()
       q.items = []
+      q.lines = []
       q.bytes = 0
       let parts: string[] = []
       let size = 0
-      for (const item of items) {
+      let lines = 0
+      items.forEach((item, i) => {
         const n = Buffer.byteLength(item)
-        if (n > PAYLOAD_BYTES) { dropped++; continue }
-        if (size + n + 1 > PAYLOAD_BYTES && parts.length > 0) { send(channelOf(hub), `[${parts.join(',')}]`); parts = []; size = 0 }
+        if (n > PAYLOAD_BYTES) { dropped += Math.max(1, counts[i] ?? 0); return }
+        if (size + n + 1 > PAYLOAD_BYTES && parts.length > 0) { send(channelOf(hub), `[${parts.join(',')}]`, lines); parts = []; size = 0; lines = 0 }
         parts.push(item)
         size += n + 1
-      }
-      if (parts.length > 0) send(channelOf(hub), `[${parts.join(',')}]`)
+        lines += counts[i] ?? 0
+      })
+      if (parts.length > 0) send(channelOf(hub), `[${parts.join(',')}]`, lines)
       if (q.stats.size === 0 && q.items.length === 0) queues.delete(hub)
     }
   }
@@ -161,6 +173,12 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
 
   const relay: ConsoleRelay = {
     get dropped () { return dropped },
+    get remoteServers () { return new Set([...remote.console.keys(), ...remote.stats.keys()]).size },
+    forget (serverId) {
+      remote.console.delete(serverId)
+      remote.stats.delete(serverId)
+      for (const q of queues.values()) q.stats.delete(serverId)
+    },
     attach (t) { target = t },
     interest (serverId, kind, on, replay) {
       if (on) {

@@ -7,7 +7,7 @@ import type { HubEvent } from '../../../src/hub/bus.ts'
 
 function fakeSession (nodeId: string) {
   const closes: Array<[number, string]> = []
-  const session: AgentSession = { nodeId, onFrame () {}, onPong () {}, onClosed () {}, isReady: () => true, owns: () => false, sendCommand () {}, hasFeature: () => false, startsReplay: () => false, sendFeature () {}, close: (code, reason) => { closes.push([code, reason]) } }
+  const session: AgentSession = { nodeId, onFrame () {}, onPong () {}, onClosed () {}, isReady: () => true, owns: () => false, disown () {}, sendCommand () {}, hasFeature: () => false, startsReplay: () => false, sendFeature () {}, close: (code, reason) => { closes.push([code, reason]) } }
   return { session, closes }
 }
 

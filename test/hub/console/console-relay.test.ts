@@ -67,4 +67,30 @@ t.test('bounded queue; untrusted payloads refused', async t => {
   t.throws(() => relay.onWatch('{nope'), 'not JSON (pg-listener catches and logs it)')
   t.notOk(relay.onForward('{"a":1}'), 'not a list')
   t.ok(relay.onForward(JSON.stringify([{ s: S1.toUpperCase(), l: ['x'] }, { s: S1, l: [1] }, null])), 'bad items are skipped')
+
+  relay.onWatch(JSON.stringify({ hub: HUB_B, on: true, kind: 'stats', ids: [S1] }))
+  t.equal(relay.remoteServers, 1)
+  relay.forget(S1)
+  t.equal(relay.remoteServers, 0, 'forget: the deleted server\'s leases go')
+})
+
+t.test('a failed NOTIFY counts its lines as dropped', async t => {
+  const clock = createFakeClock(1_000)
+  let fail = false
+  const relay = createConsoleRelay({
+    hubId: HUB_A,
+    holds: () => false,
+    notify: async () => { if (fail) throw new Error('database down') },
+    setTimer: clock.setTimer,
+    now: clock.now,
+    log: { warn () {} }
+  })
+  t.teardown(() => relay.stop())
+  relay.attach({ lines: () => [], latestStats: () => undefined, remoteConsole () {}, remoteStats () {} })
+  relay.onWatch(JSON.stringify({ hub: HUB_B, on: true, kind: 'console', ids: [S1] }))
+  fail = true
+  relay.lines(S1, ['a', 'b', 'c'])
+  clock.advance(10)
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(relay.dropped, 3)
 })
