@@ -38,6 +38,8 @@ export interface Manifest {
   keyId?: string
   /** Every file of the data folder copied (paths relative to PGDATA, '/' separated), backup_label and tablespace_map included. */
   files: ManifestFile[]
+  /** Every folder of the data folder (excluded ones included, empty), so a restore recreates empty ones. */
+  directories: string[]
   /** Names of the hub's secrets saved with the backup (secrets/<name>.seg). */
   secrets: string[]
   /** _prisma_migrations.migration_name at backup time (applied ones, sorted). */
