@@ -139,7 +139,7 @@ async function secretFile (file: string): Promise<string> {
   return secret
 }
 
-async function freePort (): Promise<number> {
+export async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = createServer()
     server.unref()
@@ -151,7 +151,8 @@ async function freePort (): Promise<number> {
   })
 }
 
-async function isRunning (pgdata: string): Promise<boolean> {
+/** Whether a live postmaster runs on `pgdata` (its postmaster.pid names a live process). */
+export async function isRunning (pgdata: string): Promise<boolean> {
   const pidFile = await readFile(path.join(pgdata, 'postmaster.pid'), 'utf8').catch(() => undefined)
   const pid = Number(pidFile?.split('\n')[0])
   if (!Number.isInteger(pid) || pid <= 0) return false

@@ -16,6 +16,7 @@ import actionsPlugin from './plugins/actions.ts'
 import consolePlugin from './plugins/console.ts'
 import agentGateway, { type IngestTuning } from './plugins/agent-gateway.ts'
 import authPlugin from './plugins/auth.ts'
+import backupsPlugin, { type BackupWiring } from './plugins/backups.ts'
 import databasePlugin from './plugins/database.ts'
 import errorHandler from './plugins/error-handler.ts'
 import eventsPlugin from './plugins/events.ts'
@@ -29,6 +30,7 @@ import webPlugin from './plugins/web.ts'
 import actionsRoutes from './routes/actions.ts'
 import altsRoutes from './routes/alts.ts'
 import authRoutes from './routes/auth.ts'
+import backupsRoutes from './routes/backups.ts'
 import healthRoutes from './routes/health.ts'
 import nodesRoutes from './routes/nodes.ts'
 import serversRoutes from './routes/servers.ts'
@@ -55,6 +57,8 @@ export interface HubOptions {
   bus?: Bus
   /** Status ingest batching, for benchmarks only (bench/ingest.ts measures a one-transaction-per-report baseline with it). */
   ingest?: IngestTuning
+  /** The embedded cluster this hub owns, its backup folder and WAL archiver (start-hub.ts); absent on an external DATABASE_URL. */
+  backup?: BackupWiring
 }
 
 /** HUB_TRUST_PROXY as Fastify takes it: a list of addresses or CIDRs, or false when empty. */
@@ -88,6 +92,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(eventsPlugin, { config, bus })
   await app.register(queuePlugin, { config })
   await app.register(retentionPlugin, { config, now })
+  await app.register(backupsPlugin, { config, now, backup: options.backup })
   await app.register(metricsPlugin, { token: config.metricsToken })
   await app.register(authPlugin, { now })
   await app.register(healthRoutes)
@@ -98,6 +103,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
     now
   })
   await app.register(usersRoutes)
+  await app.register(backupsRoutes)
   await app.register(nodesRoutes, { tokens })
   await app.register(serversRoutes)
   await app.register(altsRoutes)
