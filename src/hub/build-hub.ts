@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
+import type { HubBackup } from '../db/backup/hub-backup.ts'
 import type { Database } from '../db/database.ts'
 import { createPasswordChecker } from '../db/passwords.ts'
 import { createAgentTokens, loadOrCreateKeySet, type AgentTokens } from './agent-tokens.ts'
@@ -55,6 +56,8 @@ export interface HubOptions {
   bus?: Bus
   /** Status ingest batching, for benchmarks only (bench/ingest.ts measures a one-transaction-per-report baseline with it). */
   ingest?: IngestTuning
+  /** Backups of the embedded cluster (only in the hub that started it; src/db/backup/hub-backup.ts). */
+  backup?: HubBackup
 }
 
 /** HUB_TRUST_PROXY as Fastify takes it: a list of addresses or CIDRs, or false when empty. */
