@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
+import type { HubBackup } from '../db/backup/hub-backup.ts'
 import type { Database } from '../db/database.ts'
 import { createPasswordChecker } from '../db/passwords.ts'
 import { createAgentTokens, loadOrCreateKeySet, type AgentTokens } from './agent-tokens.ts'
@@ -16,7 +17,7 @@ import actionsPlugin from './plugins/actions.ts'
 import consolePlugin from './plugins/console.ts'
 import agentGateway, { type IngestTuning } from './plugins/agent-gateway.ts'
 import authPlugin from './plugins/auth.ts'
-import backupsPlugin, { type BackupWiring } from './plugins/backups.ts'
+import backupsPlugin from './plugins/backups.ts'
 import databasePlugin from './plugins/database.ts'
 import errorHandler from './plugins/error-handler.ts'
 import eventsPlugin from './plugins/events.ts'
@@ -57,8 +58,8 @@ export interface HubOptions {
   bus?: Bus
   /** Status ingest batching, for benchmarks only (bench/ingest.ts measures a one-transaction-per-report baseline with it). */
   ingest?: IngestTuning
-  /** The embedded cluster this hub owns, its backup folder and WAL archiver (start-hub.ts); absent on an external DATABASE_URL. */
-  backup?: BackupWiring
+  /** Backups of the embedded cluster (only in the hub that started it; src/db/backup/hub-backup.ts). */
+  backup?: HubBackup
 }
 
 /** HUB_TRUST_PROXY as Fastify takes it: a list of addresses or CIDRs, or false when empty. */

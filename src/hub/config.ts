@@ -5,6 +5,7 @@ import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import Value from 'typebox/value'
 import { parseRetention } from '../db/backup/retention.ts'
+import { parseKeyring } from '../db/backup/keys.ts'
 
 const Int = (def: number, min: number, max: number) => Type.Integer({ default: def, minimum: min, maximum: max })
 
@@ -94,7 +95,14 @@ export const ConfigSchema = Type.Object({
   panelMaxSocketsPerSession: Int(2_000, 1, 1_000_000),
   panelMaxSocketsPerAddress: Int(5_000, 1, 1_000_000),
   /** The URL people and agents are told to use (the panel, the agent line); the listen address when unset. */
-  publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' }))
+  publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' })),
+  /** Backups of the embedded cluster (src/db/backup/): where, the encryption keys, the copy elsewhere, WAL archiving. */
+  backupDir: Type.Optional(Type.String({ minLength: 1 })),
+  backupKey: Type.Optional(Type.String({ minLength: 1 })),
+  backupOldKeys: Type.Optional(Type.String({ minLength: 1 })),
+  backupCopyDir: Type.Optional(Type.String({ minLength: 1 })),
+  backupArchive: Type.Boolean({ default: true }),
+  backupArchiveTimeoutS: Int(60, 1, 86_400)
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -164,11 +172,17 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   agentMaxBufferedBytes: 'HUB_AGENT_MAX_BUFFERED_BYTES',
   panelMaxSocketsPerSession: 'HUB_PANEL_MAX_SOCKETS_PER_SESSION',
   panelMaxSocketsPerAddress: 'HUB_PANEL_MAX_SOCKETS_PER_ADDRESS',
-  publicUrl: 'HUB_PUBLIC_URL'
+  publicUrl: 'HUB_PUBLIC_URL',
+  backupDir: 'HUB_BACKUP_DIR',
+  backupKey: 'HUB_BACKUP_KEY',
+  backupOldKeys: 'HUB_BACKUP_OLD_KEYS',
+  backupCopyDir: 'HUB_BACKUP_COPY_DIR',
+  backupArchive: 'HUB_BACKUP_ARCHIVE',
+  backupArchiveTimeoutS: 'HUB_BACKUP_ARCHIVE_TIMEOUT_S'
 }
 
 /** Values that must never be echoed back in an error message. */
-const SECRET_KEYS = new Set<string>(['databaseUrl', 'adminPassword', 'metricsToken', 'agentKeys'])
+const SECRET_KEYS = new Set<string>(['databaseUrl', 'adminPassword', 'metricsToken', 'agentKeys', 'backupKey', 'backupOldKeys'])
 
 const validator = Compile(ConfigSchema)
 
@@ -209,6 +223,11 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     } catch (err) {
       problems.push(`HUB_BACKUP_RETENTION: ${(err as Error).message} (got ${JSON.stringify(config.backupRetention)})`)
     }
+  }
+  try {
+    parseKeyring(config.backupKey, config.backupOldKeys)
+  } catch (err) {
+    problems.push((err as Error).message)
   }
   if (problems.length === 0 && config.httpHeadersTimeoutMs > config.httpRequestTimeoutMs) {
     problems.push('HUB_HTTP_HEADERS_TIMEOUT_MS: must not exceed HUB_HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)')

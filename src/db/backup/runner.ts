@@ -1,8 +1,6 @@
 // One backup cycle, shared by the hub's scheduled job and API (src/hub/plugins/backups.ts) and by
 // `npm run db:backup`: take a base backup, record it in `backups`, prune what the retention
 // policy no longer keeps (base backups, then the WAL no kept backup needs), verify it by restore.
-import { access } from 'node:fs/promises'
-import path from 'node:path'
 import type pg from 'pg'
 import type { Backup, BackupRepository } from '../backups.ts'
 import { takeBaseBackup } from './base-backup.ts'
@@ -16,26 +14,15 @@ export interface RunnerOptions {
   store: BackupStore
   superuser: () => Promise<pg.Client>
   pgdata: string
-  /** HUB_DATA_DIR: the secrets saved with each backup, and where verification restores. */
+  /** HUB_DATA_DIR: where verification restores (a temporary folder). */
   dataDir: string
-  /** The agent key set lives in HUB_DATA_DIR/agent-keys.json unless HUB_AGENT_KEYS is set. */
-  agentKeysInEnv: boolean
+  /** The hub's secrets saved with each backup (hub-backup.ts hubSecrets). */
+  secrets: Array<{ name: string, file: string }>
   policy: RetentionPolicy
   /** Moves what PostgreSQL archived into the store now (the hub's archiver); absent in the CLI. */
   flushWal?: () => Promise<void>
   log: BackupLogger
   now: () => Date
-}
-
-/** The hub's secrets, by the name they are saved under (base/<id>/secrets/<name>.seg). */
-export async function hubSecrets (dataDir: string, agentKeysInEnv: boolean): Promise<Array<{ name: string, file: string }>> {
-  const names = ['postgres-password', 'hub-role-password', ...(agentKeysInEnv ? [] : ['agent-keys.json'])]
-  const found: Array<{ name: string, file: string }> = []
-  for (const name of names) {
-    const file = path.join(dataDir, name)
-    if (await access(file).then(() => true, () => false)) found.push({ name, file })
-  }
-  return found
 }
 
 export function createBackupRunner (opts: RunnerOptions) {
@@ -57,7 +44,7 @@ export function createBackupRunner (opts: RunnerOptions) {
     const row = await repo.start(now())
     started?.(row)
     try {
-      const manifest = await takeBaseBackup({ superuser: opts.superuser, pgdata: opts.pgdata, store, secrets: await hubSecrets(opts.dataDir, opts.agentKeysInEnv), log })
+      const manifest = await takeBaseBackup({ superuser: opts.superuser, pgdata: opts.pgdata, store, secrets: opts.secrets, log })
       const sizeBytes = manifest.files.reduce((sum, f) => sum + f.size, 0)
       log.info({ backupId: row.id, storeId: manifest.id, sizeBytes, stopLsn: manifest.stopLsn }, 'base backup taken')
       return await repo.succeeded(row.id, {

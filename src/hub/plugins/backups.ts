@@ -7,23 +7,15 @@
 //
 // One cycle and one verification at a time per hub: a second request gets 409 naming the running one.
 import fp from 'fastify-plugin'
-import type { BackupStore } from '../../db/backup/store.ts'
-import type { ArchiveStatus, WalArchiver } from '../../db/backup/archiver.ts'
+import type { ArchiveStatus } from '../../db/backup/archiver.ts'
+import type { HubBackup } from '../../db/backup/hub-backup.ts'
 import { parseRetention } from '../../db/backup/retention.ts'
 import { createBackupRunner } from '../../db/backup/runner.ts'
 import { createBackupRepository, type Backup, type BackupRepository } from '../../db/backups.ts'
-import type { EmbeddedPostgres } from '../../db/embedded-postgres.ts'
 import type { Config } from '../config.ts'
 import { ConflictError, NotFoundError } from '../errors.ts'
 
 export const BACKUP_QUEUE = 'hub-backup'
-
-/** What start-hub.ts hands the hub that owns the embedded cluster. */
-export interface BackupWiring {
-  embedded: EmbeddedPostgres
-  store: BackupStore
-  archiver: WalArchiver
-}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -59,7 +51,7 @@ export interface Backups {
 export const EXTERNAL_REASON = 'this hub uses an external PostgreSQL (DATABASE_URL): it does not own that cluster and cannot copy its files. ' +
   'Back it up with the database\'s own tools (pgBackRest, WAL-G, managed backups) and keep the agent key set: see docs/operations.md#external-postgresql'
 
-export default fp<{ config: Config, now: () => Date, backup?: BackupWiring }>(async (app, { config, now, backup }) => {
+export default fp<{ config: Config, now: () => Date, backup?: HubBackup }>(async (app, { config, now, backup }) => {
   const repo = createBackupRepository(app.db.prisma)
   let cycle: { id?: string, done: Promise<unknown> } | undefined
   let verifying: { id: string, done: Promise<unknown> } | undefined
@@ -74,9 +66,9 @@ export default fp<{ config: Config, now: () => Date, backup?: BackupWiring }>(as
       superuser: async () => await backup.embedded.superuser(),
       pgdata: backup.embedded.pgdata,
       dataDir: config.dataDir,
-      agentKeysInEnv: config.agentKeys !== undefined,
+      secrets: backup.secrets,
       policy: parseRetention(config.backupRetention),
-      flushWal: async () => await backup.archiver.flush(),
+      flushWal: async () => await backup.archiver?.flush(),
       log: app.log,
       now
     })
@@ -102,7 +94,6 @@ export default fp<{ config: Config, now: () => Date, backup?: BackupWiring }>(as
   if (runner !== undefined && backup !== undefined) {
     const abandoned = await repo.abandonRunning(now())
     if (abandoned > 0) app.log.warn({ abandoned }, 'backups left RUNNING by an earlier run of this hub marked FAILED')
-    if (backup.store.keys.current === undefined) app.log.warn('no HUB_BACKUP_KEY: backups are not encrypted, and the hub\'s secrets are left out of the copy elsewhere')
     const boss = app.queue.boss
     // A cycle (backup, retention, verification) may take long on a big database; never retried:
     // the next occurrence takes a new one.
@@ -138,13 +129,14 @@ export default fp<{ config: Config, now: () => Date, backup?: BackupWiring }>(as
     },
     status () {
       if (backup === undefined) return { available: false, reason: EXTERNAL_REASON }
-      return { available: true, running: cycle?.id, verifying: verifying?.id, encrypted: backup.store.keys.current !== undefined, archive: backup.archiver.status() }
+      return { available: true, running: cycle?.id, verifying: verifying?.id, encrypted: backup.store.keys.current !== undefined, archive: backup.archiver?.status() }
     },
     warnings () {
       if (backup === undefined) return []
       const warnings: string[] = []
-      const archive = backup.archiver.status()
-      if (archive.failing) warnings.push(`WAL archiving is failing (${archive.spooled} segments waiting, lag ${Math.round(archive.lagSeconds)} s${archive.lastError === undefined ? '' : `: ${archive.lastError}`}): pg_wal grows until the disk is full, and point-in-time recovery stops at the last archived segment`)
+      const archive = backup.archiver?.status()
+      if (backup.archiver === undefined) warnings.push('WAL archiving is off (HUB_BACKUP_ARCHIVE=false): a restore can only go back to a base backup, and verification cannot replay a backup taken meanwhile')
+      if (archive?.failing === true) warnings.push(`WAL archiving is failing (${archive.spooled} segments waiting, lag ${Math.round(archive.lagSeconds)} s${archive.lastError === undefined ? '' : `: ${archive.lastError}`}): pg_wal grows until the disk is full, and point-in-time recovery stops at the last archived segment`)
       if (backup.store.keys.current === undefined) warnings.push('no HUB_BACKUP_KEY: backups are not encrypted at rest, and the hub\'s secrets are left out of the copy kept elsewhere')
       return warnings
     },
