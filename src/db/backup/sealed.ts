@@ -150,8 +150,9 @@ function reader (fh: FileHandle, start: number, hash: Hash) {
 /**
  * Opens a sealed file for reading: the header and key are checked now (rejecting with a
  * BackupFileError), every chunk as it streams (the stream errors with a BackupFileError).
+ * With `gzipped`, a compressed file is not decompressed: the stream is then a gzip file.
  */
-export async function openFile (src: string, keys: Keyring): Promise<Readable> {
+export async function openFile (src: string, keys: Keyring, opts: { gzipped?: boolean } = {}): Promise<Readable> {
   const fh = await open(src, 'r').catch((err: NodeJS.ErrnoException) => {
     throw new BackupFileError(src, `cannot open (${err.code ?? String(err)})`, { cause: err })
   })
@@ -207,7 +208,7 @@ export async function openFile (src: string, keys: Keyring): Promise<Readable> {
       }
     }
     const raw = Readable.from(chunks(), { objectMode: false })
-    if ((flags & FLAG_GZIP) === 0) return raw
+    if ((flags & FLAG_GZIP) === 0 || opts.gzipped === true) return raw
     const unzipped = createGunzip()
     raw.on('error', err => unzipped.destroy(err))
     raw.pipe(unzipped)
@@ -224,5 +225,18 @@ export async function openFile (src: string, keys: Keyring): Promise<Readable> {
   } catch (err) {
     await fh.close().catch(() => {})
     throw err
+  }
+}
+
+/** Whether a sealed file's payload is gzip-compressed (from its header). */
+export async function isCompressed (src: string): Promise<boolean> {
+  const fh = await open(src, 'r')
+  try {
+    const header = Buffer.alloc(HEADER_BYTES)
+    await fh.read(header, 0, HEADER_BYTES, 0)
+    if (!header.subarray(0, 6).equals(MAGIC)) throw new BackupFileError(src, 'not a sealed backup file (bad header)')
+    return (header.readUInt8(6) & FLAG_GZIP) !== 0
+  } finally {
+    await fh.close()
   }
 }

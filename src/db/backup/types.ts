@@ -42,6 +42,12 @@ export interface Manifest {
   directories: string[]
   /** Names of the hub's secrets saved with the backup (secrets/<name>.seg). */
   secrets: string[]
+  /**
+   * Settings a replay must not go below (PostgreSQL refuses to recover with a lower
+   * max_connections etc. than the primary had); the embedded cluster sets some on its command
+   * line, so a restore writes these into the restored postgresql.conf.
+   */
+  settings?: Record<string, string>
   /** _prisma_migrations.migration_name at backup time (applied ones, sorted). */
   migrations: string[]
 }
