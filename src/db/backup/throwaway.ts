@@ -1,7 +1,9 @@
 // A throwaway PostgreSQL on a restored data folder: started as the embedded cluster is (same
 // binaries, same OS user when root, same minimal environment, TCP on 127.0.0.1 only, no unix
-// socket, archiving off so it never writes into a live hub's spool), run until its recovery has
-// ended, then stopped. Verification (verify.ts) and `npm run db:restore` use it.
+// socket), with archiving off so it never writes into a live hub's spool, and max_connections and
+// the like left as the restore wrote them (a hot standby refuses settings lower than the
+// primary's). Run until its recovery has ended, then stopped. Verification (verify.ts) and
+// `npm run db:restore` use it.
 import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
@@ -29,7 +31,7 @@ export async function startThrowaway (opts: { pgdata: string, password: string, 
   const port = await freePort()
   const logFile = path.join(opts.pgdata, 'throwaway.log')
   const logTail = async (lines = 15) => (await readFile(logFile, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-lines).join('\n')
-  const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c archive_mode=off -c max_connections=20`
+  const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c archive_mode=off`
   try {
     // -w returns once connections are accepted: during recovery that is when it became consistent.
     await exec(['start', '-D', opts.pgdata, '-w', '-t', String(opts.startTimeoutS ?? 600), '-l', logFile, '-o', options])

@@ -10,7 +10,7 @@
 //   `*.before-restore-<time>`; the agent key set in place is kept.
 // - `--revoke-sessions`: ends every panel session after the restore (sessions revoked after the
 //   restore point come back with it).
-import { access, chmod, chown, mkdir, readdir, rename, writeFile } from 'node:fs/promises'
+import { access, chmod, chown, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { restoreDataDir, type RestoreTarget } from '../backup/restore.ts'
@@ -56,12 +56,12 @@ try {
   // The `postgres` user must be able to enter the folder above its cluster.
   await mkdir(dataDir, { recursive: true, mode: 0o755 })
   if (inPlace) {
-    for (const name of ['postgres', 'postgres-password', 'hub-role-password']) {
+    for (const name of ['postgres', 'postgres-wal', 'postgres-password', 'hub-role-password']) {
       const file = path.join(dataDir, name)
       if (await exists(file)) await rename(file, `${file}.before-restore-${stamp}`)
     }
   }
-  const { manifest, recovery } = await restoreDataDir({ store, target, to, owner })
+  const { manifest, recovery, walDir } = await restoreDataDir({ store, target, to, owner })
   // The passwords must be those of the restored cluster's roles; the agent key set in place stays.
   for (const name of manifest.secrets) {
     const file = path.join(dataDir, name)
@@ -89,6 +89,8 @@ try {
   } finally {
     await cluster.stop()
   }
+  // Promoted: the staged WAL is no longer read.
+  await rm(walDir, { recursive: true, force: true })
   const lines = [
     `restored base backup ${manifest.id} (finished ${manifest.finishedAt}, stop LSN ${manifest.stopLsn}) into ${target}`,
     `recovered to: ${recovery}; newest event in the restored log: ${summary.newestEvent ?? 'none'}`,
