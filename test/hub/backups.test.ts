@@ -5,10 +5,11 @@
 // say so; `npm run db:restore` builds a new data folder (and refuses --in-place while the hub
 // runs), and --revoke-sessions ends every session.
 import { execFile } from 'node:child_process'
-import { chmod, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises'
+import { chmod, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import pg from 'pg'
 import t from 'tap'
 import { startThrowaway } from '../../src/db/backup/throwaway.ts'
 import { loadConfig } from '../../src/hub/config.ts'
@@ -18,6 +19,8 @@ import type { TestHub } from '../helpers/hub.ts'
 import { addNode } from '../helpers/raw-agent.ts'
 import { agent } from './panel/fixtures.ts'
 
+// Three backups with verifications, a restore and a failure: minutes under a shared machine's load.
+t.setTimeout(480_000)
 const run = promisify(execFile)
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const ADMIN_PASSWORD = 'admin-password-for-backups'
@@ -73,10 +76,10 @@ t.test('a backup taken while agents report statuses verifies by restore', async 
   const ag = await agent(hub, node)
   t.teardown(() => ag.close())
   let reports = 0
-  let ingest = true
+  const ingest = { on: true }
   const load = (async () => {
     const statuses = ['STARTING', 'RUNNING', 'STOPPING', 'STOPPED']
-    while (ingest) {
+    while (ingest.on) {
       await Promise.all(node.servers.map(async s => { await ag.status(s, statuses[reports % 4] as string) }))
       reports++
     }
@@ -88,7 +91,7 @@ t.test('a backup taken while agents report statuses verifies by restore', async 
   t.equal(again.status, 409, 'one backup at a time')
   t.match(again.body.error.message, /is running/)
   const row = await settled(started.body.id)
-  ingest = false
+  ingest.on = false
   await load
   t.ok(reports > 0, `${reports} rounds of status reports ran during the backup`)
   t.match(row, { status: 'SUCCEEDED', verifyOk: true, verifyDetail: /migrations match, read \d+ rows/ })
@@ -159,7 +162,6 @@ t.test('db:restore builds a new data folder, refuses --in-place while the hub ru
   t.match(res.stdout, /revoked [1-9]\d* sessions/)
   t.match(res.stdout, new RegExp(`HUB_DATA_DIR=${target} npm start`))
   t.same((await readdir(target)).filter(n => !n.startsWith('postgres')).sort(), ['agent-keys.json', 'hub-role-password'].sort(), 'the secrets saved with the backup are there')
-  const { readFile } = await import('node:fs/promises')
   const cluster = await startThrowaway({ pgdata: path.join(target, 'postgres'), password: await readFile(path.join(target, 'postgres-password'), 'utf8') })
   t.teardown(() => cluster.stop())
   await cluster.promoted(60_000)
@@ -167,4 +169,27 @@ t.test('db:restore builds a new data folder, refuses --in-place while the hub ru
   t.teardown(() => client.end())
   const { rows } = await client.query('SELECT count(*)::int AS live FROM sessions WHERE revoked_at IS NULL')
   t.equal(rows[0].live, 0, 'no session is left active')
+})
+
+t.test('archiving failures are reported in /metrics and /readyz (still ready), and clear when it works again', async t => {
+  const data = path.join(dir, 'data')
+  const port = Number((await readFile(path.join(data, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[3])
+  const su = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: await readFile(path.join(data, 'postgres-password'), 'utf8'), database: 'hub' })
+  await su.connect()
+  t.teardown(() => su.end())
+  // The hub cannot seal segments into wal/ any more: a file stands where the folder was.
+  const wal = path.join(data, 'backups', 'wal')
+  await rename(wal, `${wal}.away`)
+  await writeFile(wal, 'not a folder')
+  await su.query("SELECT pg_logical_emit_message(false, 'test', 'x'); SELECT pg_switch_wal()")
+  await waitFor('archive failing in /metrics', async () => (await scrape()).get('hub_backup_archive_failing') === 1, 30_000, 200)
+  const ready = await request('GET', '/readyz')
+  t.equal(ready.status, 200)
+  t.match(ready.body.warnings, [/WAL archiving is failing .*pg_wal grows until the disk is full/, /no HUB_BACKUP_KEY/])
+  t.match((await request('GET', '/api/backups', { token })).body.status.archive, { failing: true, lastError: /\S/ })
+
+  await rm(wal)
+  await rename(`${wal}.away`, wal)
+  await waitFor('archiving recovered', async () => (await scrape()).get('hub_backup_archive_failing') === 0, 30_000, 200)
+  t.notMatch((await request('GET', '/readyz')).body.warnings, [/WAL archiving is failing/])
 })
