@@ -93,11 +93,11 @@ t.test('base backup, then restore to a time, to the backup, and to the latest', 
 
   const password = await readFile(passwordFile, 'utf8')
   const owner = await runAs()
-  const toTime = await restoreDataDir({ store, target: path.join(dir, 'at-t'), to: { kind: 'time', at }, owner })
+  const toTime = await restoreDataDir({ store, target: path.join(dir, 'at t'), to: { kind: 'time', at }, owner })
   t.equal(toTime.manifest.id, manifest.id)
   t.match(toTime.recovery, /up to .* then promoted/)
-  t.ok((await stat(path.join(dir, 'at-t', 'recovery.signal'))).isFile())
-  t.same(await itemsIn(path.join(dir, 'at-t'), password), ['A', 'A2'], 'to T: A present, B absent')
+  t.ok((await stat(path.join(dir, 'at t', 'recovery.signal'))).isFile())
+  t.same(await itemsIn(path.join(dir, 'at t'), password), ['A', 'A2'], 'to T: A present, B absent')
 
   await restoreDataDir({ store, target: path.join(dir, 'at-backup'), to: { kind: 'immediate', id: manifest.id }, owner })
   t.same(await itemsIn(path.join(dir, 'at-backup'), password), ['A'], 'to the backup: as it was then')
