@@ -55,16 +55,19 @@ export interface WalArchiverOptions {
   concurrency?: number
 }
 
-/** Characters a spool path may hold: it goes into a shell command unquoted, and into pg_ctl's -o inside single quotes. */
-const SAFE_PATH = /^\/[A-Za-z0-9._/@+,:-]+$/
+/**
+ * A path that can go into a shell command in double quotes, inside a setting pg_ctl's -o passes
+ * in single quotes (and into postgresql.conf in single quotes), with no `%` for PostgreSQL to expand.
+ */
+export const SHELL_SAFE_PATH = /^\/[^'"$`\\%\n\r]+$/
 
 /** Extra `-c` settings for the postgres start: wal_level, archive_mode, archive_command, archive_timeout. */
 export function archiveSettings (spool: string, archiveTimeoutS: number): string[] {
   const dir = path.resolve(spool)
-  if (!SAFE_PATH.test(dir)) throw new Error(`the WAL spool path ${JSON.stringify(dir)} may only hold letters, digits and . _ / @ + , : - (it goes into archive_command); choose another HUB_DATA_DIR`)
+  if (!SHELL_SAFE_PATH.test(dir)) throw new Error(`the WAL spool path ${JSON.stringify(dir)} may not hold quotes, $, \`, \\ or % (it goes into archive_command); choose another HUB_DATA_DIR`)
   if (!Number.isInteger(archiveTimeoutS) || archiveTimeoutS < 1) throw new Error('archive_timeout must be a positive number of seconds')
-  const f = `${dir}/%f`
-  const tmp = `${dir}/.%f.tmp`
+  const f = `"${dir}/%f"`
+  const tmp = `"${dir}/.%f.tmp"`
   const command = `if test -f ${f}; then cmp -s %p ${f}; else cp %p ${tmp} && sync ${tmp} && mv ${tmp} ${f}; fi`
   return ['wal_level=replica', 'archive_mode=on', `archive_timeout=${archiveTimeoutS}`, `archive_command=${command}`]
 }

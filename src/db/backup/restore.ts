@@ -12,6 +12,7 @@ import { appendFile, chmod, chown, mkdir, readdir, writeFile } from 'node:fs/pro
 import path from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { SHELL_SAFE_PATH } from './archiver.ts'
 import { BackupFileError, isCompressed, openFile } from './sealed.ts'
 import { walPath, type BackupStore } from './store.ts'
 import type { Manifest } from './types.ts'
@@ -29,8 +30,6 @@ export interface RestoreResult {
   /** The staged WAL (decrypted, compressed): remove it once the restored cluster has promoted. */
   walDir: string
 }
-
-const SAFE_PATH = /^\/[A-Za-z0-9._/@+,:-]+$/
 
 async function chooseBase (store: BackupStore, to: RestoreTarget): Promise<Manifest> {
   if (to.kind === 'backup' || to.kind === 'immediate') return await store.readManifest(to.id)
@@ -114,7 +113,7 @@ async function assertEmpty (dir: string): Promise<void> {
 }
 
 function recoverySettings (to: RestoreTarget, walDir: string): { lines: string[], recovery: (m: Manifest) => string } {
-  const restoreCommand = `if test -f ${walDir}/%f.gz; then gunzip -c ${walDir}/%f.gz > %p; else cp ${walDir}/%f %p; fi`
+  const restoreCommand = `if test -f "${walDir}/%f.gz"; then gunzip -c "${walDir}/%f.gz" > %p; else cp "${walDir}/%f" %p; fi`
   const lines = [`restore_command = '${restoreCommand}'`, "recovery_target_timeline = 'latest'"]
   switch (to.kind) {
     case 'latest':
@@ -140,7 +139,7 @@ export async function restoreDataDir (opts: {
   const { store, to, owner } = opts
   const target = path.resolve(opts.target)
   const walDir = `${target}-wal`
-  if (!SAFE_PATH.test(walDir)) throw new Error(`the restore target ${JSON.stringify(target)} may only hold letters, digits and . _ / @ + , : - (it goes into restore_command)`)
+  if (!SHELL_SAFE_PATH.test(walDir)) throw new Error(`the restore target ${JSON.stringify(target)} may not hold quotes, $, \`, \\ or % (it goes into restore_command)`)
   const manifest = await chooseBase(store, to)
   await assertEmpty(target)
   await assertEmpty(walDir)

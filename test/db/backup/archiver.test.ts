@@ -17,10 +17,10 @@ const log = { info () {}, warn () {}, error () {} }
 t.test('archiveSettings', async t => {
   const settings = archiveSettings('/var/lib/hub/wal-spool', 60)
   t.same(settings.slice(0, 3), ['wal_level=replica', 'archive_mode=on', 'archive_timeout=60'])
-  t.match(settings[3], /^archive_command=if test -f \/var\/lib\/hub\/wal-spool\/%f; then cmp -s %p/)
+  t.match(settings[3], /^archive_command=if test -f "\/var\/lib\/hub\/wal-spool\/%f"; then cmp -s %p/)
   t.notOk(settings.some(s => s.includes("'")), 'no single quote (pg_ctl -o quoting)')
-  t.throws(() => archiveSettings("/tmp/it's", 60), /may only hold/)
-  t.throws(() => archiveSettings('/tmp/a b', 60), /may only hold/)
+  for (const bad of ["/tmp/it's", '/tmp/a"b', '/tmp/$HOME', '/tmp/`x`', '/tmp/a\\b', '/tmp/50%']) t.throws(() => archiveSettings(bad, 60), /may not hold/, bad)
+  t.doesNotThrow(() => archiveSettings('/tmp/a b', 60), 'spaces are fine (double-quoted)')
   t.throws(() => archiveSettings('/tmp/x', 0), /archive_timeout/)
 })
 
@@ -28,7 +28,8 @@ t.test('segments are archived through the spool into wal/, and failures are repo
   const dir = await mkdtemp(path.join(tmpdir(), 'hub-archiver-'))
   await chmod(dir, 0o755)
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const spool = path.join(dir, 'wal-spool')
+  // A space in the path: archive_command quotes it.
+  const spool = path.join(dir, 'wal spool')
   const cluster = await startEmbeddedPostgres({ dataDir: dir, archive: { spool, timeoutS: 60 } })
   t.teardown(() => cluster.stop())
   const db = await cluster.superuser('postgres')

@@ -4,13 +4,13 @@
 // manifest is named.
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmod, copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { chmod, copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import t from 'tap'
-import { walArchiver } from '../../../src/db/backup/archiver.ts'
+import { archiveSettings, walArchiver } from '../../../src/db/backup/archiver.ts'
 import { takeBaseBackup } from '../../../src/db/backup/base-backup.ts'
 import { NO_KEYS, parseKeyring } from '../../../src/db/backup/keys.ts'
 import { restoreDataDir, restoreSecrets } from '../../../src/db/backup/restore.ts'
@@ -22,12 +22,12 @@ const run = promisify(execFile)
 const log = { info () {}, warn () {}, error () {} }
 
 /** Starts a throwaway postgres on a restored folder, waits for it to promote, returns the rows of `items` and stops it. */
-async function itemsIn (dataDir: string, password: string): Promise<string[]> {
+async function itemsIn (dataDir: string, password: string, opts: { settings?: string[], then?: (client: pg.Client) => Promise<void> } = {}): Promise<string[]> {
   const bin = await binaries()
   const owner = await runAs()
   const port = 20_000 + Math.floor(Math.random() * 20_000)
   const pgctl = async (args: string[]) => await run(bin.pg_ctl, args, { ...owner, env: postgresEnvironment() })
-  await pgctl(['start', '-D', dataDir, '-w', '-t', '60', '-l', path.join(dataDir, 'server.log'), '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`]).catch(async (err: Error) => {
+  await pgctl(['start', '-D', dataDir, '-w', '-t', '60', '-l', path.join(dataDir, 'server.log'), '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''${(opts.settings ?? []).map(s => ` -c '${s}'`).join('')}`]).catch(async (err: Error) => {
     throw new Error(`${err.message}\n${await readFile(path.join(dataDir, 'server.log'), 'utf8').catch(() => '')}`)
   })
   try {
@@ -35,7 +35,9 @@ async function itemsIn (dataDir: string, password: string): Promise<string[]> {
     await client.connect()
     try {
       await waitFor('promotion', async () => !(await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r, 60_000, 100)
-      return (await client.query<{ v: string }>('SELECT v FROM items ORDER BY v')).rows.map(r => r.v)
+      const items = (await client.query<{ v: string }>('SELECT v FROM items ORDER BY v')).rows.map(r => r.v)
+      await opts.then?.(client)
+      return items
     } finally {
       await client.end()
     }
@@ -93,17 +95,32 @@ t.test('base backup, then restore to a time, to the backup, and to the latest', 
 
   const password = await readFile(passwordFile, 'utf8')
   const owner = await runAs()
-  const toTime = await restoreDataDir({ store, target: path.join(dir, 'at-t'), to: { kind: 'time', at }, owner })
+  const toTime = await restoreDataDir({ store, target: path.join(dir, 'at t'), to: { kind: 'time', at }, owner })
   t.equal(toTime.manifest.id, manifest.id)
   t.match(toTime.recovery, /up to .* then promoted/)
-  t.ok((await stat(path.join(dir, 'at-t', 'recovery.signal'))).isFile())
-  t.same(await itemsIn(path.join(dir, 'at-t'), password), ['A', 'A2'], 'to T: A present, B absent')
+  t.ok((await stat(path.join(dir, 'at t', 'recovery.signal'))).isFile())
+  t.same(await itemsIn(path.join(dir, 'at t'), password), ['A', 'A2'], 'to T: A present, B absent')
 
   await restoreDataDir({ store, target: path.join(dir, 'at-backup'), to: { kind: 'immediate', id: manifest.id }, owner })
   t.same(await itemsIn(path.join(dir, 'at-backup'), password), ['A'], 'to the backup: as it was then')
 
+  // The restored cluster promotes to timeline 2 and archives into the same store (as a hub
+  // started on it would): a later restore from the same base backup follows the history file.
   await restoreDataDir({ store, target: path.join(dir, 'latest'), to: { kind: 'latest' }, owner })
-  t.same(await itemsIn(path.join(dir, 'latest'), password), ['A', 'A2', 'B'], 'latest: every archived write')
+  const written = await itemsIn(path.join(dir, 'latest'), password, {
+    settings: archiveSettings(spool, 60),
+    async then (client) {
+      await client.query("INSERT INTO items VALUES ('C')")
+      const { rows } = await client.query<{ name: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS name')
+      await client.query('SELECT pg_switch_wal()')
+      const name = rows[0]?.name as string
+      t.match(name, /^00000002/, 'the restored cluster is on timeline 2')
+      await waitFor('timeline 2 archived', async () => (await store.listWal()).includes(name) && (await store.listWal()).includes('00000002.history'), 20_000, 100)
+    }
+  })
+  t.same(written, ['A', 'A2', 'B'], 'latest: every archived write')
+  await restoreDataDir({ store, target: path.join(dir, 'latest2'), to: { kind: 'latest' }, owner })
+  t.same(await itemsIn(path.join(dir, 'latest2'), password), ['A', 'A2', 'B', 'C'], 'latest again: timeline 2 followed, C present')
 
   const secretsDir = path.join(dir, 'secrets')
   t.same(await restoreSecrets(store, manifest, secretsDir), ['postgres-password'])
@@ -115,6 +132,7 @@ t.test('base backup, then restore to a time, to the backup, and to the latest', 
   await t.rejects(restoreDataDir({ store: keyless, target: path.join(dir, 'nokey2'), to: { kind: 'backup', id: manifest.id } }), { name: 'BackupFileError' })
   await t.rejects(restoreDataDir({ store, target: path.join(dir, 'too-early'), to: { kind: 'time', at: new Date(Date.parse(manifest.startedAt) - 1000) } }), /no base backup finished before/)
   await t.rejects(restoreDataDir({ store, target: path.join(dir, 'latest'), to: { kind: 'latest' } }), /is not empty/)
+  t.ok((await readdir(`${toTime.walDir}`)).some(n => n.endsWith('.history') || n.endsWith('.gz')), 'WAL staged next to the target')
 
   // A sealed file that opens but is not the one the manifest describes: named.
   const pgVersion = store.path(`base/${manifest.id}/files/PG_VERSION.seg`)
@@ -124,6 +142,6 @@ t.test('base backup, then restore to a time, to the backup, and to the latest', 
   // A tampered one: named too.
   const bytes = await readFile(pgVersion)
   bytes.writeUInt8(bytes.readUInt8(40) ^ 1, 40)
-  await (await import('node:fs/promises')).writeFile(pgVersion, bytes)
+  await writeFile(pgVersion, bytes)
   await t.rejects(restoreDataDir({ store, target: path.join(dir, 'bad2'), to: { kind: 'latest' } }), { name: 'BackupFileError' })
 })
