@@ -1,5 +1,5 @@
 // Backups of the embedded PostgreSQL (issue 14; docs/operations.md#backups). Only the hub that
-// owns the embedded cluster (start-hub.ts hands it `backup: { embedded, store, archiver }`) can
+// owns the embedded cluster (start-hub.ts hands it `backup`: src/db/backup/hub-backup.ts) can
 // copy its files, so only that hub declares the `hub-backup` queue's schedule (HUB_BACKUP_SCHEDULE)
 // and works it: pg-boss files one job per occurrence, and that hub runs the cycle (base backup,
 // retention, verification by restore: src/db/backup/runner.ts). Hubs on an external DATABASE_URL
