@@ -52,7 +52,8 @@ const env: Record<string, string> = {
   HUB_ADMIN_PASSWORD: 'bench-admin-password',
   HUB_BACKUP_KEY: randomBytes(32).toString('base64'), // encrypted, as in production
   HUB_BACKUP_SCHEDULE: '0 3 1 1 *',
-  HUB_PRUNE_CRON: '0 0 1 1 *'
+  HUB_PRUNE_CRON: '0 0 1 1 *',
+  HUB_DB_STATEMENT_TIMEOUT_MS: '0' // the bulk INSERT of the RTO part runs longer than the default 15 s
 }
 const hub = await startHub(loadConfig(env))
 const { app } = hub
@@ -118,18 +119,20 @@ try {
   const { rows: [walPos] } = await pool.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')
   clearInterval(sampler)
   const lag = percentiles(lags)
+  process.stderr.write(`RPO part done: ${written} statuses in ${elapsed.toFixed(1)} s, lag max ${lag.max.toFixed(2)} s\n`)
   const walSegments = app.backups.status().archive?.lastArchived ?? '?'
 
   // --- RTO: backup and restore of a database with TRANSITIONS transitions ---
   const have = Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM server_status_transitions')).rows[0]?.n)
   const add = Math.max(0, TRANSITIONS - have)
   const fillStart = Date.now()
-  for (let done = 0; done < add; done += 250_000) {
+  for (let done = 0; done < add; done += 100_000) {
     await pool.query(`INSERT INTO server_status_transitions (server_id, from_status, to_status, seq, at)
       SELECT a.ids[1 + g % array_length(a.ids, 1)], 'RUNNING', 'STOPPING', g, now()
-      FROM (SELECT array_agg(id) AS ids FROM servers) a, generate_series(1, $1::int) g`, [Math.min(250_000, add - done)])
+      FROM (SELECT array_agg(id) AS ids FROM servers) a, generate_series(1, $1::int) g`, [Math.min(100_000, add - done)])
   }
   const fillS = (Date.now() - fillStart) / 1000
+  process.stderr.write(`${add} transitions added in ${fillS.toFixed(1)} s; backing up\n`)
   const { rows: [size] } = await pool.query<{ db: string, n: string }>("SELECT pg_size_pretty(pg_database_size('hub')) AS db, (SELECT count(*) FROM server_status_transitions)::text AS n")
   const backupStart = Date.now()
   const row = await app.backups.start()
@@ -137,6 +140,7 @@ try {
   const done = await app.backups.repo.find(row.id)
   const cycleS = (Date.now() - backupStart) / 1000
   const backupS = done?.finishedAt == null ? NaN : (done.finishedAt.getTime() - done.startedAt.getTime()) / 1000
+  process.stderr.write(`backup cycle ${cycleS.toFixed(1)} s (verified: ${String(done?.verifyOk)}); restoring\n`)
   const target = path.join(dir, 'restored')
   const restoreStart = Date.now()
   const restored = await run(process.execPath, ['src/db/cli/restore.ts', '--to', 'latest', '--target', target], { cwd: root, env: { ...process.env, ...env }, timeout: 3_600_000 })

@@ -83,7 +83,7 @@ export async function readAllTables (client: Queryable): Promise<Record<string, 
 export async function verifyBackup (opts: VerifyOptions): Promise<VerifyResult> {
   const started = performance.now()
   const owner = await runAs()
-  const tmp = await mkdtemp(path.join(opts.workDir, 'verify-'))
+  const tmp = await mkdtemp(path.join(path.resolve(opts.workDir), 'verify-'))
   const target = path.join(tmp, 'postgres')
   let cluster: Throwaway | undefined
   let tables: Record<string, number> = {}
