@@ -170,7 +170,7 @@ WAL segment not yet sealed into \`HUB_BACKUP_DIR\` (\`hub_backup_archive_lag_sec
 | segments waiting in the spool, max | ${maxSpooled} |
 | archiving failed at any sample | ${failing ? 'yes' : 'no'} |
 
-RPO under this load = archive lag (a segment fills in seconds, so \`archive_timeout\` does not
+${written / elapsed < 0.95 * RATE ? `**The writer reached only ${int(written / elapsed)} statuses/s of the ${int(RATE)} asked** (at most 8 transactions in flight, on the shared cores): re-run on a quiet machine to measure the lag at the full rate.\n\n` : ''}RPO under this load = archive lag (a segment fills in seconds, so \`archive_timeout\` does not
 apply); when idle, at most \`HUB_BACKUP_ARCHIVE_TIMEOUT_S\` (60 s) plus the lag.
 
 ## RTO: restore of a database with ${int(TRANSITIONS)} transitions
