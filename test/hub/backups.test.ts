@@ -2,8 +2,9 @@
 // PostgreSQL with WAL archiving, the store, the archiver, the backups plugin): a backup taken
 // while agents report statuses verifies by restore; a corrupted file fails verification naming
 // it; retention prunes base backups and the WAL they needed; the metrics and GET /api/backups
-// say so; `npm run db:restore` builds a new data folder (and refuses --in-place while the hub
-// runs), and --revoke-sessions ends every session.
+// say so; `npm run db:backup` runs the same cycle from a shell; `npm run db:restore` builds a
+// new data folder (and refuses --in-place while the hub runs), and --revoke-sessions ends every
+// session; archiving failures reach /metrics and /readyz.
 import { execFile } from 'node:child_process'
 import { chmod, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -142,6 +143,15 @@ t.test('retention prunes the older backup and the WAL only it needed', async t =
   const oldest = walBefore.filter(n => /^[0-9A-F]{24}\.seg$/.test(n)).sort()[0]
   t.ok(oldest !== undefined && !walAfter.includes(oldest), `the WAL before the kept backup is gone (${oldest})`)
   t.equal((await request('POST', `/api/backups/${old.id}/verify`, { token })).status, 409, 'a pruned backup cannot be verified')
+})
+
+t.test('npm run db:backup runs a cycle against the running hub\'s cluster and prints the verified row', async t => {
+  const res = await run(process.execPath, ['src/db/cli/backup.ts'], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 300_000 })
+    .then(r => ({ code: 0, stdout: r.stdout, stderr: r.stderr }), (e: { code: number, stdout: string, stderr: string }) => e)
+  t.equal(res.code, 0, res.stderr)
+  const row = JSON.parse(res.stdout)
+  t.match(row, { status: 'SUCCEEDED', verifyOk: true })
+  t.match(await backupRow(row.id), { status: 'SUCCEEDED', verifyOk: true }, 'recorded in the same table the API reads')
 })
 
 t.test('db:restore builds a new data folder, refuses --in-place while the hub runs, and --revoke-sessions ends every session', async t => {
