@@ -238,9 +238,9 @@ export function walArchiver (opts: WalArchiverOptions): WalArchiver {
       }
     },
     async flush () {
+      // Not pg_stat_archiver: the hub flushes after the database has stopped.
       await running?.catch(() => {})
       await run()
-      await readStats()
     }
   }
 }

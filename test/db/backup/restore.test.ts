@@ -83,6 +83,12 @@ t.test('base backup, then restore to a time, to the backup, and to the latest', 
   t.ok((await store.listWal()).includes(manifest.stopWal), 'the stop segment was archived before the backup was declared finished')
   t.same((await store.listBases()).map(m => m.id), [manifest.id])
 
+  // Without WAL reaching its store a base backup is refused, and its files are removed.
+  const unarchived = openStore({ dir: path.join(dir, 'unarchived'), keys })
+  await t.rejects(takeBaseBackup({ superuser: async () => await cluster.superuser(), pgdata: cluster.pgdata, store: unarchived, secrets: [], walTimeoutMs: 500 }),
+    /did not reach the backup store .* is WAL archiving on/)
+  t.same(await readdir(path.join(unarchived.dir, 'base')), [], 'the unfinished backup is removed')
+
   await db.query("INSERT INTO items VALUES ('A2')")
   // T has millisecond precision, commit times microseconds: let A2's commit fall in an earlier millisecond.
   await new Promise(resolve => setTimeout(resolve, 5))
