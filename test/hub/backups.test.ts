@@ -6,13 +6,17 @@
 // new data folder (and refuses --in-place while the hub runs), and --revoke-sessions ends every
 // session; archiving failures reach /metrics and /readyz.
 import { execFile } from 'node:child_process'
-import { chmod, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, cp, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import t from 'tap'
+import { parseKeyring } from '../../src/db/backup/keys.ts'
+import { openStore } from '../../src/db/backup/store.ts'
 import { startThrowaway } from '../../src/db/backup/throwaway.ts'
+import { verifyBackup } from '../../src/db/backup/verify.ts'
+import { MIGRATIONS_DIR } from '../../src/db/migrator.ts'
 import { loadConfig } from '../../src/hub/config.ts'
 import { startHub } from '../../src/hub/start-hub.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -152,6 +156,19 @@ t.test('npm run db:backup runs a cycle against the running hub\'s cluster and pr
   const row = JSON.parse(res.stdout)
   t.match(row, { status: 'SUCCEEDED', verifyOk: true })
   t.match(await backupRow(row.id), { status: 'SUCCEEDED', verifyOk: true }, 'recorded in the same table the API reads')
+})
+
+t.test('verification fails when _prisma_migrations differs from the repository\'s migrations, naming them', async t => {
+  const [row] = (await request('GET', '/api/backups', { token })).body.items
+  const migrations = path.join(dir, 'migrations')
+  await cp(MIGRATIONS_DIR, migrations, { recursive: true })
+  await mkdir(path.join(migrations, '20991231000000_future'))
+  await writeFile(path.join(migrations, '20991231000000_future', 'migration.sql'), 'SELECT 1;\n')
+  const store = openStore({ dir: path.join(dir, 'data', 'backups'), keys: parseKeyring() })
+  const result = await verifyBackup({ store, backupId: row.storeId, workDir: path.join(dir, 'data'), migrationsDir: migrations })
+  t.equal(result.ok, false)
+  t.match(result.detail, /_prisma_migrations differs from prisma\/migrations: 20991231000000_future not applied/)
+  t.same(await readdir(path.join(dir, 'data')).then(names => names.filter(n => n.startsWith('verify-'))), [], 'the temporary folder is gone')
 })
 
 t.test('db:restore builds a new data folder, refuses --in-place while the hub runs, and --revoke-sessions ends every session', async t => {
