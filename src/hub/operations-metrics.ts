@@ -79,6 +79,25 @@ export function registerOperationsMetrics (app: FastifyInstance, registry: Regis
     g.set({ kind: 'stats' }, c.stats)
     g.set({ kind: 'watched' }, c.watched)
   })
+  // Backups (src/hub/plugins/backups.ts): the table is shared, so every hub reports the newest
+  // success and verification; the archiver's figures only from the hub that owns the cluster.
+  const backupHealth = async () => app.hasDecorator('backups') ? await within(READ_TIMEOUT_MS, app.backups.repo.health()) : undefined
+  gauge('hub_backup_last_success_timestamp_seconds', 'When the newest successful base backup finished (Unix seconds); absent when there is none', [], async g => {
+    const at = (await backupHealth())?.lastSuccessAt
+    if (at != null) g.set(at.getTime() / 1000)
+  })
+  gauge('hub_backup_last_verify_ok', '1 when the newest verification by restore passed, 0 when it failed; absent when none ran', [], async g => {
+    const ok = (await backupHealth())?.lastVerifyOk
+    if (ok != null) g.set(ok ? 1 : 0)
+  })
+  gauge('hub_backup_archive_lag_seconds', 'Seconds the oldest WAL segment waiting to be archived has waited (hub owning the embedded cluster only)', [], g => {
+    const archive = app.hasDecorator('backups') ? app.backups.status().archive : undefined
+    if (archive !== undefined) g.set(archive.lagSeconds)
+  })
+  gauge('hub_backup_archive_failing', '1 while WAL archiving keeps failing (pg_wal grows until the disk is full), else 0 (hub owning the embedded cluster only)', [], g => {
+    const archive = app.hasDecorator('backups') ? app.backups.status().archive : undefined
+    if (archive !== undefined) g.set(archive.failing ? 1 : 0)
+  })
   gauge('hub_operations_read_ok', '1 when this scrape read both the database and the queue, else 0', [], async (g, reads) => {
     const { db, queues } = await reads()
     g.set(db !== undefined && queues !== undefined ? 1 : 0)

@@ -3,6 +3,7 @@
 // close() undoes it all in reverse order. main.ts and the simulator both use it.
 import type { FastifyInstance } from 'fastify'
 import pino, { type Logger } from 'pino'
+import { startHubBackup, walSpool, type HubBackup } from '../db/backup/hub-backup.ts'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-postgres.ts'
 import { migrate } from '../db/migrator.ts'
 import { seed } from '../db/seed.ts'
@@ -19,15 +20,23 @@ export interface RunningHub {
 
 export async function startHub (config: Config, logger: Logger = pino({ level: config.logLevel })): Promise<RunningHub> {
   let embedded: EmbeddedPostgres | undefined
+  let backup: HubBackup | undefined
   let databaseUrl = config.databaseUrl
   if (databaseUrl === undefined) {
-    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log: logger })
+    const archive = config.backupArchive ? { spool: walSpool(config), timeoutS: config.backupArchiveTimeoutS } : undefined
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log: logger, archive })
     databaseUrl = embedded.url
+  }
+  // WAL archiving stops after the database, so the segments it archives while stopping are moved too.
+  const stopBackup = async () => {
+    await backup?.archiver?.flush().catch(err => logger.error({ err }, 'WAL archiving: segments left in the spool at shutdown'))
+    await backup?.archiver?.stop()
   }
   let app: FastifyInstance | undefined
   try {
+    if (embedded !== undefined) backup = startHubBackup(config, embedded, logger)
     await migrate(databaseUrl, { log: logger })
-    app = await buildHub({ config: { ...config, databaseUrl }, logger })
+    app = await buildHub({ config: { ...config, databaseUrl }, logger, backup })
     const exposed = demoSeedWarning(config)
     if (exposed !== undefined) logger.warn({ host: config.host, env: config.env }, exposed)
     const { generatedAdminPassword } = await seed(app.db.prisma, { env: config.env, adminPassword: config.adminPassword })
@@ -45,11 +54,13 @@ export async function startHub (config: Config, logger: Logger = pino({ level: c
       async close () {
         await running.close()
         await embedded?.stop()
+        await stopBackup()
       }
     }
   } catch (err) {
     await app?.close().catch(() => {})
     await embedded?.stop().catch(() => {})
+    await stopBackup().catch(() => {})
     throw err
   }
 }

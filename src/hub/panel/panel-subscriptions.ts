@@ -102,7 +102,9 @@ export function createSubscriptions (deps: SubscriptionsDeps): Subscriptions {
       const total = new Set([...servers.keys(), ...snap.servers.map(s => s.serverId)]).size
       if (total > MAX_SERVERS_PER_CONNECTION) return bad(`at most ${MAX_SERVERS_PER_CONNECTION} servers per connection`, msg.id)
       const last = BigInt(snap.last)
-      if (since !== undefined && since > last) return bad(`since ${msg.since} is in the future (the last event is ${snap.last})`, msg.id)
+      // `since` beyond the log: the database was restored from a backup (docs/operations.md), so
+      // what the panel saw after the restore point is gone. Its view is rebuilt from the snapshot.
+      const beyond = since !== undefined && since > last
 
       // Accepted. A held event <= L that concerns only the new subscriptions is covered by the
       // snapshot (or the replay): remember which ids are new to tell.
@@ -126,7 +128,8 @@ export function createSubscriptions (deps: SubscriptionsDeps): Subscriptions {
         servers: snap.servers.map(s => ({ serverId: s.serverId, name: s.name, nodeId: s.nodeId, status: s.status, updatedAt: s.updatedAt })),
         lastEventId: snap.last
       })
-      if (since !== undefined && since + 1n < BigInt(snap.oldest)) send({ type: 'resync', reason: 'since is older than the oldest kept event' })
+      if (beyond) send({ type: 'resync', reason: 'since is beyond the newest event (the event log was restored)' })
+      else if (since !== undefined && since + 1n < BigInt(snap.oldest)) send({ type: 'resync', reason: 'since is older than the oldest kept event' })
       else if (since !== undefined && since < last) await replay(since, last, reqServers, reqNodes, keep)
     } catch (err) {
       log.warn({ userId: self.userId, err }, 'panel subscribe failed')

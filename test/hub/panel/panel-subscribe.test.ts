@@ -62,7 +62,7 @@ t.test('owner, servers.view and admin; foreign and unknown servers refused whole
   pv.close()
 })
 
-t.test('malformed frames, limits, since garbage or from the future', async t => {
+t.test('malformed frames, limits, since garbage', async t => {
   const hub = await startTestHub(t, { panelBurst: 1_000, panelRatePerSecond: 1_000 })
   const alice = await addUser(hub, 'alice')
   const node = await addNode(hub, 'n1', [alice.id])
@@ -85,7 +85,18 @@ t.test('malformed frames, limits, since garbage or from the future', async t => 
   const huge = Array.from({ length: 1_001 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`)
   await bad(JSON.stringify({ type: 'subscribe', id: 1, servers: huge }), /\/servers/)
   await bad(JSON.stringify({ type: 'subscribe', id: 1, servers: huge.slice(0, 600), nodes: huge.slice(600, 1_200) }), 'at most 1000 ids per frame')
-  t.match(await p.subscribe({ servers: node.servers, since: '1000000' }), { type: 'error', code: 'BAD_FRAME', message: /in the future/ })
+  t.match(await p.subscribe({ servers: node.servers }), { type: 'subscribed' }, 'the connection still works')
+})
+
+t.test('a panel resuming with a since beyond the event log (a restored database) gets resync, never an error', async t => {
+  const hub = await startTestHub(t)
+  const alice = await addUser(hub, 'alice')
+  const node = await addNode(hub, 'n1', [alice.id])
+  const p = panel(hub, alice.token)
+  await p.connect()
+  const subscribed = await p.subscribe({ servers: node.servers, since: '1000000' })
+  t.match(subscribed, { type: 'subscribed', servers: [{ serverId: node.servers[0] }] }, 'subscribed with a fresh snapshot')
+  t.match(await p.next('resync'), { type: 'resync', reason: /beyond the newest event/ })
   t.match(await p.subscribe({ servers: node.servers }), { type: 'subscribed' }, 'the connection still works')
 })
 
