@@ -1,6 +1,7 @@
 // Backups of the embedded cluster: the one data-access module for the `backups` table
 // (src/hub/plugins/backups.ts writes it, the admin API and /metrics read it).
 import type { Backup, BackupStatus, PrismaClient } from './generated/client.ts'
+import { conflict, mapping } from './domain-errors.ts'
 
 export type { Backup, BackupStatus }
 
@@ -34,7 +35,8 @@ export function createBackupRepository (prisma: PrismaClient) {
     },
 
     async start (now: Date): Promise<Backup> {
-      return await prisma.backup.create({ data: { startedAt: now } })
+      return await mapping(async () => await prisma.backup.create({ data: { startedAt: now } }),
+        { P2002: () => conflict('a backup is running (started by this hub, another hub on this data folder, or npm run db:backup)') })
     },
 
     async succeeded (id: string, done: BackupDone): Promise<Backup> {

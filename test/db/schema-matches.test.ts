@@ -31,6 +31,8 @@ const UNDECLARABLE = [
   'CREATE UNIQUE INDEX server_actions_one_live_power_action ON public.server_actions USING btree (server_id) WHERE ((action = ANY (ARRAY[\'START\'::"ActionType", \'STOP\'::"ActionType", \'RESTART\'::"ActionType", \'INSTALL\'::"ActionType"])) AND (state = ANY (ARRAY[\'QUEUED\'::"ActionState", \'DISPATCHED\'::"ActionState", \'ACKED\'::"ActionState"])))',
   // KILL coalescing: one live KILL per server (issue 10 item 5): partial unique.
   'CREATE UNIQUE INDEX server_actions_one_live_kill ON public.server_actions USING btree (server_id) WHERE ((action = \'KILL\'::"ActionType") AND (state = ANY (ARRAY[\'QUEUED\'::"ActionState", \'DISPATCHED\'::"ActionState", \'ACKED\'::"ActionState"])))',
+  // One RUNNING backup per cluster (issue 14): partial unique on a constant.
+  'CREATE UNIQUE INDEX backups_one_running ON public.backups USING btree ((true)) WHERE (status = \'RUNNING\'::"BackupStatus")',
   // The event-log append sent in one message with COMMIT (src/db/sql/events.ts commitWithEvents).
   'function append_events(jsonb)',
   // The timeout sweep reads only live actions: partial index.

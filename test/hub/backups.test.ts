@@ -112,6 +112,15 @@ t.test('a backup taken while agents report statuses verifies by restore', async 
   t.match(ready.body.warnings, [/no HUB_BACKUP_KEY/], 'says loudly that backups are not encrypted')
 })
 
+t.test('a backup another process runs (npm run db:backup, a second hub) makes POST /api/backups 409: one RUNNING row per cluster', async t => {
+  const other = await app.db.prisma.backup.create({ data: {} })
+  t.teardown(() => app.db.prisma.backup.delete({ where: { id: other.id } }))
+  const refused = await request('POST', '/api/backups', { token })
+  t.equal(refused.status, 409)
+  t.match(refused.body.error.message, /a backup is running/)
+  t.equal(await app.db.prisma.backup.count({ where: { status: 'RUNNING' } }), 1, 'no second RUNNING row')
+})
+
 t.test('a corrupted file in a backup fails verification, naming the file', async t => {
   const [row] = (await request('GET', '/api/backups', { token })).body.items
   const files = path.join(dir, 'data', 'backups', 'base', row.storeId, 'files')

@@ -24,3 +24,7 @@ CREATE TABLE "backups" (
 
 CREATE UNIQUE INDEX "backups_store_id_key" ON "backups"("store_id");
 CREATE INDEX "backups_started_at_idx" ON "backups"("started_at");
+
+-- One backup at a time per cluster, whoever starts it (the hub's schedule, POST /api/backups,
+-- npm run db:backup): a second RUNNING row is refused by the database, not by a check-then-insert.
+CREATE UNIQUE INDEX "backups_one_running" ON "backups" ((true)) WHERE "status" = 'RUNNING';

@@ -82,12 +82,17 @@ export default fp<{ config: Config, now: () => Date, backup?: HubBackup }>(async
     cycle = current
     let told: (row: Backup) => void = () => {}
     const row = new Promise<Backup>(resolve => { told = resolve })
+    let failure: unknown
     current.done = runner.cycle(r => { current.id = r.id; told(r) })
-      .catch(err => app.log.error({ err }, 'backup cycle failed'))
+      .catch(err => {
+        failure = err
+        if (current.id !== undefined) app.log.error({ err }, 'backup cycle failed')
+      })
       .finally(() => { if (cycle === current) cycle = undefined })
-    // The row exists before the backup starts; if even that insert fails, the cycle's error is the answer.
+    // The row exists before the backup starts; if even that insert fails (one RUNNING row per
+    // cluster: another hub or npm run db:backup runs one), its error is the answer.
     const first = await Promise.race([row, current.done.then(() => undefined)])
-    if (first === undefined) throw new Error('the backup could not be recorded (see the hub log)')
+    if (first === undefined) throw failure instanceof Error ? failure : new Error('the backup could not be recorded (see the hub log)')
     return { row: first, done: current.done }
   }
 
