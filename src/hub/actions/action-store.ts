@@ -47,6 +47,8 @@ export interface ActionStoreOptions {
   /** COMMAND's delivery timeout (PROTOCOL.md 1.1: 10 s): console input is not worth running late. */
   commandDeliverMs?: number
   lanes?: number
+  /** Batch sizes and queue depths of the three writers (hub_write_batch_size, hub_write_queue_depth). */
+  meters?: { batch (writer: 'action_create' | 'action_claim' | 'action_reply'): (size: number) => void }
   log: { error (obj: object, msg: string): void }
 }
 
@@ -61,6 +63,8 @@ export interface ActionStore {
    */
   deadlines (jobs: ClaimedJob[]): Promise<number>
   drain (): Promise<void>
+  /** Items waiting in each writer's lanes. */
+  depths (): { action_create: number, action_claim: number, action_reply: number }
   /** Called with rows after their move committed (the dispatcher's local fast path). */
   onCommitted (listener: (rows: ActionRow[]) => void): void
 }
@@ -84,7 +88,8 @@ export function actionEvent (row: ActionRow, at = new Date()): NewEvent {
 }
 
 export function createActionStore (options: ActionStoreOptions): ActionStore {
-  const { pool, boss, deliverMs, ackMs, runMs, installMs, commandDeliverMs = COMMAND_DELIVER_MS, lanes = 2, log } = options
+  const { pool, boss, deliverMs, ackMs, runMs, installMs, commandDeliverMs = COMMAND_DELIVER_MS, lanes = 2, meters, log } = options
+  const metered = (writer: 'action_create' | 'action_claim' | 'action_reply') => meters === undefined ? {} : { onBatch: meters.batch(writer) }
   const deliverMsOf = (a: NewAction) => a.action === 'COMMAND' ? commandDeliverMs : deliverMs
   const listeners: Array<(rows: ActionRow[]) => void> = []
   const committed = (rows: ActionRow[]) => { if (rows.length > 0) for (const l of listeners) l(rows) }
@@ -169,6 +174,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
   }
 
   const creates = createGroupCommit<NewAction, CreateOutcome>({
+    ...metered('action_create'),
     lanes,
     laneOf: a => hexLane(a.serverId),
     commit: async items => {
@@ -185,6 +191,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
 
   // ---- dispatch claims ----
   const claims = createGroupCommit<string, ActionRow | null>({
+    ...metered('action_claim'),
     commit: async ids => {
       const rows = await inTransaction(pool, async (client, emit) => {
         const unique = [...new Set(ids)]
@@ -229,6 +236,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
   }
 
   const replies = createGroupCommit<Reply, ReplyOutcome>({
+    ...metered('action_reply'),
     lanes,
     laneOf: r => hexLane(r.nodeId),
     commit: async items => {
@@ -276,6 +284,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
     async drain () {
       await Promise.all([creates.drain(), claims.drain(), replies.drain()])
     },
+    depths: () => ({ action_create: creates.depth(), action_claim: claims.depth(), action_reply: replies.depth() }),
     onCommitted (listener) { listeners.push(listener) }
   }
 }

@@ -40,8 +40,10 @@ export default fp<{ config: Config, bus: Bus, now?: () => number }>(async (app, 
     // it; more lanes only lengthen that queue (4 lanes measured 10-15% fewer actions/s than 2 in
     // bench/command-throughput.ts, 1 lane about 20% fewer).
     lanes: Math.min(2, config.dbPoolMax),
+    ...(app.hasDecorator('meters') ? { meters: app.meters } : {}),
     log: app.log
   })
+  if (app.hasDecorator('meters')) for (const writer of ['action_create', 'action_claim', 'action_reply'] as const) app.meters.depth(writer, () => store.depths()[writer])
   // Every agent that says hello asks for its pending commands: after a hub restart that is
   // thousands at once, so the lookups share queries (one in flight, the rest gather behind it).
   const pending = createBatchedLookup(async nodeIds => await pendingForNodes(app.db.pool, nodeIds))
