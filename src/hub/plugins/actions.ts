@@ -1,6 +1,7 @@
 // Power actions: the durable store (group-committed writes with their pg-boss jobs and events),
 // the dispatcher (delivery to the node's session, on this hub or heard of through the event feed),
-// and the worker of the actions' deadline jobs (timeouts; every hub works the queue). Registered before the agent gateway, which hands it command replies,
+// and the worker of the actions' deadline jobs (timeouts: every hub works the queue). Registered
+// before the agent gateway, which hands it command replies,
 // ready sessions and the lookup of sessions (`bindSessions`): the dependency runs one way, the
 // gateway on this plugin, never back. Its onClose (after the gateway closed every agent) drains
 // pending writes.
@@ -67,7 +68,7 @@ export default fp<{ config: Config, bus: Bus, now?: () => number }>(async (app, 
   app.addHook('onClose', async () => {
     unsubscribe()
     // Fetch no more deadline jobs; a batch being worked finishes (pg-boss's stop waits for it).
-    await app.queue.boss.offWork(ACTION_QUEUE)
+    await app.queue.boss.offWork(ACTION_QUEUE, { wait: true })
     await store.drain()
   })
 }, { name: 'hub-actions', dependencies: ['hub-database', 'hub-queue', 'hub-events'] })

@@ -40,7 +40,8 @@ export default fp<{ config: Config }>(async (app, { config }) => {
   // retention: a job outlives every action timeout by far; settled jobs go after a day.
   // updateQueue too: createQueue leaves the options of a queue an older hub created as they were.
   await boss.createQueue(ACTION_QUEUE, ACTION_QUEUE_OPTIONS)
-  await boss.updateQueue(ACTION_QUEUE, ACTION_QUEUE_OPTIONS)
+  const { retryDelayMax: _fixedAtCreation, ...updatable } = ACTION_QUEUE_OPTIONS
+  await boss.updateQueue(ACTION_QUEUE, updatable)
   let stopped = false
 
   app.decorate('queue', {
