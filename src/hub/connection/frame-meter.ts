@@ -1,10 +1,10 @@
 // Frames in and out by type, per socket kind (agent, panel): the counters behind
-// hub_ws_frames_total (operations-metrics.ts). The kernel (connection.ts) calls it for every text
+// hub_ws_frames_total (traffic-metrics.ts). The kernel (connection.ts) calls it for every text
 // frame it passes on or sends; the type is read from the frame's text without parsing it: the
 // first `"type":"…"` in its first 160 characters (every frame the hub encodes starts with its type,
 // and so do the agent's and the panel's), kept only when it is one of the protocol's types, else
 // 'unknown', so the label set stays bounded whatever a peer sends. Plain integers in a map per
-// socket kind and direction: no allocation per frame beyond the regex match.
+// socket kind and direction; a frame that starts `{"type":"` (all of ours) is read without a regex.
 export type SocketKind = 'agent' | 'panel'
 export type Direction = 'in' | 'out'
 
@@ -23,10 +23,20 @@ export const FRAME_TYPES: ReadonlySet<string> = new Set([
 const TYPE = /"type"\s*:\s*"([a-z.]{1,32})"/
 const HEAD = 160
 
+const PREFIX = '{"type":"'
+
 /** The frame's protocol type, or 'unknown'. */
 export function frameType (frame: string | Buffer): string {
-  const head = typeof frame === 'string' ? frame.slice(0, HEAD) : frame.subarray(0, HEAD).toString('latin1')
-  const type = TYPE.exec(head)?.[1]
+  // Fast path, no regex: every frame the hub encodes, and the agent's and panel's, starts with its type.
+  const head = typeof frame === 'string' ? frame : frame.toString('latin1', 0, 48)
+  let type: string | undefined
+  if (head.startsWith(PREFIX)) {
+    const end = head.indexOf('"', PREFIX.length)
+    if (end > 0) type = head.slice(PREFIX.length, end)
+  } else {
+    const text = typeof frame === 'string' ? frame.slice(0, HEAD) : frame.toString('latin1', 0, HEAD)
+    type = TYPE.exec(text)?.[1]
+  }
   return type !== undefined && FRAME_TYPES.has(type) ? type : 'unknown'
 }
 
