@@ -58,8 +58,6 @@ export const ConfigSchema = Type.Object({
   actionAckTimeoutMs: Int(30_000, 100, 3_600_000),
   actionRunTimeoutMs: Int(120_000, 100, 86_400_000),
   actionInstallTimeoutMs: Int(1_800_000, 100, 86_400_000),
-  /** How often each hub sweeps actions whose current state timed out. */
-  actionSweepMs: Int(1_000, 50, 60_000),
   /** Panel frames per second per connection (token bucket) and its burst. */
   panelRatePerSecond: Int(20, 1, 1_000_000),
   panelBurst: Int(100, 1, 1_000_000),
@@ -150,7 +148,6 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   actionAckTimeoutMs: 'HUB_ACTION_ACK_TIMEOUT_MS',
   actionRunTimeoutMs: 'HUB_ACTION_RUN_TIMEOUT_MS',
   actionInstallTimeoutMs: 'HUB_ACTION_INSTALL_TIMEOUT_MS',
-  actionSweepMs: 'HUB_ACTION_SWEEP_MS',
   panelRatePerSecond: 'HUB_PANEL_RATE',
   panelBurst: 'HUB_PANEL_BURST',
   panelHighWaterBytes: 'HUB_PANEL_HIGH_WATER_BYTES',

@@ -41,18 +41,22 @@ export interface GroupCommitOptions<T, R> {
   maxBatch?: number
   /** Items waiting per lane before new ones are refused. */
   maxQueue?: number
+  /** Told the size of every batch taken for commit (hub_write_batch_size, traffic-metrics.ts). */
+  onBatch?: (size: number) => void
 }
 
 export interface GroupCommit<T, R> {
   submit (item: T): Promise<R>
   /** Waits for queued items to commit; later submissions are refused. */
   drain (): Promise<void>
+  /** Items waiting in all lanes (not those of batches in flight). */
+  depth (): number
 }
 
 interface Pending<T, R> { item: T, resolve: (result: R) => void }
 
 export function createGroupCommit<T, R> (options: GroupCommitOptions<T, R>): GroupCommit<T, R> {
-  const { commit, fail, isolate, lanes = 1, laneOf = () => 0, maxBatch = 1_000, maxQueue = 20_000 } = options
+  const { commit, fail, isolate, lanes = 1, laneOf = () => 0, maxBatch = 1_000, maxQueue = 20_000, onBatch } = options
   const queues: Array<Array<Pending<T, R>>> = Array.from({ length: lanes }, () => [])
   const busy: Array<Promise<void> | undefined> = Array.from({ length: lanes }, () => undefined)
   let closed = false
@@ -70,6 +74,7 @@ export function createGroupCommit<T, R> (options: GroupCommitOptions<T, R>): Gro
 
   async function flush (lane: number): Promise<void> {
     const batch = (queues[lane] as Array<Pending<T, R>>).splice(0, maxBatch)
+    onBatch?.(batch.length)
     if (isolate === undefined) {
       await commitOrFail(batch)
       return
@@ -138,6 +143,11 @@ export function createGroupCommit<T, R> (options: GroupCommitOptions<T, R>): Gro
     async drain () {
       closed = true
       while (busy.some(b => b !== undefined)) await Promise.all(busy)
+    },
+    depth () {
+      let n = 0
+      for (const q of queues) n += q.length
+      return n
     }
   }
 }

@@ -35,7 +35,7 @@ const UNDECLARABLE = [
   'CREATE UNIQUE INDEX backups_one_running ON public.backups USING btree ((true)) WHERE (status = \'RUNNING\'::"BackupStatus")',
   // The event-log append sent in one message with COMMIT (src/db/sql/events.ts commitWithEvents).
   'function append_events(jsonb)',
-  // The timeout sweep reads only live actions: partial index.
+  // Live actions by deadline: partial index (read by the old timeout sweep; now only by ad-hoc queries).
   'CREATE INDEX server_actions_live_deadline ON public.server_actions USING btree (deadline_at) WHERE (state = ANY (ARRAY[\'QUEUED\'::"ActionState", \'DISPATCHED\'::"ActionState", \'ACKED\'::"ActionState"]))'
 ].toSorted()
 t.same(database.undeclarable, UNDECLARABLE, 'nothing that schema.prisma cannot declare, apart from the allow-list')

@@ -9,7 +9,7 @@ const NODE = '00000000-0000-4000-8000-00000000000a'
 const ELSEWHERE = '00000000-0000-4000-8000-00000000000b'
 
 const row = (id: string, state: ActionRow['state'], nodeId = NODE): ActionRow => ({
-  id, serverId: '00000000-0000-4000-8000-000000000001', nodeId, action: 'START', state, timestamp: new Date(0), expiresAt: new Date(60_000), errorCode: null, errorMessage: null, input: null
+  id, serverId: '00000000-0000-4000-8000-000000000001', nodeId, action: 'START', state, timestamp: new Date(0), expiresAt: new Date(60_000), deadlineAt: new Date(60_000), errorCode: null, errorMessage: null, input: null
 })
 const event = (actionId: string, state: string, nodeId = NODE): HubEvent =>
   ({ id: '1', kind: 'action.updated', serverId: null, nodeId, data: { actionId, state }, at: new Date() }) as HubEvent

@@ -1,47 +1,17 @@
 // A hub killed with SIGKILL in the middle of dispatching, restarted on the same database: every
 // action reaches a final state (here SUCCEEDED: the agent stays online), none twice, none lost,
 // each command runs once on the agent, and every pg-boss job is settled to match.
-import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import t from 'tap'
 import { createAgentClient } from '../../agent-simulator/agent-client.ts'
 import { createTestDatabase } from '../helpers/database.ts'
+import { freePort, startHubProcess as startHub } from '../helpers/hub-process.ts'
 
-const ROOT = path.resolve(import.meta.dirname, '../..')
 const PASSWORD = 'admin-password-sigkill'
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-function startHub (env: Record<string, string>): { child: ChildProcess, ready: Promise<string>, output: () => string } {
-  const child = spawn(process.execPath, ['src/hub/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stderr?.on('data', chunk => { output += chunk })
-  const ready = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub not ready within 30 s:\n${output.slice(-3000)}`)), 30_000)
-    child.stdout?.on('data', chunk => {
-      output += chunk
-      const match = /hub ready at (http:\/\/\S+)/.exec(output)
-      if (match?.[1] !== undefined) {
-        clearTimeout(timer)
-        resolve(match[1])
-      }
-    })
-  })
-  return { child, ready, output: () => output }
-}
 
 t.test('SIGKILL mid-dispatch, restart: no lost and no duplicated final result', async t => {
   const { url: databaseUrl } = await createTestDatabase(t)
@@ -54,8 +24,7 @@ t.test('SIGKILL mid-dispatch, restart: no lost and no duplicated final result', 
     HUB_PORT: String(await freePort()),
     NODE_ENV: 'test',
     HUB_ADMIN_PASSWORD: PASSWORD,
-    LOG_LEVEL: 'info',
-    HUB_ACTION_SWEEP_MS: '100'
+    LOG_LEVEL: 'info'
   }
   let hub = startHub(env)
   t.teardown(() => { if (hub.child.exitCode === null) hub.child.kill('SIGKILL') })

@@ -1,5 +1,7 @@
 // /metrics carries what an operator pages on (docs/operations.md).
 import t from 'tap'
+import { createPanelClient } from '../../agent-simulator/panel-client.ts'
+import { frameType } from '../../src/hub/connection/frame-meter.ts'
 import { startTestHub, type TestHub } from '../helpers/hub.ts'
 import { addNode, connectRaw, hello } from '../helpers/raw-agent.ts'
 
@@ -41,4 +43,46 @@ t.test('connections, actions by state and timeouts, event-feed lag, queue jobs, 
   t.ok(m.has('hub_queue_jobs{queue="server-action",state="queued"}'))
   t.equal(m.get('hub_retention_prunes{prune="tickets"}'), 0, 'scheduled runs only (a direct prune() is not one)')
   t.equal(m.get('hub_operations_read_ok'), 1)
+})
+
+t.test('frames in and out by socket and type, write batch sizes and queue depths', async t => {
+  const hub = await startTestHub(t)
+  const node = await addNode(hub, 'frames-node', 1)
+  const agent = await connectRaw(hub, node.agentToken)
+  t.teardown(() => agent.close())
+  await hello(agent, node.servers)
+  agent.send({ type: 'status', serverId: node.servers[0], status: 'STARTING', seq: 1, at: new Date().toISOString() })
+  await agent.next('status.ack')
+  // Not a protocol type: counted as unknown (the label set stays bounded), answered with an error.
+  agent.send({ type: 'made.up', x: 1 })
+  await agent.next('error')
+  const p = createPanelClient({ url: hub.url, token: await hub.adminToken() })
+  t.teardown(() => p.close())
+  await p.connect()
+  await p.ping()
+
+  const m = await scrape(hub)
+  const frames = (socket: string, direction: string, type: string) => m.get(`hub_ws_frames_total{socket="${socket}",direction="${direction}",type="${type}"}`)
+  t.equal(frames('agent', 'in', 'hello'), 1)
+  t.equal(frames('agent', 'in', 'status'), 1)
+  t.equal(frames('agent', 'in', 'unknown'), 1, 'a frame of no protocol type')
+  t.equal(frames('agent', 'out', 'welcome'), 1)
+  t.equal(frames('agent', 'out', 'status.ack'), 1)
+  t.equal(frames('agent', 'out', 'error'), 1)
+  t.equal(frames('panel', 'out', 'ready'), 1)
+  t.equal(frames('panel', 'in', 'ping'), 1)
+  t.equal(frames('panel', 'out', 'pong'), 1)
+  t.ok([...m.keys()].filter(k => k.startsWith('hub_ws_frames_total{')).every(k => !k.includes('made.up')), 'no label from what a peer sent')
+  t.equal(m.get('hub_write_batch_size_count{writer="status"}'), 1, 'one status batch')
+  t.equal(m.get('hub_write_batch_size_sum{writer="status"}'), 1, 'of one report')
+  t.equal(m.get('hub_write_batch_size_bucket{le="1",writer="status"}'), 1)
+  for (const writer of ['status', 'action_create', 'action_claim', 'action_reply']) t.equal(m.get(`hub_write_queue_depth{writer="${writer}"}`), 0, `${writer} queue depth`)
+})
+
+t.test('frame types: the first "type" of a frame, kept only when the protocol has it', async t => {
+  t.equal(frameType('{"type":"command.ack","commandId":"x"}'), 'command.ack')
+  t.equal(frameType(Buffer.from('{ "type" : "hello" }')), 'hello')
+  t.equal(frameType('{"type":"__proto__"}'), 'unknown')
+  t.equal(frameType('{"data":{"x":1}}'), 'unknown')
+  t.equal(frameType('not json'), 'unknown')
 })

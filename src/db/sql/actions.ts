@@ -32,17 +32,19 @@ export interface ActionRow {
   state: ActionState
   timestamp: Date
   expiresAt: Date
+  /** When the current state times out (delivery, ack or run); null once final. */
+  deadlineAt: Date | null
   errorCode: string | null
   errorMessage: string | null
   /** A COMMAND's console input (`details.input`); null for the other types. */
   input: string | null
 }
 
-interface Raw { id: string, server_id: string, node_id: string, action: ActionType, state: ActionState, timestamp: Date, expires_at: Date, error_code: string | null, error_message: string | null, input: string | null }
+interface Raw { id: string, server_id: string, node_id: string, action: ActionType, state: ActionState, timestamp: Date, expires_at: Date, deadline_at: Date | null, error_code: string | null, error_message: string | null, input: string | null }
 const toRow = (r: Raw): ActionRow => ({
-  id: r.id, serverId: r.server_id, nodeId: r.node_id, action: r.action, state: r.state, timestamp: r.timestamp, expiresAt: r.expires_at, errorCode: r.error_code, errorMessage: r.error_message, input: r.input ?? null
+  id: r.id, serverId: r.server_id, nodeId: r.node_id, action: r.action, state: r.state, timestamp: r.timestamp, expiresAt: r.expires_at, deadlineAt: r.deadline_at, errorCode: r.error_code, errorMessage: r.error_message, input: r.input ?? null
 })
-const COLUMNS = "a.id, a.server_id, s.node_id, a.action, a.state, a.timestamp, a.expires_at, a.error_code, a.error_message, a.details->>'input' AS input"
+const COLUMNS = "a.id, a.server_id, s.node_id, a.action, a.state, a.timestamp, a.expires_at, a.deadline_at, a.error_code, a.error_message, a.details->>'input' AS input"
 const LIVE = "('QUEUED', 'DISPATCHED', 'ACKED')"
 
 export interface NewAction {
@@ -244,32 +246,54 @@ export async function readActions (client: pg.PoolClient, ids: string[]): Promis
 }
 
 /**
- * Every live action whose current state timed out: QUEUED → EXPIRED (DELIVERY_TIMEOUT),
- * DISPATCHED → EXPIRED (ACK_TIMEOUT), ACKED → FAILED (RUN_TIMEOUT). SKIP LOCKED: hubs sweeping
- * at once take disjoint rows, and a row being acked right now is left for the next sweep.
+ * Of these actions (rows the caller locked: lockLive), those whose current state timed out end:
+ * QUEUED → EXPIRED (DELIVERY_TIMEOUT), DISPATCHED → EXPIRED (ACK_TIMEOUT), ACKED → FAILED
+ * (RUN_TIMEOUT). Run by the worker of the actions' deadline jobs (actions/action-store.ts).
  */
-export async function sweepTimedOut (client: pg.PoolClient, limit: number): Promise<ActionRow[]> {
+export async function endTimedOut (client: pg.PoolClient, ids: string[]): Promise<ActionRow[]> {
   const { rows } = await client.query<Raw>({
-    name: 'actions_sweep',
-    text: `WITH due AS (
-             SELECT id, state FROM server_actions
-             WHERE state IN ${LIVE} AND deadline_at <= now()
-             ORDER BY deadline_at LIMIT $1 FOR UPDATE SKIP LOCKED
-           )
-           UPDATE server_actions a SET
-             state = CASE due.state WHEN 'ACKED' THEN 'FAILED' ELSE 'EXPIRED' END::"ActionState",
-             error_code = CASE due.state WHEN 'QUEUED' THEN 'DELIVERY_TIMEOUT' WHEN 'DISPATCHED' THEN 'ACK_TIMEOUT' ELSE 'RUN_TIMEOUT' END,
-             error_message = CASE due.state
+    name: 'actions_end_timed_out',
+    text: `UPDATE server_actions a SET
+             state = CASE a.state WHEN 'ACKED' THEN 'FAILED' ELSE 'EXPIRED' END::"ActionState",
+             error_code = CASE a.state WHEN 'QUEUED' THEN 'DELIVERY_TIMEOUT' WHEN 'DISPATCHED' THEN 'ACK_TIMEOUT' ELSE 'RUN_TIMEOUT' END,
+             error_message = CASE a.state
                WHEN 'QUEUED' THEN 'not delivered to the agent before expiresAt'
                WHEN 'DISPATCHED' THEN 'the agent did not acknowledge the command in time'
                ELSE 'the agent did not report a result in time' END,
              completed_at = now(), deadline_at = NULL, updated_at = now()
-           FROM due, servers s
-           WHERE a.id = due.id AND s.id = a.server_id
+           FROM servers s
+           WHERE a.id = ANY($1::uuid[]) AND s.id = a.server_id AND a.state IN ${LIVE} AND a.deadline_at <= now()
            RETURNING ${COLUMNS}`,
-    values: [limit]
+    values: [ids]
   })
   return rows.map(toRow)
+}
+
+export interface LiveDeadline {
+  id: string
+  deadlineAt: Date | null
+  /** False: another transaction holds the row (an ack or result being written); not waited for. */
+  locked: boolean
+}
+
+/**
+ * Those of these actions still live, with their deadlines; the rows this transaction could lock
+ * stay locked until it ends, so an ack or result waits and settles the job rescheduled here. SKIP
+ * LOCKED, as the sweep before it: a row being moved right now is not waited for (no deadlock with
+ * a batch of replies locking rows in another order); the caller looks at it again shortly.
+ */
+export async function lockLive (client: pg.PoolClient, ids: string[]): Promise<LiveDeadline[]> {
+  const { rows } = await client.query<{ id: string, deadline_at: Date | null, locked: boolean }>({
+    name: 'actions_lock_live',
+    text: `WITH locked AS (
+             SELECT id, deadline_at FROM server_actions WHERE id = ANY($1::uuid[]) AND state IN ${LIVE} FOR UPDATE SKIP LOCKED
+           )
+           SELECT a.id, coalesce(l.deadline_at, a.deadline_at) AS deadline_at, l.id IS NOT NULL AS locked
+           FROM server_actions a LEFT JOIN locked l ON l.id = a.id
+           WHERE a.id = ANY($1::uuid[]) AND a.state IN ${LIVE}`,
+    values: [ids]
+  })
+  return rows.map(r => ({ id: r.id, deadlineAt: r.deadline_at, locked: r.locked }))
 }
 
 /**

@@ -1,5 +1,5 @@
-// Durable action writes, group-committed (group-commit.ts): creations, dispatch claims, agent
-// replies and timeout sweeps. Each transaction writes its rows, settles the pg-boss jobs of the
+// Durable action writes, group-committed (group-commit.ts): creations, dispatch claims and agent
+// replies; and the deadline jobs' work (timeouts). Each transaction writes its rows, settles the pg-boss jobs of the
 // actions it made final, and appends one `action.updated` event per move, last. At low load a
 // write commits alone; under load many share one transaction, which matters here because every
 // event-writing transaction holds the event counter row until it commits.
@@ -7,7 +7,7 @@ import type pg from 'pg'
 import type { PgBoss } from 'pg-boss'
 import type { NewEvent } from '../../db/sql/events.ts'
 import {
-  cancelLive, explainSkipped, failUnsupported, insertActions, markAcked, markDispatched, markFinished, readActions, sweepTimedOut,
+  cancelLive, endTimedOut, explainSkipped, failUnsupported, insertActions, lockLive, markAcked, markDispatched, markFinished, readActions,
   type ActionRow, type AgentReply, type AgentResult, type NewAction
 } from '../../db/sql/actions.ts'
 import { inTransaction, type Emit } from '../../db/sql/transaction.ts'
@@ -47,6 +47,8 @@ export interface ActionStoreOptions {
   /** COMMAND's delivery timeout (PROTOCOL.md 1.1: 10 s): console input is not worth running late. */
   commandDeliverMs?: number
   lanes?: number
+  /** Batch sizes and queue depths of the three writers (hub_write_batch_size, hub_write_queue_depth). */
+  meters?: { batch (writer: 'action_create' | 'action_claim' | 'action_reply'): (size: number) => void }
   log: { error (obj: object, msg: string): void }
 }
 
@@ -55,14 +57,24 @@ export interface ActionStore {
   /** QUEUED → DISPATCHED; null when the action was not QUEUED (claimed elsewhere, final, expired). */
   dispatch (actionId: string): Promise<ActionRow | null>
   reply (reply: Reply): Promise<ReplyOutcome>
-  /** Ends timed-out actions; returns how many. */
-  sweep (limit?: number): Promise<number>
+  /**
+   * The work of fetched deadline jobs (jobs.ts): ends the actions whose current state timed out,
+   * and reschedules the job of each that moved on for its next deadline. Returns how many ended.
+   */
+  deadlines (jobs: ClaimedJob[]): Promise<number>
   drain (): Promise<void>
+  /** Items waiting in each writer's lanes. */
+  depths (): { action_create: number, action_claim: number, action_reply: number }
   /** Called with rows after their move committed (the dispatcher's local fast path). */
   onCommitted (listener: (rows: ActionRow[]) => void): void
 }
 
+/** A job as a pg-boss worker fetched it: the attempt fences what this hub may settle. */
+export interface ClaimedJob { id: string, retryCount: number, data: ActionJob }
+
 export const COMMAND_DELIVER_MS = 10_000
+/** A live action whose row another transaction holds is looked at again this much later. */
+const BUSY_RETRY_MS = 1_000
 
 export function actionEvent (row: ActionRow, at = new Date()): NewEvent {
   const error = row.errorCode === null ? {} : { error: { code: row.errorCode, message: row.errorMessage } }
@@ -76,20 +88,26 @@ export function actionEvent (row: ActionRow, at = new Date()): NewEvent {
 }
 
 export function createActionStore (options: ActionStoreOptions): ActionStore {
-  const { pool, boss, deliverMs, ackMs, runMs, installMs, commandDeliverMs = COMMAND_DELIVER_MS, lanes = 2, log } = options
+  const { pool, boss, deliverMs, ackMs, runMs, installMs, commandDeliverMs = COMMAND_DELIVER_MS, lanes = 2, meters, log } = options
+  const metered = (writer: 'action_create' | 'action_claim' | 'action_reply') => meters === undefined ? {} : { onBatch: meters.batch(writer) }
   const deliverMsOf = (a: NewAction) => a.action === 'COMMAND' ? commandDeliverMs : deliverMs
   const listeners: Array<(rows: ActionRow[]) => void> = []
   const committed = (rows: ActionRow[]) => { if (rows.length > 0) for (const l of listeners) l(rows) }
 
-  /** Settles the pg-boss jobs of actions that just became final, in the caller's transaction. */
+  /**
+   * Settles the pg-boss jobs of actions that just became final, in the caller's transaction:
+   * completed (output: the action's final state) when it ended SUCCEEDED, FAILED or EXPIRED,
+   * cancelled when CANCELLED. Never `failed`: in pg-boss that means the job's own work failed
+   * (retried, then kept as failed), which is what an operator alerts on, not an agent's timeout.
+   */
   async function settleJobs (client: pg.PoolClient, rows: ActionRow[]): Promise<void> {
     const db = onClient(client)
     const by = (state: string) => rows.filter(r => r.state === state).map(r => r.id)
-    const done = by('SUCCEEDED')
-    const failed = [...by('FAILED'), ...by('EXPIRED')]
+    for (const state of ['SUCCEEDED', 'FAILED', 'EXPIRED'] as const) {
+      const ids = by(state)
+      if (ids.length > 0) await boss.complete(ACTION_QUEUE, ids, { state }, { db, includeQueued: true })
+    }
     const cancelled = by('CANCELLED')
-    if (done.length > 0) await boss.complete(ACTION_QUEUE, done, null, { db, includeQueued: true })
-    if (failed.length > 0) await boss.fail(ACTION_QUEUE, failed, null, { db })
     if (cancelled.length > 0) await boss.cancel(ACTION_QUEUE, cancelled, { db })
   }
 
@@ -143,8 +161,10 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
       }
     }
     if (created.length > 0) {
+      // The deadline job: due when the action's current state times out (jobs.ts).
       const jobs = created.map(r => ({
         id: r.id,
+        startAfter: r.deadlineAt ?? r.expiresAt,
         data: { actionId: r.id, serverId: r.serverId, nodeId: r.nodeId, action: r.action, expiresAt: r.expiresAt.toISOString() } satisfies ActionJob
       }))
       await boss.insert(ACTION_QUEUE, jobs, { db: onClient(client) })
@@ -154,6 +174,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
   }
 
   const creates = createGroupCommit<NewAction, CreateOutcome>({
+    ...metered('action_create'),
     lanes,
     laneOf: a => hexLane(a.serverId),
     commit: async items => {
@@ -170,6 +191,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
 
   // ---- dispatch claims ----
   const claims = createGroupCommit<string, ActionRow | null>({
+    ...metered('action_claim'),
     commit: async ids => {
       const rows = await inTransaction(pool, async (client, emit) => {
         const unique = [...new Set(ids)]
@@ -214,6 +236,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
   }
 
   const replies = createGroupCommit<Reply, ReplyOutcome>({
+    ...metered('action_reply'),
     lanes,
     laneOf: r => hexLane(r.nodeId),
     commit: async items => {
@@ -231,11 +254,29 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
     create: async action => await creates.submit(action),
     dispatch: async id => await claims.submit(id),
     reply: async reply => await replies.submit(reply),
-    async sweep (limit = 1_000) {
+    async deadlines (jobs) {
+      if (jobs.length === 0) return 0
       const rows = await inTransaction(pool, async (client, emit) => {
-        const moved = await sweepTimedOut(client, limit)
-        await commitMoves(client, emit, moved)
-        return moved
+        const ids = jobs.map(j => j.id)
+        const live = await lockLive(client, ids)
+        const ended = await endTimedOut(client, live.filter(l => l.locked).map(l => l.id))
+        await commitMoves(client, emit, ended)
+        // Moved on (acked: a run deadline now), or busy right now: the same job, due again.
+        const gone = new Set(ended.map(r => r.id))
+        const later = live.filter(l => !gone.has(l.id))
+        if (later.length > 0) {
+          const db = onClient(client)
+          const byId = new Map(jobs.map(j => [j.id, j]))
+          const claimed = later.map(l => byId.get(l.id)).filter(j => j !== undefined)
+          await boss.deleteJob(ACTION_QUEUE, claimed.map(j => ({ id: j.id, retryCount: j.retryCount })), { db })
+          const busyUntil = new Date(Date.now() + BUSY_RETRY_MS)
+          await boss.insert(ACTION_QUEUE, later.map(l => ({
+            id: l.id,
+            startAfter: !l.locked || l.deadlineAt === null ? busyUntil : l.deadlineAt,
+            data: byId.get(l.id)?.data
+          })), { db })
+        }
+        return ended
       })
       committed(rows)
       return rows.length
@@ -243,6 +284,7 @@ export function createActionStore (options: ActionStoreOptions): ActionStore {
     async drain () {
       await Promise.all([creates.drain(), claims.drain(), replies.drain()])
     },
+    depths: () => ({ action_create: creates.depth(), action_claim: claims.depth(), action_reply: replies.depth() }),
     onCommitted (listener) { listeners.push(listener) }
   }
 }

@@ -6,6 +6,7 @@ import {
   type AgentMessage, type CommandMessage, type ConsoleMessage, type Feature, type HelloMessage, type HubMessage, type StatsMessage
 } from '../../agent-protocol/index.ts'
 import { createTokenBucket } from '../token-bucket.ts'
+import type { FrameMeter } from '../connection/frame-meter.ts'
 import { createConnection, type ConnectionLimits } from '../connection/connection.ts'
 import type { Log, SetTimer, Transport } from '../connection/types.ts'
 import type { HelloResult } from './hello.ts'
@@ -21,6 +22,8 @@ export interface AgentSessionLimits extends ConnectionLimits {
 export interface AgentSessionDeps {
   nodeId: string
   transport: Transport
+  /** Counts this connection's frames by type (hub_ws_frames_total). */
+  frames?: FrameMeter
   limits: AgentSessionLimits
   now: () => number
   setTimer: SetTimer
@@ -97,6 +100,7 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
       badFrame: reason => errorFrame(ERROR.BAD_FRAME, reason)
     },
     onText,
+    ...(deps.frames === undefined ? {} : { frames: deps.frames }),
     exempt: data => STREAM_FRAME.test(typeof data === 'string' ? data.slice(0, 40) : data.toString('latin1', 0, 40)),
     onEnd () {
       state = 'closed'

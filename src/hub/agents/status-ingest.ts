@@ -35,6 +35,8 @@ export interface StatusIngest {
   submit (report: StatusReport): Promise<IngestOutcome>
   /** Waits for queued reports to commit; later submissions are refused. */
   drain (): Promise<void>
+  /** Reports waiting in the lanes (hub_write_queue_depth). */
+  depth (): number
 }
 
 export interface StatusIngestOptions {
@@ -43,6 +45,8 @@ export interface StatusIngestOptions {
   maxBatch?: number
   /** Reports waiting per lane before new ones are refused (INTERNAL, resend later). */
   maxQueue?: number
+  /** Told each batch's size (hub_write_batch_size). */
+  onBatch?: (size: number) => void
   log: { error (obj: object, msg: string): void }
 }
 
@@ -53,9 +57,10 @@ const REFUSED = {
 } as const
 
 export function createStatusIngest (options: StatusIngestOptions): StatusIngest {
-  const { pool, lanes = 4, maxBatch = 1_000, maxQueue = 20_000, log } = options
+  const { pool, lanes = 4, maxBatch = 1_000, maxQueue = 20_000, onBatch, log } = options
   return createGroupCommit<StatusReport, IngestOutcome>({
     lanes,
+    ...(onBatch === undefined ? {} : { onBatch }),
     laneOf: r => hexLane(r.serverId),
     maxBatch,
     maxQueue,

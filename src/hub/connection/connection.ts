@@ -5,6 +5,7 @@
 // knows nothing of Fastify or `ws`, and time is injected, so unit tests drive it with fakes.
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import { createTokenBucket } from '../token-bucket.ts'
+import type { FrameMeter } from './frame-meter.ts'
 import { createOutbox, type Outbox, type OutboxLimits } from './outbox.ts'
 import type { SetTimer, Transport } from './types.ts'
 
@@ -35,6 +36,8 @@ export interface ConnectionDeps {
   exempt?: (data: string | Buffer) => boolean
   /** The connection ended, whichever side ended it: called once, after the kernel stopped. */
   onEnd: () => void
+  /** Counts frames in and out by type (hub_ws_frames_total); absent: not counted. */
+  frames?: FrameMeter
 }
 
 export interface Connection {
@@ -54,7 +57,17 @@ export interface Connection {
 }
 
 export function createConnection (deps: ConnectionDeps): Connection {
-  const { transport, limits, now, setTimer, errors } = deps
+  const { limits, now, setTimer, errors, frames } = deps
+  // Every frame sent leaves through transport.send, whichever outbox path sent it: counted there.
+  const transport: typeof deps.transport = frames === undefined
+    ? deps.transport
+    : {
+        send: frame => { frames.count('out', frame); deps.transport.send(frame) },
+        flush: () => deps.transport.flush(),
+        close: (code, reason) => deps.transport.close(code, reason),
+        ping: () => deps.transport.ping(),
+        bufferedAmount: () => deps.transport.bufferedAmount()
+      }
   let closed = false
   let badFrames = 0
   let limitedFrames = 0
@@ -98,6 +111,7 @@ export function createConnection (deps: ConnectionDeps): Connection {
     onFrame (data, isBinary) {
       if (closed) return
       lastSeen = now()
+      frames?.count('in', data)
       const exempt = !isBinary && deps.exempt?.(data) === true
       if (!exempt && !bucket.take()) {
         outbox.send(errors.rateLimited())

@@ -6,6 +6,7 @@
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import type { AuthChange } from '../../db/sql/auth-notify.ts'
 import type { HubEvent } from '../bus.ts'
+import type { FrameMeter } from '../connection/frame-meter.ts'
 import { createPanelSession, type PanelStreams } from './panel-session.ts'
 import type { Transport } from '../connection/types.ts'
 import { encodeEvent, type OutEvent, type PanelAuth, type PanelLimits, type PanelSession, type PanelStore, type SetTimer, type SubscriptionIndex } from './types.ts'
@@ -18,6 +19,8 @@ export interface PanelRegistryDeps {
   log: { warn (obj: object, msg: string): void }
   /** Console and stats (1.1), handed to every session. */
   streams?: PanelStreams
+  /** Counts every session's frames by type (hub_ws_frames_total). */
+  frames?: FrameMeter
 }
 
 export interface PanelRegistry {
@@ -138,7 +141,7 @@ export function createPanelRegistry (deps: PanelRegistryDeps): PanelRegistry {
 
   return {
     open (auth, transport, log = deps.log) {
-      const s = createPanelSession({ auth, transport, store: deps.store, index, limits: deps.limits, now: deps.now, setTimer: deps.setTimer, log, ...(deps.streams === undefined ? {} : { streams: deps.streams }) })
+      const s = createPanelSession({ auth, transport, store: deps.store, index, limits: deps.limits, now: deps.now, setTimer: deps.setTimer, log, ...(deps.streams === undefined ? {} : { streams: deps.streams }), ...(deps.frames === undefined ? {} : { frames: deps.frames }) })
       // A session that expired before it opened has closed already, from inside createPanelSession.
       if (s.closed) return s
       keys.set(s, { servers: new Set(), nodes: new Set(), presence: new Set() })

@@ -7,6 +7,7 @@
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import { canUseConsole, canViewServer, type Principal } from '../rbac.ts'
 import type { ConsoleHub } from '../console/console-hub.ts'
+import type { FrameMeter } from '../connection/frame-meter.ts'
 import { createConnection } from '../connection/connection.ts'
 import type { Transport } from '../connection/types.ts'
 import { PANEL_ERROR, decodePanelMessage, type ConsoleSendMessage, type HubToPanel, type RequestIdValue, type SubscribeMessage, type UnsubscribeMessage } from './messages.ts'
@@ -19,6 +20,8 @@ export type { PanelSession, SubscriptionIndex }
 export interface PanelSessionDeps {
   auth: PanelAuth
   transport: Transport
+  /** Counts this connection's frames by type (hub_ws_frames_total). */
+  frames?: FrameMeter
   store: PanelStore
   index: SubscriptionIndex
   limits: PanelLimits
@@ -55,6 +58,7 @@ export function createPanelSession (deps: PanelSessionDeps): PanelSession {
       badFrame: reason => errorFrame(PANEL_ERROR.BAD_FRAME, reason)
     },
     onText,
+    ...(deps.frames === undefined ? {} : { frames: deps.frames }),
     onEnd () {
       deps.streams?.hub.detach(self)
       expiry.cancel()

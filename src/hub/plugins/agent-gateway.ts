@@ -48,7 +48,14 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
   // Two lanes: every batch ends by taking the event counter's lock for its commit, so more lanes
   // only queue there (bench/ingest.ts at 5,000/s: p50 6 ms and p99 25-47 ms with 5 lanes,
   // p50 2.7 ms and p99 16-18 ms with 2), while one lane would leave no batch preparing meanwhile.
-  const ingest = createStatusIngest({ pool, lanes: Math.max(1, Math.min(2, Math.floor(config.dbPoolMax / 2))), ...tuning, log: app.log })
+  const ingest = createStatusIngest({
+    pool,
+    lanes: Math.max(1, Math.min(2, Math.floor(config.dbPoolMax / 2))),
+    ...tuning,
+    ...(app.hasDecorator('meters') ? { onBatch: app.meters.batch('status') } : {}),
+    log: app.log
+  })
+  if (app.hasDecorator('meters')) app.meters.depth('status', () => ingest.depth())
   const presence = createPresence({ pool, heartbeatMs: config.heartbeatMs, log: app.log })
   const hellos = createHelloReconciler(pool)
   const registry = createAgentRegistry({ write: presence.write, log: app.log })
@@ -122,6 +129,7 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
     const session = createAgentSession({
       nodeId,
       transport: new WsTransport(socket, request.raw.socket),
+      ...(app.hasDecorator('meters') ? { frames: app.meters.frames.agent } : {}),
       limits,
       now: Date.now,
       setTimer: realTimer,

@@ -6,6 +6,7 @@ import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { UnauthorizedError } from '../errors.ts'
 import { registerOperationsMetrics } from '../operations-metrics.ts'
+import { registerTrafficMetrics } from '../traffic-metrics.ts'
 import { bearerToken } from './auth.ts'
 
 declare module 'fastify' {
@@ -26,6 +27,7 @@ export default fp<{ token?: string }>(async (app, { token }) => {
   gauge('hub_db_pool_idle', 'Idle connections in the database pool', () => pool.idleCount)
   gauge('hub_db_pool_waiting', 'Queries waiting for a pool connection', () => pool.waitingCount)
   registerOperationsMetrics(app, registry)
+  registerTrafficMetrics(app, registry)
 
   const requests = new Histogram({
     name: 'hub_http_request_duration_seconds',

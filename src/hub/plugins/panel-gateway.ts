@@ -61,6 +61,7 @@ export function panelLimits (config: Config): PanelLimits {
 export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
   const { pool } = app.db
   const registry = createPanelRegistry({
+    ...(app.hasDecorator('meters') ? { frames: app.meters.frames.panel } : {}),
     store: {
       snapshot: async (serverIds, nodeIds) => await readSnapshot(pool, serverIds, nodeIds),
       replay: async (after, upTo, serverIds, nodeIds, presenceNodeIds, limit) => await readEventsForPanel(pool, after, upTo, serverIds, nodeIds, presenceNodeIds, limit),

@@ -4,7 +4,7 @@
 // runs onClose hooks in reverse registration order, and this plugin is registered before them).
 import fp from 'fastify-plugin'
 import { PgBoss } from 'pg-boss'
-import { ACTION_QUEUE, onClient } from '../actions/jobs.ts'
+import { ACTION_QUEUE, ACTION_QUEUE_OPTIONS, onClient } from '../actions/jobs.ts'
 import type { Config } from '../config.ts'
 
 declare module 'fastify' {
@@ -34,9 +34,14 @@ export default fp<{ config: Config }>(async (app, { config }) => {
   boss.on('error', err => app.log.error({ err }, 'queue error (pg-boss); it keeps retrying'))
   boss.on('warning', warning => app.log.warn({ warning }, 'queue warning (pg-boss)'))
   await boss.start()
-  // retryLimit 0: a job is settled by the hub when its action ends, never retried by pg-boss.
+  // The deadline jobs (actions/jobs.ts). Retried when their work fails, or when the hub that
+  // fetched one died before settling it (pg-boss expires the claim after expireInSeconds); a job
+  // still failed after the retries is what `hub_queue_jobs{state="failed"}` alerts on.
   // retention: a job outlives every action timeout by far; settled jobs go after a day.
-  await boss.createQueue(ACTION_QUEUE, { retryLimit: 0, retentionSeconds: 7 * 86_400, deleteAfterSeconds: 86_400 })
+  // updateQueue too: createQueue leaves the options of a queue an older hub created as they were.
+  await boss.createQueue(ACTION_QUEUE, ACTION_QUEUE_OPTIONS)
+  const { retryDelayMax: _fixedAtCreation, ...updatable } = ACTION_QUEUE_OPTIONS
+  await boss.updateQueue(ACTION_QUEUE, updatable)
   let stopped = false
 
   app.decorate('queue', {
