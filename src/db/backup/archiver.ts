@@ -16,8 +16,10 @@ import { watch, type FSWatcher } from 'node:fs'
 import { readdir, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import type pg from 'pg'
-import { walPath, WAL_FILE_NAME, type BackupStore } from './store.ts'
+import { UnsafeFileError } from './safe-open.ts'
+import { WAL_FILE_NAME, type BackupStore } from './store.ts'
 import type { BackupLogger } from './types.ts'
+import { storeWal } from './wal-file.ts'
 
 export interface ArchiveStatus {
   lastArchived?: string
@@ -29,6 +31,8 @@ export interface ArchiveStatus {
   lastError?: string
   /** Age in seconds of the oldest finished segment not yet in the store (waiting in pg_wal or the spool); 0 when none. */
   lagSeconds: number
+  /** Spool entries refused (a link, a FIFO, a foreign owner, too large) and deleted since the start. */
+  refused: number
 }
 
 export interface WalArchiver {
@@ -118,9 +122,26 @@ export function walArchiver (opts: WalArchiverOptions): WalArchiver {
     oldestWaiting = times.length === 0 ? undefined : Math.min(...times)
   }
 
+  let refused = 0
+  // As root, only files of the spool's owner (the `postgres` user) are taken: see safe-open.ts.
+  let spoolOwner: Promise<{ uid: number } | undefined> | undefined
+  const owner = async () => {
+    spoolOwner ??= process.getuid?.() === 0 ? stat(spool).then(s => ({ uid: s.uid })) : Promise.resolve(undefined)
+    return await spoolOwner.catch(err => { spoolOwner = undefined; throw err })
+  }
+
   const moveOne = async (name: string): Promise<void> => {
     const file = path.join(spool, name)
-    await store.put(walPath(name), file, { compress: true })
+    try {
+      await storeWal(store, name, file, await owner())
+    } catch (err) {
+      if (!(err instanceof UnsafeFileError)) throw err
+      // Not a segment archive_command wrote: deleting the entry (never what it points at) lets
+      // PostgreSQL's next attempt write the real one; the pass still counts as failing.
+      refused++
+      await unlink(file).catch(() => {})
+      throw err
+    }
     await unlink(file)
     lastArchived = name
     lastArchivedAt = new Date()
@@ -234,7 +255,8 @@ export function walArchiver (opts: WalArchiverOptions): WalArchiver {
         spooled,
         failing: moverError !== undefined || pgStats.failing,
         ...(lastError === undefined ? {} : { lastError }),
-        lagSeconds: oldestWaiting === undefined ? 0 : Math.max(0, (Date.now() - oldestWaiting) / 1000)
+        lagSeconds: oldestWaiting === undefined ? 0 : Math.max(0, (Date.now() - oldestWaiting) / 1000),
+        refused
       }
     },
     async flush () {

@@ -7,12 +7,14 @@
 // its stop point, so it is declared finished (its manifest written) only when that segment is in
 // the store.
 import { randomBytes } from 'node:crypto'
-import { readdir } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import type pg from 'pg'
+import { openChecked } from './safe-open.ts'
 import { walPath, type BackupStore } from './store.ts'
 import type { BackupLogger, Manifest, ManifestFile } from './types.ts'
+import { sealMissingHistory } from './wal-file.ts'
 
 /** Folders whose contents PostgreSQL's documentation says to leave out of a base backup (kept, empty). */
 const EMPTY_DIRS = new Set(['pg_wal', 'pg_replslot', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_stat_tmp', 'pg_subtrans'])
@@ -120,6 +122,10 @@ export async function takeBaseBackup (opts: {
   const startedAt = new Date()
   const id = newBackupId(startedAt)
   const base = `base/${id}`
+  // As root, every file copied must belong to the data folder's owner (the `postgres` user), be a
+  // regular file with one link, and is read from the descriptor checked (safe-open.ts): a
+  // relation file swapped for a link after the listing is refused, not followed.
+  const owner = process.getuid?.() === 0 ? { uid: (await stat(pgdata)).uid } : undefined
   const client = await opts.superuser()
   try {
     const version = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?'
@@ -137,7 +143,8 @@ export async function takeBaseBackup (opts: {
     const files: ManifestFile[] = []
     await eachLimited(paths, opts.concurrency ?? 2, async rel => {
       try {
-        const { bytes, sha256 } = await store.put(`${base}/files/${rel}.seg`, path.join(pgdata, rel))
+        const fh = await openChecked(path.join(pgdata, rel), { uid: owner?.uid })
+        const { bytes, sha256 } = await store.put(`${base}/files/${rel}.seg`, fh.createReadStream())
         files.push({ path: rel, size: bytes, sha256 })
       } catch (err) {
         // A file removed after the listing (a dropped table): replaying the WAL removes it too.
@@ -156,7 +163,14 @@ export async function takeBaseBackup (opts: {
       files.push({ path: name, size: bytes, sha256 })
     }
     const { startWal, timeline } = parseLabel(stop.labelfile)
-    const needed = [stopWal, ...(timeline > 1 ? [`${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`] : [])]
+    const history = `${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`
+    const needed = [stopWal, ...(timeline > 1 ? [history] : [])]
+    if (timeline > 1 && !await store.exists(walPath(history))) {
+      // A cluster promoted with archiving off (a restore done by hand, or by an older db:restore)
+      // never archived its timeline's history file: seal it from pg_wal rather than wait in vain.
+      const sealed = await sealMissingHistory(store, pgdata, owner)
+      if (sealed.length > 0) log?.warn({ id, sealed }, 'timeline history files missing from the store were sealed from pg_wal')
+    }
     await waitForWal(store, needed, opts.walTimeoutMs ?? 120_000)
 
     const secrets: string[] = []

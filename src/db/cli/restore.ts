@@ -17,6 +17,7 @@ import { restoreDataDir, type RestoreTarget } from '../backup/restore.ts'
 import { startThrowaway } from '../backup/throwaway.ts'
 import { backupSecret } from '../backup/verify.ts'
 import { isRunning, runAs } from '../embedded-postgres.ts'
+import { sealMissingHistory } from '../backup/wal-file.ts'
 import { cliContext, refuse } from './backup-context.ts'
 
 const USAGE = 'usage: npm run db:restore -- --to <ISO time | backup id | latest> [--target DIR] [--in-place] [--revoke-sessions]'
@@ -36,7 +37,11 @@ async function parseTarget (to: string): Promise<RestoreTarget> {
   if (to === 'latest') return { kind: 'latest' }
   const ids = (await store.listBases()).map(m => m.id)
   if (ids.includes(to)) return { kind: 'backup', id: to }
-  if (/^\d{4}-\d{2}-\d{2}T/.test(to) && !Number.isNaN(Date.parse(to))) return { kind: 'time', at: new Date(to) }
+  if (/^\d{4}-\d{2}-\d{2}T/.test(to) && !Number.isNaN(Date.parse(to))) {
+    // Without a zone, Date.parse reads the machine's local time: say which one is meant.
+    if (!/(?:Z|[+-]\d{2}:\d{2})$/.test(to)) refuse(`db:restore: --to ${JSON.stringify(to)} has no time zone: end it with Z (UTC) or ±hh:mm`)
+    return { kind: 'time', at: new Date(to) }
+  }
   refuse(`db:restore: --to ${JSON.stringify(to)} is neither "latest", an ISO time (2026-12-03T14:05:00Z) nor a backup id in ${store.dir} (${ids.length === 0 ? 'there is none' : ids.join(', ')})`)
 }
 
@@ -91,6 +96,9 @@ try {
   }
   // Promoted: the staged WAL is no longer read.
   await rm(walDir, { recursive: true, force: true })
+  // The throwaway runs with archiving off, so the new timeline's history file is only in pg_wal;
+  // every later base backup on this cluster waits for it in the store.
+  await sealMissingHistory(store, target, owner)
   const lines = [
     `restored base backup ${manifest.id} (finished ${manifest.finishedAt}, stop LSN ${manifest.stopLsn}) into ${target}`,
     `recovered to: ${recovery}; newest event in the restored log: ${summary.newestEvent ?? 'none'}`,
@@ -98,7 +106,7 @@ try {
     'panels that saw events newer than the restored log get `resync` and reload their view',
     inPlace
       ? `the previous cluster and passwords are kept as *.before-restore-${stamp} in ${dataDir}; start the hub as before: npm start`
-      : `start a hub on it: HUB_DATA_DIR=${dataDir} npm start   (stop the old hub first if it uses the same port; set HUB_BACKUP_DIR if you moved it from ${store.dir})`
+      : `start a hub on it: HUB_DATA_DIR=${dataDir} HUB_BACKUP_DIR=${store.dir} npm start   (stop the old hub first if it uses the same port)`
   ]
   process.stdout.write(`${lines.join('\n')}\n`)
 } catch (err) {

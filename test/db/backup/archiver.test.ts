@@ -1,9 +1,11 @@
 // WAL archiving against a real embedded cluster: archive_command (shell, as `postgres` when run as
 // root) fills the spool, the hub's mover seals each segment into wal/ and empties the spool, and
 // failures on either side show in status().
-import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { chmod, chown, link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { promisify } from 'node:util'
 import t from 'tap'
 import { archiveSettings, walArchiver } from '../../../src/db/backup/archiver.ts'
 import { NO_KEYS, parseKeyring } from '../../../src/db/backup/keys.ts'
@@ -13,6 +15,7 @@ import { waitFor } from '../../helpers/wait.ts'
 import { randomBytes } from 'node:crypto'
 
 const log = { info () {}, warn () {}, error () {} }
+const run = promisify(execFile)
 
 t.test('archiveSettings', async t => {
   const settings = archiveSettings('/var/lib/hub/wal-spool', 60)
@@ -94,4 +97,42 @@ t.test('segments are archived through the spool into wal/, and failures are repo
   t.teardown(() => other.stop())
   const fourth = await switchWal()
   await waitFor(`${fourth} in the plain store`, async () => (await plain.listWal()).includes(fourth), 15_000)
+})
+
+t.test('the mover refuses what is not a segment archive_command wrote: links, FIFOs, foreign owners; and never overwrites an archived segment with other bytes', async t => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hub-spool-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const spool = path.join(dir, 'spool')
+  await mkdir(spool)
+  const secret = path.join(dir, 'root-only')
+  await writeFile(secret, 'the hub\'s secret', { mode: 0o600 })
+  const seg = (n: number) => `0000000100000000000000${n.toString(16).toUpperCase().padStart(2, '0')}`
+  await symlink(secret, path.join(spool, seg(0x42)))
+  await link(secret, path.join(spool, seg(0x43)))
+  await run('mkfifo', [path.join(spool, seg(0x44))])
+  await writeFile(path.join(spool, seg(0x45)), 'a real segment')
+  if (process.getuid?.() === 0) {
+    await writeFile(path.join(spool, seg(0x46)), 'someone else\'s')
+    await chown(path.join(spool, seg(0x46)), 65534, 65534)
+  }
+  const store = openStore({ dir: path.join(dir, 'backups'), keys: NO_KEYS })
+  const archiver = walArchiver({ spool, store, log, pollMs: 60_000, concurrency: 1 })
+  for (let i = 0; i < 6; i++) await archiver.flush().catch(() => {})
+  await archiver.flush()
+  const refused = process.getuid?.() === 0 ? 4 : 3
+  t.equal(archiver.status().refused, refused, 'every impostor refused')
+  t.same(await store.listWal(), [seg(0x45)], 'only the real segment is archived')
+  t.same(await readdir(spool), [], 'the impostors are deleted from the spool')
+  t.equal(await readFile(secret, 'utf8'), 'the hub\'s secret', 'what they pointed at is untouched')
+
+  // The same name again: the same bytes count as archived; other bytes fail loudly.
+  await writeFile(path.join(spool, seg(0x45)), 'a real segment')
+  await archiver.flush()
+  t.same(await readdir(spool), [])
+  await writeFile(path.join(spool, seg(0x45)), 'another cluster\'s segment')
+  await t.rejects(archiver.flush(), /already archived .* with different content/)
+  t.match(archiver.status(), { failing: true, lastError: /different content/ })
+  let text = ''
+  for await (const c of await store.open(walPath(seg(0x45)))) text += (c as Buffer).toString()
+  t.equal(text, 'a real segment', 'the archived segment is not overwritten')
 })
