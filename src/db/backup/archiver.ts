@@ -130,10 +130,26 @@ export function walArchiver (opts: WalArchiverOptions): WalArchiver {
     return await spoolOwner.catch(err => { spoolOwner = undefined; throw err })
   }
 
+  // The cluster's system identifier, read once: a segment of another cluster is refused.
+  let systemIdentifier: string | undefined
+  const identify = async (): Promise<string | undefined> => {
+    if (systemIdentifier !== undefined || opts.superuser === undefined) return systemIdentifier
+    const client = await opts.superuser().catch(() => undefined)
+    if (client === undefined) return undefined // the cluster is down (a flush after stop): no check
+    try {
+      systemIdentifier = (await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]?.id
+    } catch {
+      // Checked on a later pass.
+    } finally {
+      await client.end().catch(() => {})
+    }
+    return systemIdentifier
+  }
+
   const moveOne = async (name: string): Promise<void> => {
     const file = path.join(spool, name)
     try {
-      await storeWal(store, name, file, await owner())
+      await storeWal(store, name, file, await owner(), await identify())
     } catch (err) {
       if (!(err instanceof UnsafeFileError)) throw err
       // Not a segment archive_command wrote: deleting the entry (never what it points at) lets

@@ -129,6 +129,7 @@ export async function takeBaseBackup (opts: {
   const client = await opts.superuser()
   try {
     const version = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?'
+    const systemIdentifier = (await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]?.id
     const hasLedger = (await client.query<{ t: string | null }>("SELECT to_regclass('public._prisma_migrations')::text AS t")).rows[0]?.t != null
     const migrations = hasLedger
       ? (await client.query<{ migration_name: string }>('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name')).rows.map(r => r.migration_name)
@@ -192,6 +193,7 @@ export async function takeBaseBackup (opts: {
       startWal,
       stopWal,
       pgVersion: version,
+      ...(systemIdentifier === undefined ? {} : { systemIdentifier }),
       encrypted: store.keys.current !== undefined,
       ...(store.keys.current === undefined ? {} : { keyId: store.keys.current.id }),
       files: files.sort((a, b) => a.path.localeCompare(b.path)),

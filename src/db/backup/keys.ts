@@ -26,12 +26,18 @@ export function parseKeyring (current?: string, old?: string): Keyring {
   const currentKey = current === undefined || current.trim() === '' ? undefined : parseKey(current, 'HUB_BACKUP_KEY')
   if (currentKey !== undefined) byId.set(currentKey.id, currentKey)
   const olds = (old ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
-  olds.forEach((text, i) => {
+  // `unencrypted` among the old keys: files sealed before HUB_BACKUP_KEY was set may be read.
+  // Otherwise, with a key set, an unencrypted file is refused (it could be a swapped-in forgery).
+  const acceptPlain = olds.includes(ACCEPT_PLAIN)
+  olds.filter(text => text !== ACCEPT_PLAIN).forEach((text, i) => {
     const key = parseKey(text, `HUB_BACKUP_OLD_KEYS (key ${i + 1})`)
     if (!byId.has(key.id)) byId.set(key.id, key)
   })
-  return currentKey === undefined ? { byId } : { current: currentKey, byId }
+  return { ...(currentKey === undefined ? {} : { current: currentKey }), byId, ...(acceptPlain ? { acceptPlain } : {}) }
 }
+
+/** The HUB_BACKUP_OLD_KEYS entry that lets unencrypted (pre-key) files be read while a key is set. */
+export const ACCEPT_PLAIN = 'unencrypted'
 
 /** A keyring with no key: files are sealed unencrypted and only unencrypted files open. */
 export const NO_KEYS: Keyring = { byId: new Map() }

@@ -8,7 +8,7 @@
 // holds no key) unpacks it. Remove that folder once the restored cluster has promoted.
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { appendFile, chmod, chown, mkdir, readdir, writeFile } from 'node:fs/promises'
+import { appendFile, chmod, lchown, lstat, mkdir, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -33,16 +33,18 @@ export interface RestoreResult {
 
 async function chooseBase (store: BackupStore, to: RestoreTarget): Promise<Manifest> {
   if (to.kind === 'backup' || to.kind === 'immediate') return await store.readManifest(to.id)
-  const bases = await store.listBases()
+  const unreadable: unknown[] = []
+  const bases = await store.listBases((_id, err) => unreadable.push(err))
   if (to.kind === 'latest') {
     const newest = bases.at(-1)
-    if (newest === undefined) throw new Error(`no finished base backup in ${store.dir}`)
+    if (newest === undefined) throw unreadable[0] ?? new Error(`no finished base backup in ${store.dir}`)
     return newest
   }
   // A base backup is consistent at its stop point, which it reached before it finished.
   const at = to.at.toISOString()
   const before = bases.filter(m => m.finishedAt <= at).at(-1)
   if (before === undefined) {
+    if (unreadable[0] !== undefined) throw unreadable[0]
     throw new Error(`no base backup finished before ${at}${bases[0] === undefined ? '' : ` (the oldest finished at ${bases[0].finishedAt})`}`)
   }
   return before
@@ -95,16 +97,23 @@ async function restoreFile (store: BackupStore, manifest: Manifest, file: Manife
   }
 }
 
+/**
+ * Hands a tree root wrote to `owner`: children before their folder (until then the folder is
+ * root's, so the new owner cannot slip anything in), with lchown, never following a link.
+ */
 async function chownTree (dir: string, owner: { uid: number, gid: number }): Promise<void> {
-  await chown(dir, owner.uid, owner.gid)
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name)
+    if (e.isSymbolicLink()) throw new Error(`${p} is a symbolic link: a restore writes none`)
     if (e.isDirectory()) await chownTree(p, owner)
-    else await chown(p, owner.uid, owner.gid)
+    else await lchown(p, owner.uid, owner.gid)
   }
+  await lchown(dir, owner.uid, owner.gid)
 }
 
 async function assertEmpty (dir: string): Promise<void> {
+  const link = await lstat(dir).then(s => s.isSymbolicLink(), () => false)
+  if (link) throw new Error(`${dir} is a symbolic link: a restore only writes a new folder`)
   const entries = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return []
     throw err
@@ -140,9 +149,9 @@ export async function restoreDataDir (opts: {
   const target = path.resolve(opts.target)
   const walDir = `${target}-wal`
   if (!SHELL_SAFE_PATH.test(walDir)) throw new Error(`the restore target ${JSON.stringify(target)} may not hold quotes, $, \`, \\ or % (it goes into restore_command)`)
-  const manifest = await chooseBase(store, to)
   await assertEmpty(target)
   await assertEmpty(walDir)
+  const manifest = await chooseBase(store, to)
   await mkdir(target, { recursive: true, mode: 0o700 })
   await chmod(target, 0o700)
   await mkdir(walDir, { recursive: true, mode: 0o700 })

@@ -173,6 +173,10 @@ export async function openFile (src: string, keys: Keyring, opts: { gzipped?: bo
         ? `encrypted with key ${id}, and no HUB_BACKUP_KEY is set`
         : `encrypted with key ${id}, which is neither HUB_BACKUP_KEY nor one of HUB_BACKUP_OLD_KEYS`)
     }
+    if (!encrypted && keys.current !== undefined && keys.acceptPlain !== true) {
+      // A downgrade: whoever can write the store could swap in an unencrypted file of their own.
+      throw new BackupFileError(src, 'not encrypted, while HUB_BACKUP_KEY is set: refused (for files written before the key was set, add `unencrypted` to HUB_BACKUP_OLD_KEYS)')
+    }
     const prefix = header.subarray(19, 27)
     const chunks = async function * (): AsyncGenerator<Buffer> {
       try {

@@ -30,6 +30,7 @@ export interface Destination {
 /** WAL segment (24 hex digits), optionally `.partial` or a `.backup` history-of-backup file, or a timeline `.history` file. */
 export const WAL_FILE_NAME = /^(?:[0-9A-F]{24}(?:\.partial|\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)$/
 const BACKUP_ID = /^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$/
+const SECRET_NAME = /^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$/
 
 function checkRelPath (relPath: string): string {
   const parts = relPath.split('/')
@@ -80,8 +81,8 @@ export interface BackupStore {
   readonly dir: string
   readonly keys: Keyring
   readonly copy?: Destination
-  /** Newest last (by finishedAt). Only finished base backups (those with a manifest). */
-  listBases (): Promise<Manifest[]>
+  /** Newest last (by finishedAt). Only finished base backups (those with a manifest); one whose manifest cannot be read is skipped (logged, told to `skipped`). */
+  listBases (skipped?: (backupId: string, err: unknown) => void): Promise<Manifest[]>
   readManifest (backupId: string): Promise<Manifest>
   /** Archived segment and history file names, sorted. */
   listWal (): Promise<string[]>
@@ -155,18 +156,27 @@ export function openStore (opts: { dir: string, keys: Keyring, copy?: Destinatio
       const json = await text(await store.open(rel))
       try {
         const manifest = JSON.parse(json) as Manifest
-        if (manifest.id !== backupId || !Array.isArray(manifest.files)) throw new Error('not a manifest')
+        if (manifest.id !== backupId || !Array.isArray(manifest.files) || !Array.isArray(manifest.directories) || !Array.isArray(manifest.secrets)) throw new Error('not a manifest')
+        // Every path is joined to a restore target: relative, no '..', nothing absolute.
+        for (const p of [...manifest.files.map(f => f.path), ...manifest.directories]) checkRelPath(p)
+        for (const name of manifest.secrets) if (!SECRET_NAME.test(name)) throw new Error(`invalid secret name ${JSON.stringify(name)}`)
         return manifest
       } catch (err) {
         throw new BackupFileError(abs(rel), `not a valid manifest (${(err as Error).message})`, { cause: err })
       }
     },
-    async listBases () {
+    async listBases (skipped) {
       const ids = await readdir(path.join(dir, 'base')).catch(() => [] as string[])
       const manifests: Manifest[] = []
       for (const id of ids.filter(i => BACKUP_ID.test(i)).sort()) {
         if (!await store.exists(`base/${id}/manifest.seal`)) continue
-        manifests.push(await store.readManifest(id))
+        try {
+          manifests.push(await store.readManifest(id))
+        } catch (err) {
+          // One unreadable manifest (a lost key, a damaged file) must not hide every other backup.
+          log?.warn({ err, backupId: id }, 'skipping a base backup whose manifest cannot be read')
+          skipped?.(id, err)
+        }
       }
       return manifests.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt))
     },

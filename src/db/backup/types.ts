@@ -20,6 +20,8 @@ export interface Keyring {
   current?: BackupKey
   /** Every key that may open a file (current and old), by id. */
   byId: ReadonlyMap<string, BackupKey>
+  /** With a current key, unencrypted files are refused unless this is set (`unencrypted` in HUB_BACKUP_OLD_KEYS). */
+  acceptPlain?: boolean
 }
 
 export interface ManifestFile { path: string, size: number, sha256: string }
@@ -34,6 +36,8 @@ export interface Manifest {
   startWal: string
   stopWal: string
   pgVersion: string
+  /** pg_control_system().system_identifier of the cluster backed up: WAL of another cluster is not this backup's. */
+  systemIdentifier?: string
   encrypted: boolean
   keyId?: string
   /** Every file of the data folder copied (paths relative to PGDATA, '/' separated), backup_label and tablespace_map included. */

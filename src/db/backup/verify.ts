@@ -4,11 +4,13 @@
 // PostgreSQL on it, and checks:
 // - every file against the manifest's sha256 (restoreDataDir throws BackupFileError naming it);
 // - recovery ends (the archived WAL the backup needs is there and readable);
-// - `_prisma_migrations` equals this repository's prisma/migrations (names and checksums);
+// - `_prisma_migrations` equals the migrations recorded in the manifest at backup time; a
+//   difference from this repository's prisma/migrations is reported, not failed;
+// - data checksums: reported when off (the full read then cannot find a damaged page);
 // - a full read of every table of the public schema, rows and TOAST detoasted: data checksums are
 //   on in PostgreSQL 18 clusters, so a damaged page fails the read.
 // The folder is removed afterwards, whatever the outcome.
-import { chown, mkdtemp, rm } from 'node:fs/promises'
+import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { readMigrations, MIGRATIONS_DIR } from '../migrator.ts'
 import { runAs } from '../embedded-postgres.ts'
@@ -43,6 +45,14 @@ export async function backupSecret (store: BackupStore, backupId: string, name: 
   const chunks: Buffer[] = []
   for await (const chunk of await store.open(`base/${backupId}/secrets/${name}.seg`)) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks).toString('utf8')
+}
+
+const APPLIED = 'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name'
+
+function listDiff (expected: string[], got: string[]): string {
+  const missing = expected.filter(n => !got.includes(n)).map(n => `${n} missing`)
+  const extra = got.filter(n => !expected.includes(n)).map(n => `${n} not in the manifest`)
+  return [...missing, ...extra].join('; ')
 }
 
 /** `_prisma_migrations` against the repository's migrations: '' when equal, else what differs. */
@@ -87,23 +97,40 @@ export async function verifyBackup (opts: VerifyOptions): Promise<VerifyResult> 
   const target = path.join(tmp, 'postgres')
   let cluster: Throwaway | undefined
   let tables: Record<string, number> = {}
+  const notes: string[] = []
   const result = (ok: boolean, detail: string): VerifyResult => ({ ok, detail, tables, ms: Math.round(performance.now() - started) })
   try {
-    if (owner !== undefined) await chown(tmp, owner.uid, owner.gid)
+    // The folder stays root's: `postgres` may enter it (to reach its cluster) but not write in it,
+    // so it cannot put a link where root is about to write (the restore hands over only what it wrote).
+    await chmod(tmp, 0o711)
     const { manifest } = await restoreDataDir({ store: opts.store, target, to: { kind: 'immediate', id: opts.backupId }, owner })
     const password = await backupSecret(opts.store, opts.backupId, 'postgres-password')
     cluster = await startThrowaway({ pgdata: target, password })
     await cluster.promoted(opts.timeoutMs ?? 600_000)
     const client = await cluster.connect('hub')
     try {
-      const migrations = await compareMigrations(client, opts.migrationsDir)
-      if (migrations !== '') return result(false, `_prisma_migrations differs from prisma/migrations: ${migrations}`)
+      // The restored ledger must be the one recorded at backup time. The repository may have moved
+      // on since (a newer release adds migrations): that is said, not failed, or every backup
+      // older than a new migration would fail its verification.
+      const applied = (await client.query<{ migration_name: string }>(APPLIED)).rows.map(r => r.migration_name)
+      const recorded = [...manifest.migrations].sort()
+      if (applied.join('\n') !== recorded.join('\n')) {
+        return result(false, `_prisma_migrations differs from the backup's manifest: ${listDiff(recorded, applied)}`)
+      }
+      const repo = await compareMigrations(client, opts.migrationsDir)
+      if (repo !== '') notes.push(`not a failure: the backup's migrations differ from this repository's prisma/migrations (${repo}); the hub applies newer ones at start`)
+      const sysid = (await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]?.id
+      if (manifest.systemIdentifier !== undefined && sysid !== manifest.systemIdentifier) {
+        return result(false, `the restored cluster's system identifier ${sysid ?? '?'} is not the backup's (${manifest.systemIdentifier})`)
+      }
+      const checksums = (await client.query<{ data_checksums: string }>('SHOW data_checksums')).rows[0]?.data_checksums
+      if (checksums !== 'on') notes.push(`data checksums are ${checksums ?? 'unknown'}: the full read cannot detect a damaged page`)
       tables = await readAllTables(client)
     } finally {
       await client.end().catch(() => {})
     }
     const rows = Object.values(tables).reduce((a, b) => a + b, 0)
-    return result(true, `restored ${manifest.files.length} files (sha256 checked), replayed to ${manifest.stopLsn}, migrations match, read ${rows} rows in ${Object.keys(tables).length} tables`)
+    return result(true, `restored ${manifest.files.length} files (sha256 checked), replayed to ${manifest.stopLsn}, migrations match the manifest, read ${rows} rows in ${Object.keys(tables).length} tables${notes.map(n => `; ${n}`).join('')}`)
   } catch (err) {
     // A BackupFileError's message starts with the file it names.
     const detail = err instanceof BackupFileError ? err.message : `${(err as Error).message}`

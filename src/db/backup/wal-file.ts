@@ -22,14 +22,34 @@ async function sha256Of (stream: AsyncIterable<Buffer>): Promise<string> {
   return hash.digest('hex')
 }
 
-/** Seals `file` into the store as WAL `name`; 'same' when the store already held these bytes. */
-export async function storeWal (store: BackupStore, name: string, file: string, owner?: { uid: number }): Promise<'stored' | 'same'> {
+/**
+ * The system identifier in a WAL segment's first page (its long header: xlp_sysid after the
+ * 24-byte standard header, little-endian on the platforms the embedded binaries ship for), or
+ * undefined when the bytes do not start with one.
+ */
+export function segmentSystemIdentifier (bytes: Buffer): string | undefined {
+  if (bytes.length < 32 || (bytes.readUInt16LE(2) & 0x0002) === 0) return undefined // XLP_LONG_HEADER
+  return bytes.readBigUInt64LE(24).toString()
+}
+
+/**
+ * Seals `file` into the store as WAL `name`; 'same' when the store already held these bytes.
+ * With `systemIdentifier` (pg_control_system() of the archiving cluster), a segment of another
+ * cluster is refused.
+ */
+export async function storeWal (store: BackupStore, name: string, file: string, owner?: { uid: number }, systemIdentifier?: string): Promise<'stored' | 'same'> {
   const fh = await openChecked(file, { uid: owner?.uid, maxBytes: MAX_WAL_FILE_BYTES })
   let bytes: Buffer
   try {
     bytes = await fh.readFile()
   } finally {
     await fh.close()
+  }
+  if (systemIdentifier !== undefined && /^[0-9A-F]{24}$/.test(name)) {
+    const found = segmentSystemIdentifier(bytes)
+    if (found !== undefined && found !== systemIdentifier) {
+      throw new Error(`WAL ${name} belongs to another cluster (system identifier ${found}, this cluster's is ${systemIdentifier}): not archived`)
+    }
   }
   const rel = walPath(name)
   if (await store.exists(rel)) {

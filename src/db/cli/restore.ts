@@ -6,11 +6,12 @@
 // - Default: a NEW HUB_DATA_DIR (`--target DIR`, or `<HUB_DATA_DIR>-restored-<time>`) holding the
 //   cluster and the secrets saved with the backup; the live cluster is never touched.
 // - `--in-place`: replaces HUB_DATA_DIR/postgres, only while the hub is stopped (refused when its
-//   postmaster.pid names a live process). The old folder and passwords are kept aside, renamed
-//   `*.before-restore-<time>`; the agent key set in place is kept.
+//   postmaster.pid names a live process). Restored into `postgres.restoring-<time>` first and
+//   swapped in only once it has promoted (a failure leaves HUB_DATA_DIR as it was). The old folder
+//   and passwords are kept aside, renamed `*.before-restore-<time>`; the agent key set in place is kept.
 // - `--revoke-sessions`: ends every panel session after the restore (sessions revoked after the
 //   restore point come back with it).
-import { access, chmod, chown, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
+import { access, chmod, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { restoreDataDir, type RestoreTarget } from '../backup/restore.ts'
@@ -57,26 +58,28 @@ if (inPlace) {
   refuse(`db:restore: ${dataDir} is not empty: --target must name a new or empty folder`)
 }
 const owner = await runAs()
+// --in-place restores into a staging folder next to the live one and swaps only once the restored
+// cluster has replayed and promoted: a restore that fails (a damaged file, missing WAL, a full
+// disk) leaves HUB_DATA_DIR as it was. Were the cluster folder missing, the next `npm start` would
+// run initdb, and that new cluster's timeline-1 segments would collide with the store's.
+const staging = inPlace ? path.join(dataDir, `postgres.restoring-${stamp}`) : target
+const KEPT_ASIDE = ['postgres', 'postgres-wal', 'postgres-password', 'hub-role-password']
+const discardStaging = async () => {
+  for (const dir of [staging, `${staging}-wal`]) await rm(dir, { recursive: true, force: true })
+}
 try {
   // The `postgres` user must be able to enter the folder above its cluster.
   await mkdir(dataDir, { recursive: true, mode: 0o755 })
-  if (inPlace) {
-    for (const name of ['postgres', 'postgres-wal', 'postgres-password', 'hub-role-password']) {
-      const file = path.join(dataDir, name)
-      if (await exists(file)) await rename(file, `${file}.before-restore-${stamp}`)
-    }
+  let restored: Awaited<ReturnType<typeof restoreDataDir>>
+  try {
+    restored = await restoreDataDir({ store, target: staging, to, owner })
+  } catch (err) {
+    if (inPlace) await discardStaging()
+    throw err
   }
-  const { manifest, recovery, walDir } = await restoreDataDir({ store, target, to, owner })
-  // The passwords must be those of the restored cluster's roles; the agent key set in place stays.
-  for (const name of manifest.secrets) {
-    const file = path.join(dataDir, name)
-    if (inPlace && await exists(file)) continue
-    await writeFile(file, await backupSecret(store, manifest.id, name), { mode: 0o600 })
-    await chmod(file, 0o600)
-  }
-  if (owner !== undefined) await chown(target, owner.uid, owner.gid)
+  const { manifest, recovery, walDir } = restored
   const password = await backupSecret(store, manifest.id, 'postgres-password')
-  const cluster = await startThrowaway({ pgdata: target, password })
+  const cluster = await startThrowaway({ pgdata: staging, password })
   let summary: { newestEvent: string | null, sessionsRevoked: number }
   try {
     await cluster.promoted(3_600_000)
@@ -91,8 +94,36 @@ try {
     } finally {
       await client.end()
     }
+  } catch (err) {
+    await cluster.stop()
+    if (inPlace) await discardStaging()
+    throw err
   } finally {
     await cluster.stop()
+  }
+  if (inPlace) {
+    // The swap: the live files aside, the restored cluster in; put back if a step fails.
+    const moved: string[] = []
+    try {
+      for (const name of KEPT_ASIDE) {
+        const file = path.join(dataDir, name)
+        if (await exists(file)) {
+          await rename(file, `${file}.before-restore-${stamp}`)
+          moved.push(file)
+        }
+      }
+      await rename(staging, target)
+    } catch (err) {
+      for (const file of moved.reverse()) await rename(`${file}.before-restore-${stamp}`, file).catch(() => {})
+      throw err
+    }
+  }
+  // The passwords must be those of the restored cluster's roles; the agent key set in place stays.
+  for (const name of manifest.secrets) {
+    const file = path.join(dataDir, name)
+    if (inPlace && await exists(file)) continue
+    await writeFile(file, await backupSecret(store, manifest.id, name), { mode: 0o600 })
+    await chmod(file, 0o600)
   }
   // Promoted: the staged WAL is no longer read.
   await rm(walDir, { recursive: true, force: true })

@@ -2,7 +2,7 @@
 // root) fills the spool, the hub's mover seals each segment into wal/ and empties the spool, and
 // failures on either side show in status().
 import { execFile } from 'node:child_process'
-import { chmod, chown, link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { chmod, chown, link, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -64,6 +64,22 @@ t.test('segments are archived through the spool into wal/, and failures are repo
   t.equal(bytes, 16 * 1024 * 1024, 'and opens to a whole segment')
   await waitFor('status', async () => archiver.status().lastArchived === first)
   t.match(archiver.status(), { failing: false, spooled: 0 })
+
+  // A segment of another cluster (another system identifier in its long page header) is refused.
+  const foreign = Buffer.alloc(8192)
+  foreign.writeUInt16LE(0xd118, 0)
+  foreign.writeUInt16LE(0x0002, 2) // XLP_LONG_HEADER
+  foreign.writeBigUInt64LE(42n, 24)
+  const foreignFile = path.join(spool, '0000000100000000000000F0')
+  // Written beside the spool and renamed in whole, as archive_command does (the mover watches).
+  await writeFile(path.join(dir, 'foreign'), foreign)
+  const spoolStat = await stat(spool)
+  await chown(path.join(dir, 'foreign'), spoolStat.uid, spoolStat.gid)
+  await rename(path.join(dir, 'foreign'), foreignFile)
+  await t.rejects(archiver.flush(), /0000000100000000000000F0 belongs to another cluster \(system identifier 42, this cluster's is \d+\)/)
+  t.notOk((await store.listWal()).includes('0000000100000000000000F0'))
+  await rm(foreignFile)
+  await archiver.flush()
 
   // The hub's side fails: the store cannot be written (wal/ is a file). The segment waits in the spool.
   await rm(path.join(store.dir, 'wal'), { recursive: true })

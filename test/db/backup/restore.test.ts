@@ -4,7 +4,7 @@
 // manifest is named.
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmod, copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -150,4 +150,16 @@ t.test('base backup, then restore to a time, to the backup, and to the latest', 
   bytes.writeUInt8(bytes.readUInt8(40) ^ 1, 40)
   await writeFile(pgVersion, bytes)
   await t.rejects(restoreDataDir({ store, target: path.join(dir, 'bad2'), to: { kind: 'latest' } }), { name: 'BackupFileError' })
+})
+
+t.test('a restore refuses a target or WAL folder that is a symbolic link', async t => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hub-restore-link-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const store = openStore({ dir: path.join(dir, 'backups'), keys: NO_KEYS })
+  await mkdir(path.join(dir, 'elsewhere'))
+  await symlink(path.join(dir, 'elsewhere'), path.join(dir, 'target'))
+  await t.rejects(restoreDataDir({ store, target: path.join(dir, 'target'), to: { kind: 'latest' } }), /target is a symbolic link/)
+  await symlink(path.join(dir, 'elsewhere'), path.join(dir, 'other-wal'))
+  await t.rejects(restoreDataDir({ store, target: path.join(dir, 'other'), to: { kind: 'latest' } }), /other-wal is a symbolic link/)
+  await t.rejects(restoreDataDir({ store, target: path.join(dir, 'fine'), to: { kind: 'latest' } }), /no finished base backup/)
 })

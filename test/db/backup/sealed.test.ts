@@ -20,7 +20,7 @@ async function tempDir (t: { teardown (fn: () => unknown): void }) {
   return dir
 }
 
-async function readAll (file: string, keys = parseKeyring(KEY_A)): Promise<Buffer> {
+async function readAll (file: string, keys = parseKeyring(KEY_A, 'unencrypted')): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const c of await openFile(file, keys)) chunks.push(c as Buffer)
   return Buffer.concat(chunks)
@@ -55,7 +55,7 @@ t.test('round trips: encrypted or not, compressed or not, empty, several chunks,
         const sealed = await sealFile(src, dst, keys, { compress })
         t.equal(sealed.bytes, data.length)
         t.equal(sealed.sha256, (await import('node:crypto')).createHash('sha256').update(data).digest('hex'))
-        t.ok((await readAll(dst, parseKeyring(KEY_A))).equals(data), `${path.basename(dst)} round trips`)
+        t.ok((await readAll(dst, keys.current === undefined ? NO_KEYS : parseKeyring(KEY_A))).equals(data), `${path.basename(dst)} round trips`)
         t.equal((await stat(dst)).mode & 0o777, 0o600)
       }
     }
@@ -136,4 +136,16 @@ t.test('tampering and truncation are detected, encrypted or not', async t => {
   await writeFile(unflaggedFile, unflagged)
   const err = await readAll(unflaggedFile).catch((e: unknown) => e)
   t.ok(err instanceof BackupFileError && err.file === unflaggedFile && /fails authentication/.test(err.message))
+})
+
+t.test('with a key set, an unencrypted file is refused (a downgrade), unless `unencrypted` is among the old keys', async t => {
+  const dir = await tempDir(t)
+  const plain = path.join(dir, 'plain.seg')
+  await sealFile(Readable.from([Buffer.from('forged')]), plain, NO_KEYS)
+  await t.rejects(openFile(plain, parseKeyring(KEY_A)), { name: 'BackupFileError', file: plain, message: /not encrypted, while HUB_BACKUP_KEY is set: refused/ })
+  const pre = parseKeyring(KEY_A, `${KEY_B},unencrypted`)
+  t.equal(pre.acceptPlain, true)
+  t.equal(pre.byId.size, 2, '`unencrypted` is no key')
+  t.equal(await text(await openFile(plain, pre)), 'forged')
+  t.equal(await text(await openFile(plain, NO_KEYS)), 'forged', 'without a key, plain files open as before')
 })

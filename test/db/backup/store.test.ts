@@ -78,3 +78,22 @@ t.test('with a key: secrets are copied (encrypted); manifests, removeBase, remov
   t.throws(() => walPath('../../etc/passwd'), /not a WAL file name/)
   t.throws(() => store.path('a/../../b'), /invalid backup path/)
 })
+
+t.test('a manifest with a path outside the data folder is refused; listBases skips an unreadable manifest with a warning', async t => {
+  const dir = await tempDir(t)
+  const warned: string[] = []
+  const store = openStore({ dir: path.join(dir, 'store'), keys: NO_KEYS, log: { info () {}, error () {}, warn (_o: object, msg: string) { warned.push(msg) } } })
+  await store.writeManifest(manifest('good', '2026-12-03T09:00:00.000Z'))
+  const bad = [
+    { ...manifest('dotdot', '2026-12-03T10:00:00.000Z'), directories: ['base/../../../etc'] },
+    { ...manifest('absolute', '2026-12-03T10:00:00.000Z'), files: [{ path: '/etc/cron.d/x', size: 1, sha256: '' }] },
+    { ...manifest('secret', '2026-12-03T10:00:00.000Z'), secrets: ['../../root/.ssh/authorized_keys'] }
+  ]
+  for (const m of bad) {
+    await store.writeManifest(m)
+    await t.rejects(store.readManifest(m.id), { name: 'BackupFileError', message: /not a valid manifest \(invalid (backup path|secret name)/ }, m.id)
+  }
+  t.same((await store.listBases()).map(m => m.id), ['good'], 'the others are skipped, not fatal')
+  t.equal(warned.length, 3)
+  t.match(warned[0], /skipping a base backup whose manifest cannot be read/)
+})
