@@ -250,6 +250,18 @@ t.test('a failed --in-place restore leaves HUB_DATA_DIR as it was', async t => {
   t.match(res.stderr, /pg_control\.seg/, 'names the damaged file')
   t.same((await readdir(target)).sort(), before, 'nothing renamed, nothing left behind')
   t.ok((await stat(path.join(target, 'postgres', 'PG_VERSION'))).isFile(), 'the cluster is still in place')
+
+  // The same restore with the file intact: staged, then swapped in.
+  await rename(`${victim}.good`, victim)
+  await copyFile(victim, `${victim}.good`)
+  const ok = await run(process.execPath, ['src/db/cli/restore.ts', '--to', newest as string, '--in-place'], { cwd: ROOT, env: { ...process.env, ...env, HUB_DATA_DIR: target, HUB_BACKUP_DIR: store }, timeout: 300_000 })
+    .then(r => ({ code: 0, stdout: r.stdout, stderr: r.stderr }), (e: { code: number, stdout: string, stderr: string }) => e)
+  t.equal(ok.code, 0, ok.stderr)
+  t.match(ok.stdout, /kept as \*\.before-restore-\S+ in /)
+  const after = await readdir(target)
+  t.ok(after.some(n => /^postgres\.before-restore-/.test(n)) && after.includes('postgres'), 'the old cluster aside, the restored one in place')
+  t.notOk(after.some(n => n.includes('restoring')), 'no staging folder left')
+  t.ok((await stat(path.join(target, 'postgres', 'PG_VERSION'))).isFile())
 })
 
 t.test('archiving failures are reported in /metrics and /readyz (still ready), and clear when it works again', async t => {

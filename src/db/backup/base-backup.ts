@@ -145,8 +145,12 @@ export async function takeBaseBackup (opts: {
     await eachLimited(paths, opts.concurrency ?? 2, async rel => {
       try {
         const fh = await openChecked(path.join(pgdata, rel), { uid: owner?.uid })
-        const { bytes, sha256 } = await store.put(`${base}/files/${rel}.seg`, fh.createReadStream())
-        files.push({ path: rel, size: bytes, sha256 })
+        try {
+          const { bytes, sha256 } = await store.put(`${base}/files/${rel}.seg`, fh.createReadStream())
+          files.push({ path: rel, size: bytes, sha256 })
+        } finally {
+          await fh.close() // already closed by the stream when it was read to the end
+        }
       } catch (err) {
         // A file removed after the listing (a dropped table): replaying the WAL removes it too.
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
