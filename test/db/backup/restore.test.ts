@@ -4,7 +4,7 @@
 // manifest is named.
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -150,6 +150,14 @@ t.test('base backup, then restore to a time, to the backup, and to the latest', 
   bytes.writeUInt8(bytes.readUInt8(40) ^ 1, 40)
   await writeFile(pgVersion, bytes)
   await t.rejects(restoreDataDir({ store, target: path.join(dir, 'bad2'), to: { kind: 'latest' } }), { name: 'BackupFileError' })
+
+  // A base backup reads the data folder through checked descriptors: a hard link (as a link to
+  // a root-only file would be) is refused, not copied, and the backup fails.
+  const linked = path.join(cluster.pgdata, 'linked')
+  await link(path.join(cluster.pgdata, 'PG_VERSION'), linked)
+  t.teardown(() => rm(linked, { force: true }))
+  await t.rejects(takeBaseBackup({ superuser: async () => await cluster.superuser(), pgdata: cluster.pgdata, store, secrets: [], log, walTimeoutMs: 60_000 }),
+    /(PG_VERSION|linked): refused \(2 hard links\)/)
 })
 
 t.test('a restore refuses a target or WAL folder that is a symbolic link', async t => {
