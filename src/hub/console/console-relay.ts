@@ -2,7 +2,8 @@
 // server whose agent is on hub A. Carried by PostgreSQL NOTIFY, never per line and never inside a
 // write transaction:
 // - Interest: a hub with a local watcher NOTIFYs `hub_console_watch` {hub, on|off, console, stats,
-//   replay} when the first panel starts (or the last stops) watching, and renews it every
+//   replay} when the first panel starts (or the last stops) watching (changes coalesced per
+//   flush, up to 100 ids per payload), and renews it every
 //   `leaseMs / 3`; every hub records it with an expiry, so an agent moving to any hub finds the
 //   interest already there.
 // - Forwarding: only the hub that receives the agent's lines holds the agent; it queues them per
@@ -84,9 +85,32 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
       log.warn({ err, channel }, 'console relay NOTIFY failed; the data is dropped')
     })
   }
+  // Interest changes wait for the next flush and go together, up to MAX_IDS_PER_WATCH ids per
+  // payload: 500 panels subscribing at once are a few NOTIFYs, not one each (which overflowed the
+  // sending lane, and a lost watch left a server unforwarded until the next renewal). Keyed by
+  // kind and server: the latest change wins; a replay request is kept until it is sent.
+  const pendingWatch = new Map<string, { kind: Kind, serverId: string, on: boolean, replay: boolean }>()
   const watch = (on: boolean, kind: Kind, serverIds: string[], replay: boolean) => {
-    for (let i = 0; i < serverIds.length; i += MAX_IDS_PER_WATCH) {
-      send(WATCH_CHANNEL, JSON.stringify({ hub: hubId, on, kind, ids: serverIds.slice(i, i + MAX_IDS_PER_WATCH), ...(replay ? { replay: true } : {}) }))
+    for (const serverId of serverIds) {
+      const key = `${kind}:${serverId}`
+      const before = pendingWatch.get(key)
+      pendingWatch.set(key, { kind, serverId, on, replay: on && (replay || (before?.on === true && before.replay)) })
+    }
+  }
+  const flushWatch = () => {
+    if (pendingWatch.size === 0) return
+    const groups = new Map<string, { kind: Kind, on: boolean, replay: boolean, ids: string[] }>()
+    for (const w of pendingWatch.values()) {
+      const key = `${w.kind}:${w.on}:${w.replay}`
+      let g = groups.get(key)
+      if (g === undefined) groups.set(key, g = { kind: w.kind, on: w.on, replay: w.replay, ids: [] })
+      g.ids.push(w.serverId)
+    }
+    pendingWatch.clear()
+    for (const { kind, on, replay, ids: all } of groups.values()) {
+      for (let i = 0; i < all.length; i += MAX_IDS_PER_WATCH) {
+        send(WATCH_CHANNEL, JSON.stringify({ hub: hubId, on, kind, ids: all.slice(i, i + MAX_IDS_PER_WATCH), ...(replay ? { replay: true } : {}) }))
+      }
     }
   }
   const interested = (kind: Kind, serverId: string): string[] => {
@@ -158,6 +182,7 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
     if (stopped) return
     const statsDue = now() - lastStats >= statsEveryMs
     if (statsDue) lastStats = now()
+    flushWatch()
     flush(statsDue || fresh.size > 0)
     fresh.clear()
     flusher = setTimer(tick, flushMs)
@@ -237,6 +262,7 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
     },
     stop () {
       stopped = true
+      pendingWatch.clear()
       flusher.cancel()
       renewer.cancel()
     }

@@ -94,3 +94,25 @@ t.test('a failed NOTIFY counts its lines as dropped', async t => {
   await new Promise(resolve => setImmediate(resolve))
   t.equal(relay.dropped, 3)
 })
+
+t.test('interest changes are coalesced per flush: 500 panels subscribing at once are a few NOTIFYs, the latest change wins', async t => {
+  const { clock, sent, relay } = relayOf()
+  t.teardown(() => relay.stop())
+  const server = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`
+  for (let i = 1; i <= 2_000; i++) {
+    relay.interest(server(i), 'console', true, i <= 4)
+    relay.interest(server(i), 'stats', true, false)
+  }
+  relay.interest(server(2_000), 'console', false, false)
+  t.same(sent, [], 'nothing before the flush')
+  clock.advance(10)
+  const watches = sent.filter(s => s.channel === WATCH_CHANNEL).map(s => JSON.parse(s.payload) as { on: boolean, kind: string, ids: string[], replay?: boolean })
+  t.equal(watches.length, 1 + 20 + 20 + 1, 'one replay payload, 20 console and 20 stats payloads of 100 ids, one off: not 4,001')
+  t.same(watches.filter(w => w.replay === true).flatMap(w => w.ids), [1, 2, 3, 4].map(server), 'the replay requests together')
+  t.same(watches.filter(w => !w.on).flatMap(w => w.ids), [server(2_000)], 'on then off in one flush: off')
+  t.equal(new Set(watches.filter(w => w.on && w.kind === 'console').flatMap(w => w.ids)).size, 1_999, 'every other console interest (the four with replay among them), once')
+  t.ok(watches.every(w => w.ids.length <= 100))
+  sent.length = 0
+  clock.advance(10)
+  t.same(sent.filter(s => s.channel === WATCH_CHANNEL), [], 'sent once')
+})
