@@ -7,9 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import t from 'tap'
 import { createPanelClient } from '../../agent-simulator/panel-client.ts'
-import { startTestHub, type TestHub } from '../helpers/hub.ts'
+import { startTestHub } from '../helpers/hub.ts'
 import { GAME, makeDataDir, type Teardown } from './helpers.ts'
 import { waitFor as waitUntil } from '../helpers/wait.ts'
+import { act } from '../helpers/actions.ts'
 
 const MAIN = new URL('../../src/agent/main.ts', import.meta.url).pathname
 
@@ -22,15 +23,6 @@ function startAgentProcess (t: Teardown, env: Record<string, string>): ChildProc
   })
   t.teardown(() => child.kill('SIGKILL'))
   return child
-}
-
-async function act (hub: TestHub, token: string, serverId: string, body: Record<string, unknown>) {
-  const res = await hub.request('POST', `/api/servers/${serverId}/actions`, { token, body })
-  if (res.status !== 202) throw new Error(`${String(body.action)}: ${res.status} ${JSON.stringify(res.body)}`)
-  return await waitFor(`${String(body.action)} to finish`, async () => {
-    const a = (await hub.request('GET', `/api/actions/${res.body.actionId as string}`, { token })).body
-    return ['SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELLED'].includes(a.state) ? a : undefined
-  })
 }
 
 t.test('docs/agent.md end to end: REST-made node, template and server; a real agent process runs the game', async (t) => {

@@ -11,9 +11,10 @@ import { createServer } from 'node:net'
 import path from 'node:path'
 import t from 'tap'
 import { createPanelClient } from '../../agent-simulator/panel-client.ts'
-import { ADMIN_PASSWORD, startTestHub, testKeySet, type TestHub } from '../helpers/hub.ts'
+import { ADMIN_PASSWORD, startTestHub, testKeySet } from '../helpers/hub.ts'
 import { waitFor as waitUntil } from '../helpers/wait.ts'
 import { GAME, HOG, makeDataDir, type Teardown } from './helpers.ts'
+import { act } from '../helpers/actions.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const MAIN = path.join(ROOT, 'src/agent/main.ts')
@@ -70,15 +71,6 @@ function killRecordedGames (dataDir: string): void {
       if (typeof pid === 'number' && pid > 1) process.kill(-pid, 'SIGKILL')
     } catch {}
   }
-}
-
-async function act (hub: TestHub, token: string, serverId: string, body: Record<string, unknown>) {
-  const res = await hub.request('POST', `/api/servers/${serverId}/actions`, { token, body })
-  if (res.status !== 202) throw new Error(`${String(body.action)}: ${res.status} ${JSON.stringify(res.body)}`)
-  return await waitFor(`${String(body.action)} to finish`, async () => {
-    const a = (await hub.request('GET', `/api/actions/${res.body.actionId as string}`, { token })).body
-    return ['SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELLED'].includes(a.state) ? a : undefined
-  })
 }
 
 t.test('the agent\'s hub is SIGKILLed: it moves to the other hub, its game still RUNNING and taking commands; a memory limit set through the hub is enforced', async (t) => {

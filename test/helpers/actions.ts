@@ -29,3 +29,13 @@ export async function agentWith (t: Test, hub: TestHub, token: string, servers: 
   })
   return { agent, welcome: await agent.next('welcome') }
 }
+
+/** POSTs an action as `token` and waits (`ms`: real agents run real processes) until it is final; resolves with the action as GET /api/actions/:id shows it. */
+export async function act (hub: TestHub, token: string, serverId: string, body: Record<string, unknown>, ms = 30_000) {
+  const res = await hub.request('POST', `/api/servers/${serverId}/actions`, { token, body })
+  if (res.status !== 202) throw new Error(`${String(body.action)}: ${res.status} ${JSON.stringify(res.body)}`)
+  return await waitFor(`${String(body.action)} to finish`, async () => {
+    const a = (await hub.request('GET', `/api/actions/${res.body.actionId as string}`, { token })).body
+    return ['SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELLED'].includes(a.state) ? a : undefined
+  }, ms, 50)
+}

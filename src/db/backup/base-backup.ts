@@ -15,6 +15,7 @@ import { openChecked } from './safe-open.ts'
 import { walPath, type BackupStore } from './store.ts'
 import type { BackupLogger, Manifest, ManifestFile } from './types.ts'
 import { sealMissingHistory } from './wal-file.ts'
+import { eachLimited } from './each-limited.ts'
 
 /** Folders whose contents PostgreSQL's documentation says to leave out of a base backup (kept, empty). */
 const EMPTY_DIRS = new Set(['pg_wal', 'pg_replslot', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_stat_tmp', 'pg_subtrans'])
@@ -90,23 +91,6 @@ async function waitForWal (store: BackupStore, names: string[], timeoutMs: numbe
 }
 
 /** Runs `fn` over `items`, `concurrency` at a time; the first failure stops it (once the others in flight have settled). */
-async function eachLimited<T> (items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  let failure: { err: unknown } | undefined
-  const worker = async () => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++] as T
-      try {
-        await fn(item)
-      } catch (err) {
-        failure ??= { err }
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker))
-  if (failure !== undefined) throw failure.err
-}
-
 export async function takeBaseBackup (opts: {
   superuser: () => Promise<pg.Client>
   pgdata: string

@@ -16,6 +16,7 @@ import { SHELL_SAFE_PATH } from './archiver.ts'
 import { BackupFileError, isCompressed, openFile } from './sealed.ts'
 import { walPath, type BackupStore } from './store.ts'
 import type { Manifest } from './types.ts'
+import { eachLimited } from './each-limited.ts'
 
 export type RestoreTarget =
   | { kind: 'latest' }
@@ -62,19 +63,6 @@ async function neededWal (store: BackupStore, manifest: Manifest, upToStop: bool
     if (upToStop) return tli === manifest.timeline && pos >= from && pos <= to
     return tli >= manifest.timeline && pos >= from
   })
-}
-
-async function eachLimited<T> (items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  let failure: { err: unknown } | undefined
-  const worker = async () => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++] as T
-      await fn(item).catch((err: unknown) => { failure ??= { err } })
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker))
-  if (failure !== undefined) throw failure.err
 }
 
 async function restoreFile (store: BackupStore, manifest: Manifest, file: Manifest['files'][number], target: string): Promise<void> {
