@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util'
 import { createFixture, ISSUER, split } from './lib/fixture.ts'
 import { cpuSeconds, machineFacts, postgresPids } from './lib/machine.ts'
 import { int, ms, percentiles, showCounts, sleep, sumCounts } from './lib/report.ts'
-import { spawnChild, type Child } from './lib/rpc.ts'
+import { clockOffsets, spawnChild, type Child } from './lib/rpc.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -82,16 +82,7 @@ const panelWorkers = Array.from({ length: PANEL_WORKERS }, () => spawnChild(path
 const workers: Child<unknown>[] = [...agentWorkers, ...panelWorkers]
 
 async function clockSpread (): Promise<number> {
-  const offsets = await Promise.all(workers.map(async w => {
-    let best = { rtt: Infinity, offset: 0 }
-    for (let i = 0; i < 20; i++) {
-      const t0 = performance.timeOrigin + performance.now()
-      const t = await w.call<number>('clock')
-      const t1 = performance.timeOrigin + performance.now()
-      if (t1 - t0 < best.rtt) best = { rtt: t1 - t0, offset: t - (t0 + t1) / 2 }
-    }
-    return best.offset
-  }))
+  const offsets = await clockOffsets(workers)
   return Math.max(...offsets) - Math.min(...offsets)
 }
 
@@ -288,5 +279,5 @@ Agent connections closed: ${showCounts(closes)}. Hub warnings/errors logged: ${s
   await Promise.all([hubA.stop(), hubB.stop()])
   await fixture.close()
 }
-await writeFile(path.join(root, args.out), report)
+await writeFile(path.resolve(root, args.out), report)
 process.stdout.write(report)

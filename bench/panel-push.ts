@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util'
 import { createFixture, ISSUER, split } from './lib/fixture.ts'
 import { cpuSeconds, machineFacts, postgresPids } from './lib/machine.ts'
 import { int, mib, ms, percentiles, showCounts, sleep, sumCounts } from './lib/report.ts'
-import { spawnChild, type Child } from './lib/rpc.ts'
+import { clockOffsets, spawnChild, type Child } from './lib/rpc.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -72,19 +72,6 @@ const panelWorkers = Array.from({ length: PANEL_WORKERS }, () => spawnChild(path
 const workers: Child<unknown>[] = [...agentWorkers, ...panelWorkers]
 
 /** How far each worker's clock is from ours: the offset at the fastest of 20 IPC round trips. */
-async function clockOffsets (): Promise<number[]> {
-  return await Promise.all(workers.map(async w => {
-    let best = { rtt: Infinity, offset: 0 }
-    for (let i = 0; i < 20; i++) {
-      const t0 = performance.timeOrigin + performance.now()
-      const t = await w.call<number>('clock')
-      const t1 = performance.timeOrigin + performance.now()
-      if (t1 - t0 < best.rtt) best = { rtt: t1 - t0, offset: t - (t0 + t1) / 2 }
-    }
-    return best.offset
-  }))
-}
-
 let report = ''
 try {
   const { url: agentUrl } = await hub.ready
@@ -105,7 +92,7 @@ try {
   log(`${opened.reduce((n, o) => n + o.panels, 0)} panels subscribed in ${Math.round(Math.max(...opened.map(o => o.ms)))} ms (${refused.length} refused)`)
   if (refused.length > 0) throw new Error(`subscribes refused: ${refused.slice(0, 5).join(', ')}`)
 
-  const offsets = await clockOffsets()
+  const offsets = await clockOffsets(workers)
   const spread = Math.max(...offsets) - Math.min(...offsets)
   log(`clock offsets of the workers: ${offsets.map(o => o.toFixed(3)).join(', ')} ms`)
 
