@@ -71,7 +71,6 @@ const agentWorkers = Array.from({ length: AGENT_WORKERS }, () => spawnChild(path
 const panelWorkers = Array.from({ length: PANEL_WORKERS }, () => spawnChild(path.join(import.meta.dirname, 'lib/panel-worker.ts'), {}))
 const workers: Child<unknown>[] = [...agentWorkers, ...panelWorkers]
 
-/** How far each worker's clock is from ours: the offset at the fastest of 20 IPC round trips. */
 let report = ''
 try {
   const { url: agentUrl } = await hub.ready

@@ -7,7 +7,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import path from 'node:path'
 import t from 'tap'
 import { createPanelClient } from '../../agent-simulator/panel-client.ts'
@@ -15,26 +14,16 @@ import { ADMIN_PASSWORD, startTestHub, testKeySet } from '../helpers/hub.ts'
 import { waitFor as waitUntil } from '../helpers/wait.ts'
 import { GAME, HOG, makeDataDir, type Teardown } from './helpers.ts'
 import { act } from '../helpers/actions.ts'
+import { freePort, startHubProcess } from '../helpers/hub-process.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const MAIN = path.join(ROOT, 'src/agent/main.ts')
 
 const waitFor = async <T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 30_000): Promise<T> => await waitUntil(what, fn, ms, 50)
 
-async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
 /** `node src/hub/main.ts` on the test hub's database, signing with the same agent keys. */
 async function startChildHub (t: Teardown, databaseUrl: string): Promise<{ child: ChildProcess, url: string }> {
-  const env = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/',
+  const { child, ready } = startHubProcess({
     DATABASE_URL: databaseUrl,
     HUB_DATA_DIR: makeDataDir(t),
     HUB_PORT: String(await freePort()),
@@ -42,23 +31,9 @@ async function startChildHub (t: Teardown, databaseUrl: string): Promise<{ child
     HUB_ADMIN_PASSWORD: ADMIN_PASSWORD,
     NODE_ENV: 'test',
     LOG_LEVEL: 'warn'
-  }
-  const child = spawn(process.execPath, ['src/hub/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  }, { readyMs: 60_000 })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  let output = ''
-  child.stderr?.on('data', (chunk: Buffer) => { output = (output + chunk.toString()).slice(-4000) })
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child hub not ready within 60 s:\n${output}`)), 60_000)
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-4000)
-      const match = /hub ready at (http:\/\/\S+)/.exec(output)
-      if (match?.[1] !== undefined) {
-        clearTimeout(timer)
-        resolve(match[1])
-      }
-    })
-  })
-  return { child, url }
+  return { child, url: await ready }
 }
 
 /** Games the agent recorded in its data folder: killed at the end, whatever happened. */

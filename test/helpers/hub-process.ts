@@ -17,14 +17,16 @@ export async function freePort (): Promise<number> {
   return port
 }
 
-export function startHubProcess (env: Record<string, string>): { child: ChildProcess, ready: Promise<string>, output: () => string } {
+/** Keeps the last 4,000 characters of the child's output (for the error when it never gets ready). */
+export function startHubProcess (env: Record<string, string>, { readyMs = 30_000 } = {}): { child: ChildProcess, ready: Promise<string>, output: () => string } {
   const child = spawn(process.execPath, ['src/hub/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
-  child.stderr?.on('data', chunk => { output += chunk })
+  const keep = (chunk: Buffer) => { output = (output + chunk.toString()).slice(-4_000) }
+  child.stderr?.on('data', keep)
   const ready = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub not ready within 30 s:\n${output.slice(-3000)}`)), 30_000)
-    child.stdout?.on('data', chunk => {
-      output += chunk
+    const timer = setTimeout(() => reject(new Error(`hub not ready within ${readyMs / 1000} s:\n${output}`)), readyMs)
+    child.stdout?.on('data', (chunk: Buffer) => {
+      keep(chunk)
       const match = /hub ready at (http:\/\/\S+)/.exec(output)
       if (match?.[1] !== undefined) {
         clearTimeout(timer)
