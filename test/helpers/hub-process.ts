@@ -1,21 +1,11 @@
 // A hub run as a child process (src/hub/main.ts), for tests that SIGKILL it: a free port, and a
 // promise of its URL once it logs "hub ready".
 import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
-import { createServer } from 'node:net'
 import path from 'node:path'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
+export { freePort } from '../../src/db/embedded-postgres.ts'
 
 /** Keeps the last 4,000 characters of the child's output (for the error when it never gets ready). */
 export function startHubProcess (env: Record<string, string>, { readyMs = 30_000 } = {}): { child: ChildProcess, ready: Promise<string>, output: () => string } {

@@ -6,14 +6,12 @@
 // file). The WAL the replay may need is decrypted into `<target>-wal` (next to the target),
 // still gzip-compressed, where restore_command (plain shell, run by the `postgres` user, which
 // holds no key) unpacks it. Remove that folder once the restored cluster has promoted.
-import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { appendFile, chmod, lchown, lstat, mkdir, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { SHELL_SAFE_PATH } from './archiver.ts'
-import { BackupFileError, isCompressed, openFile } from './sealed.ts'
+import { BackupFileError, isCompressed, measuring, openFile } from './sealed.ts'
 import { walPath, type BackupStore } from './store.ts'
 import type { Manifest } from './types.ts'
 import { eachLimited } from './each-limited.ts'
@@ -69,17 +67,10 @@ async function restoreFile (store: BackupStore, manifest: Manifest, file: Manife
   const sealed = store.path(`base/${manifest.id}/files/${file.path}.seg`)
   const out = path.join(target, file.path)
   await mkdir(path.dirname(out), { recursive: true, mode: 0o700 })
-  const hash = createHash('sha256')
-  let size = 0
-  const counting = new Transform({
-    transform (chunk: Buffer, _enc, cb) {
-      hash.update(chunk)
-      size += chunk.length
-      cb(null, chunk)
-    }
-  })
+  const counting = measuring()
   await pipeline(await openFile(sealed, store.keys), counting, createWriteStream(out, { mode: 0o600 }))
-  const sha256 = hash.digest('hex')
+  const sha256 = counting.sha256()
+  const size = counting.bytes()
   if (sha256 !== file.sha256 || size !== file.size) {
     throw new BackupFileError(sealed, `does not match the manifest of backup ${manifest.id} (${file.path}: sha256 ${sha256}, ${size} bytes; expected ${file.sha256}, ${file.size} bytes)`)
   }

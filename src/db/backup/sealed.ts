@@ -52,6 +52,20 @@ function chunkNonce (prefix: Buffer, counter: number): Buffer {
   return nonce
 }
 
+/** A pass-through stream that hashes (sha256) and counts what flows through it. */
+export function measuring (): Transform & { readonly sha256: () => string, readonly bytes: () => number } {
+  const hash = createHash('sha256')
+  let bytes = 0
+  const stream = new Transform({
+    transform (chunk: Buffer, _enc, cb) {
+      hash.update(chunk)
+      bytes += chunk.length
+      cb(null, chunk)
+    }
+  })
+  return Object.assign(stream, { sha256: () => hash.digest('hex'), bytes: () => bytes })
+}
+
 /**
  * Seals `src` (a file or a stream) into `dst`, encrypted with keys.current when there is one.
  * Written to a temporary file, flushed, then renamed: `dst` is complete or absent.
@@ -67,15 +81,7 @@ export async function sealFile (src: string | Readable, dst: string, keys: Keyri
   const prefix = randomBytes(8)
   prefix.copy(header, 19)
 
-  const plainHash = createHash('sha256')
-  let bytes = 0
-  const counting = new Transform({
-    transform (chunk: Buffer, _enc, cb) {
-      plainHash.update(chunk)
-      bytes += chunk.length
-      cb(null, chunk)
-    }
-  })
+  const counting = measuring()
 
   await mkdir(path.dirname(dst), { recursive: true, mode: 0o700 })
   const tmp = `${dst}.${randomBytes(6).toString('hex')}.tmp`
@@ -126,7 +132,7 @@ export async function sealFile (src: string | Readable, dst: string, keys: Keyri
     await rm(tmp, { force: true })
     throw err
   }
-  return { bytes, sha256: plainHash.digest('hex') }
+  return { bytes: counting.bytes(), sha256: counting.sha256() }
 }
 
 /** Reads a file through a FileHandle in exact-size pieces (a short buffer means end of file). */
