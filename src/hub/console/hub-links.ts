@@ -81,6 +81,7 @@ interface Link {
   retryAt: number
   backoffMs: number
   frameBytes: number
+  /** The current dial's connection, once upgraded (frames go on it only while `open`). */
   conn?: Connection
   /** Counts dials: events of an earlier dial, or of a link the pool let go of, change nothing. */
   attempt: number
@@ -121,7 +122,8 @@ export function createLinkPool (options: LinkPoolOptions): LinkPool {
         if (!current() || link.state !== 'connecting' || conn === undefined) return // after the welcome: only error frames
         const msg = parseWelcome(text)
         const claims = msg === undefined ? undefined : await auth.verify(msg.token)
-        if (!current() || conn.closed) return
+        if (!current()) { conn.close(CLOSE.GOING_AWAY, 'no longer needed'); return }
+        if (conn.closed) return
         if (msg === undefined || claims?.from !== link.hub || claims.nonce !== nonce) {
           fail(link, 'the dialled hub did not prove it is the hub that advertised this address')
           conn.close(CLOSE.UNAUTHORIZED, 'bad welcome')
@@ -129,13 +131,12 @@ export function createLinkPool (options: LinkPoolOptions): LinkPool {
         }
         welcome.cancel()
         link.state = 'open'
-        link.conn = conn
         link.frameBytes = msg.maxFrameBytes
         link.backoffMs = FIRST_BACKOFF_MS
       }
       const welcome = setTimer(() => {
-        if (!current() || link.state !== 'connecting') return
-        fail(link, 'no welcome in time')
+        if (current() && link.state !== 'connecting') return
+        if (current()) fail(link, 'no welcome in time')
         conn?.close(CLOSE.TIMEOUT, 'no welcome')
       }, welcomeMs)
       options.dial(`${link.addr}${LINK_PATH}`, { authorization: `Bearer ${token}` }, {
@@ -150,6 +151,8 @@ export function createLinkPool (options: LinkPoolOptions): LinkPool {
             onText: data => { onWelcome(String(data)).catch(() => {}) },
             onEnd: () => { if (current()) fail(link, 'closed') }
           })
+          // Held from now on, so that letting go of the link (drop) closes it even before its welcome.
+          link.conn = conn
         },
         onFrame: (data, isBinary) => conn?.onFrame(data, isBinary),
         onPong: () => conn?.onPong(),
