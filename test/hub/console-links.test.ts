@@ -67,12 +67,21 @@ t.test('the link endpoint refuses anyone without a token of this database\'s hub
     return res.statusCode
   }
   const secret = await sharedSecret(a.app.db.pool, 'console-link')
-  const hubB = (await createLinkAuth(secret, '00000000-0000-4000-8000-00000000000a').sign('00000000-0000-4000-8000-00000000000b')).token
+  const hubA = createLinkAuth(secret, a.app.consoleHubId)
+  const addrB = b.url.replace(/^http/, 'ws')
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
   t.equal(await status({}), 401, 'no token')
-  t.equal(await status({ authorization: 'Bearer not-a-jwt' }), 401, 'not a token')
-  t.equal(await status({ authorization: `Bearer ${hubB}` }), 401, 'a good token, for another hub')
-  const forged = (await createLinkAuth(Buffer.alloc(32, 7), '00000000-0000-4000-8000-00000000000a').sign('00000000-0000-4000-8000-00000000000b')).token
-  t.equal(await status({ authorization: `Bearer ${forged}` }), 401, 'signed with another secret')
+  t.equal(await status(bearer('not-a-jwt')), 401, 'not a token')
+  t.equal(await status(bearer((await hubA.sign('00000000-0000-4000-8000-00000000000b', { use: 'dial', addr: addrB })).token)), 401, 'a good token, for another hub')
+  const forged = (await createLinkAuth(Buffer.alloc(32, 7), a.app.consoleHubId).sign(b.app.consoleHubId, { use: 'dial', addr: addrB })).token
+  t.equal(await status(bearer(forged)), 401, 'signed with another secret')
+  const elsewhere = (await hubA.sign(b.app.consoleHubId, { use: 'dial', addr: 'ws://203.0.113.9:8080' })).token
+  t.equal(await status(bearer(elsewhere)), 401, 'a token A sent to another address (a forged watch advertised it)')
+  const welcome = (await createLinkAuth(secret, a.app.consoleHubId).sign(b.app.consoleHubId, { use: 'welcome', nonce: 'n' })).token
+  t.equal(await status(bearer(welcome)), 401, 'a welcome A gave is no dial token')
+  const good = (await hubA.sign(b.app.consoleHubId, { use: 'dial', addr: addrB })).token
+  t.equal(await status(bearer(good)), 101, 'A\'s token, for B at B\'s address: the link opens')
+  t.equal(await status(bearer(good)), 401, 'the same token again (copied off the wire): refused')
   t.equal(await sharedSecret(b.app.db.pool, 'console-link').then(s => s.equals(secret)), true, 'both hubs read the same secret')
 })
 

@@ -114,17 +114,17 @@ export function createLinkPool (options: LinkPoolOptions): LinkPool {
     link.state = 'connecting'
     const attempt = ++link.attempt
     const current = () => !link.gone && link.attempt === attempt
-    auth.sign(link.hub).then(({ token, nonce }) => {
+    auth.sign(link.hub, { use: 'dial', addr: link.addr }).then(({ token, nonce }) => {
       if (!current()) return
       let conn: Connection | undefined
       // The dialled hub's first frame proves it holds the secret and answers this very dial.
       const onWelcome = async (text: string) => {
         if (!current() || link.state !== 'connecting' || conn === undefined) return // after the welcome: only error frames
         const msg = parseWelcome(text)
-        const claims = msg === undefined ? undefined : await auth.verify(msg.token)
+        const claims = msg === undefined ? undefined : await auth.verify(msg.token, { use: 'welcome', nonce })
         if (!current()) { conn.close(CLOSE.GOING_AWAY, 'no longer needed'); return }
         if (conn.closed) return
-        if (msg === undefined || claims?.from !== link.hub || claims.nonce !== nonce) {
+        if (msg === undefined || claims?.from !== link.hub) {
           fail(link, 'the dialled hub did not prove it is the hub that advertised this address')
           conn.close(CLOSE.UNAUTHORIZED, 'bad welcome')
           return
@@ -242,7 +242,7 @@ export function acceptLink (options: AcceptLinkOptions): Connection {
     },
     onEnd: options.onEnd
   })
-  auth.sign(from, nonce).then(
+  auth.sign(from, { use: 'welcome', nonce }).then(
     ({ token }) => { conn.send(JSON.stringify({ type: 'link.welcome', token, maxFrameBytes: options.maxFrameBytes })) },
     (err: unknown) => { log.warn({ err }, 'console link welcome could not be signed'); conn.close(CLOSE.POLICY, 'no welcome') }
   )

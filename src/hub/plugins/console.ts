@@ -33,6 +33,8 @@ declare module 'fastify' {
     consoleLinks: LinkPool
     /** Links other hubs opened to this one (metrics, tests). */
     consoleLinksIn: Set<Connection>
+    /** This hub's id among the hubs of its database (random per process; tests). */
+    consoleHubId: string
   }
   interface FastifyRequest {
     linkClaims: LinkClaims | null
@@ -116,11 +118,12 @@ export default fp<{ config: Config }>(async (app, { config }) => {
     }
   })
   let addr: string | undefined
+  // Known once the hub listens (watches come from panels, and links from hubs that saw them, so after that).
+  const ownAddr = () => (addr ??= ownLinkAddress(config, app.server.address()))
   const relay = createConsoleRelay({
     hubId,
     links,
-    // Known once the hub listens (watches come from panels, so after that).
-    addr: () => (addr ??= ownLinkAddress(config, app.server.address())),
+    addr: ownAddr,
     // Rare (a panel subscribing without a local ring): a walk over this hub's agents is fine.
     holds: serverId => app.agents.held().some(h => app.agents.get(h.nodeId)?.owns(serverId) === true),
     // Autocommit, outside any write transaction; one statement in flight, the payloads queued
@@ -136,14 +139,17 @@ export default fp<{ config: Config }>(async (app, { config }) => {
   app.decorate('consoleLinks', links)
   const inbound = new Set<Connection>()
   app.decorate('consoleLinksIn', inbound)
+  app.decorate('consoleHubId', hubId)
 
   // The dialled end of a link: the upgrade needs a token from a hub of this database, meant for
-  // this hub (link-auth.ts); anything else gets HTTP 401 and no socket.
+  // this hub at this hub's own address, not used before (link-auth.ts); anything else gets HTTP
+  // 401 and no socket. With HUB_LINK_URL=off no hub is told an address, so none dials here.
   await registerWebsocket(app, config.maxFrameBytes)
   app.decorateRequest('linkClaims', null)
   const authenticateLink = async (request: FastifyRequest) => {
     const token = bearerToken(request.headers.authorization)
-    const claims = token === undefined ? undefined : await auth.verify(token)
+    const own = ownAddr()
+    const claims = token === undefined || own === undefined ? undefined : await auth.verify(token, { use: 'dial', addr: own })
     if (claims === undefined) throw new UnauthorizedError('a console link token of a hub of this database is required')
     request.linkClaims = claims
   }
