@@ -247,14 +247,18 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
   }
   renewer = setTimer(renewTick, leaseMs / 3)
 
-  /** Items from another hub (a NOTIFY payload's list, or a link frame's `items`). */
+  /**
+   * Items from another hub (a NOTIFY payload's list, or a link frame's `items`): each checked on
+   * its own, a bad one skipped (the rest of the batch still arrives). A stats item must be a stats
+   * frame of a server: panels get its text as it is.
+   */
   const deliver = (items: unknown[]) => {
     if (target === undefined) return
-    for (const item of items as Array<{ s?: unknown, l?: unknown, r?: unknown, f?: unknown }>) {
+    for (const item of items as Array<{ s?: unknown, l?: unknown, r?: unknown, f?: unknown } | null>) {
       if (typeof item !== 'object' || item === null) continue
       if (typeof item.f === 'string') {
-        const serverId = (JSON.parse(item.f) as { serverId?: unknown }).serverId
-        if (isId(serverId)) target.remoteStats(serverId, item.f)
+        const serverId = statsServer(item.f)
+        if (serverId !== undefined) target.remoteStats(serverId, item.f)
       } else if (isId(item.s) && Array.isArray(item.l) && item.l.every(l => typeof l === 'string')) {
         target.remoteConsole(item.s, item.l as string[], item.r === 1)
       }
@@ -339,4 +343,14 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
     }
   }
   return relay
+}
+
+/** The server of a stats frame (its JSON text), or undefined if it is not one. */
+function statsServer (text: string): string | undefined {
+  try {
+    const frame = JSON.parse(text) as { type?: unknown, serverId?: unknown } | null
+    return typeof frame === 'object' && frame !== null && frame.type === 'stats' && isId(frame.serverId) ? frame.serverId : undefined
+  } catch {
+    return undefined
+  }
 }

@@ -221,3 +221,29 @@ t.test('my watches carry my link address', async t => {
   clock.advance(10)
   t.match(JSON.parse(watches[0]!), { hub: HUB_A, addr: 'ws://10.0.0.1:8080', on: true, kind: 'console', ids: [S1] })
 })
+
+t.test('a bad item is skipped, the rest of its batch arrives; a stats item must be a stats frame', async t => {
+  const { relay } = relayOf()
+  t.teardown(() => relay.stop())
+  const got: string[] = []
+  relay.attach({
+    lines: () => [],
+    latestStats: () => undefined,
+    remoteConsole: (serverId, lines) => { got.push(`${serverId} ${lines.join()}`) },
+    remoteStats: (serverId, frame) => { got.push(`${serverId} ${frame}`) }
+  })
+  const stats = JSON.stringify({ type: 'stats', serverId: S1, cpu: 1 })
+  const items = [
+    { f: 'not json' },
+    { f: 'null' },
+    { f: JSON.stringify({ type: 'subscribed', serverId: S1 }) },
+    { f: JSON.stringify({ type: 'stats', serverId: 'x' }) },
+    null,
+    { s: S1, l: [1] },
+    { s: S1, l: ['after the bad ones'] },
+    { f: stats }
+  ]
+  t.ok(relay.onLink(JSON.stringify({ type: 'relay', items })))
+  t.ok(relay.onForward(JSON.stringify(items)))
+  t.same(got, [`${S1} after the bad ones`, `${S1} ${stats}`, `${S1} after the bad ones`, `${S1} ${stats}`], 'by link and by NOTIFY: only the good items, all of them')
+})
