@@ -7,9 +7,10 @@
 //   address the hub advertised in its watch; it is usable once the dialled hub has proved it holds
 //   the shared secret (link-auth.ts) in its `link.welcome`. Its frames are ephemeral: over the
 //   buffer bound they are dropped (and counted by the relay), never queued. A failed or lost link
-//   is dialled again after a backoff (1 s doubling to 30 s); meanwhile, and while a dial is under
-//   way, the relay sends by NOTIFY, so an unreachable address costs latency, not lines. A link to
-//   a hub no longer interested is closed.
+//   is dialled again after a backoff (1 s doubling to 30 s, back to 1 s only after a link stayed
+//   open 30 s); meanwhile, and while a dial is under way, the relay sends by NOTIFY, so an
+//   unreachable address costs latency, not lines. A link to a hub no longer interested is closed.
+//   At most `maxLinks` (256) links: the hubs and addresses come from NOTIFY payloads.
 // - Accepting (acceptLink): the upgrade was authenticated already (plugins/console.ts); the
 //   session answers with its welcome and hands every frame to the relay.
 import { CLOSE } from '../../agent-protocol/codes.ts'
@@ -71,6 +72,8 @@ export interface LinkPoolOptions {
   setTimer: SetTimer
   /** How long the dialled hub has to upgrade and answer with its welcome. */
   welcomeMs?: number
+  /** Links (open or not) at most: hub ids and addresses come from NOTIFY payloads, untrusted. Over it: NOTIFY. */
+  maxLinks?: number
   log: Log
 }
 
@@ -80,6 +83,8 @@ interface Link {
   state: LinkState
   retryAt: number
   backoffMs: number
+  /** When the link last opened (its welcome checked out). */
+  openedAt: number
   frameBytes: number
   /** The current dial's connection, once upgraded (frames go on it only while `open`). */
   conn?: Connection
@@ -90,6 +95,8 @@ interface Link {
 
 const FIRST_BACKOFF_MS = 1_000
 const MAX_BACKOFF_MS = 30_000
+/** A link open this long before it is lost was working: the next dial waits the first backoff again. */
+const STABLE_MS = 30_000
 
 const linkErrors = {
   rateLimited: () => '{"type":"error","code":"RATE_LIMITED"}',
@@ -97,11 +104,16 @@ const linkErrors = {
 }
 
 export function createLinkPool (options: LinkPoolOptions): LinkPool {
-  const { auth, limits, now, setTimer, welcomeMs = 5_000, log } = options
+  const { auth, limits, now, setTimer, welcomeMs = 5_000, maxLinks = 256, log } = options
   const links = new Map<string, Link>()
+  /** Said once each time the pool fills, not once per refused hub. */
+  let full = false
 
   const fail = (link: Link, why: string) => {
     if (link.state === 'down') return
+    // Only a link that stayed open resets the backoff: one the peer closes right after its welcome
+    // (a hub of another version refusing relay frames) is dialled ever more slowly, not every second.
+    if (link.state === 'open' && now() - link.openedAt >= STABLE_MS) link.backoffMs = FIRST_BACKOFF_MS
     if (link.state === 'open') log.warn({ hub: link.hub, addr: link.addr, why }, 'console link lost; dialling again, NOTIFY meanwhile')
     else log.warn({ hub: link.hub, addr: link.addr, why, retryMs: link.backoffMs }, 'console link could not be opened; NOTIFY carries the lines meanwhile')
     link.state = 'down'
@@ -131,8 +143,8 @@ export function createLinkPool (options: LinkPoolOptions): LinkPool {
         }
         welcome.cancel()
         link.state = 'open'
+        link.openedAt = now()
         link.frameBytes = msg.maxFrameBytes
-        link.backoffMs = FIRST_BACKOFF_MS
       }
       const welcome = setTimer(() => {
         if (current() && link.state !== 'connecting') return
@@ -176,7 +188,13 @@ export function createLinkPool (options: LinkPoolOptions): LinkPool {
       let link = links.get(hub)
       if (link !== undefined && link.addr !== addr) { drop(link, CLOSE.GOING_AWAY, 'address changed'); link = undefined }
       if (link === undefined) {
-        link = { hub, addr, state: 'down', retryAt: 0, backoffMs: FIRST_BACKOFF_MS, frameBytes: 0, attempt: 0, gone: false }
+        if (links.size >= maxLinks) {
+          if (!full) log.warn({ hub, addr, maxLinks }, 'console links: too many hubs advertise an address; the others get their lines by NOTIFY')
+          full = true
+          return 'down'
+        }
+        full = false
+        link = { hub, addr, state: 'down', retryAt: 0, backoffMs: FIRST_BACKOFF_MS, openedAt: 0, frameBytes: 0, attempt: 0, gone: false }
         links.set(hub, link)
       }
       if (link.state === 'down' && now() >= link.retryAt) dial(link)
