@@ -4,7 +4,7 @@
 // an impostor at the advertised address, a lost link and HUB_LINK_URL=off all fall back to NOTIFY
 // and lose no line a reading panel waits for. Two real hubs, one PostgreSQL, real sockets.
 import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import { WebSocket, WebSocketServer } from 'ws'
 import { createPanelClient } from '../../agent-simulator/panel-client.ts'
@@ -127,4 +127,20 @@ t.test('a lost link: NOTIFY meanwhile, then the link again', async t => {
   const before = a.app.consoleRelay.sent.link
   await roundTrip('after the redial')
   t.ok(a.app.consoleRelay.sent.link > before, 'over the link again')
+})
+
+t.test('shutdown with a dial still upgrading: the socket goes at once, not at its 5 s handshake timeout', async t => {
+  // Accepts TCP and never answers the upgrade.
+  const sockets: Socket[] = []
+  const silent = createServer(socket => { sockets.push(socket.resume()) })
+  t.teardown(() => { for (const s of sockets) s.destroy(); silent.close() })
+  silent.listen(0, '127.0.0.1')
+  await once(silent, 'listening')
+  const { a } = await pair(t, { linkUrl: `ws://127.0.0.1:${(silent.address() as AddressInfo).port}` })
+  await waitFor('hub A dials the advertised address', async () => sockets.length === 1)
+  const closed = once(sockets[0]!, 'close')
+  const started = Date.now()
+  await a.app.close()
+  await Promise.race([closed, new Promise((_resolve, reject) => setTimeout(() => reject(new Error('the dial\'s socket is still open 2 s after close')), 2_000))])
+  t.ok(Date.now() - started < 2_000, `closed in ${Date.now() - started} ms`)
 })

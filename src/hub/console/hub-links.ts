@@ -66,7 +66,8 @@ export interface DialEvents {
 
 export interface LinkPoolOptions {
   auth: LinkAuth
-  dial (url: string, headers: Record<string, string>, events: DialEvents): void
+  /** Starts a dial; the function returned abandons it (the socket goes at once, upgraded or not). */
+  dial (url: string, headers: Record<string, string>, events: DialEvents): () => void
   limits: ConnectionLimits
   now: () => number
   setTimer: SetTimer
@@ -88,6 +89,8 @@ interface Link {
   frameBytes: number
   /** The current dial's connection, once upgraded (frames go on it only while `open`). */
   conn?: Connection
+  /** Abandons the current dial while it is not upgraded yet. */
+  abort?: () => void
   /** Counts dials: events of an earlier dial, or of a link the pool let go of, change nothing. */
   attempt: number
   gone: boolean
@@ -118,6 +121,7 @@ export function createLinkPool (options: LinkPoolOptions): LinkPool {
     else log.warn({ hub: link.hub, addr: link.addr, why, retryMs: link.backoffMs }, 'console link could not be opened; NOTIFY carries the lines meanwhile')
     link.state = 'down'
     link.conn = undefined
+    link.abort = undefined
     link.retryAt = now() + link.backoffMs
     link.backoffMs = Math.min(link.backoffMs * 2, MAX_BACKOFF_MS)
   }
@@ -147,11 +151,13 @@ export function createLinkPool (options: LinkPoolOptions): LinkPool {
         link.frameBytes = msg.maxFrameBytes
       }
       const welcome = setTimer(() => {
-        if (current() && link.state !== 'connecting') return
-        if (current()) fail(link, 'no welcome in time')
-        conn?.close(CLOSE.TIMEOUT, 'no welcome')
+        // Not current: let go of (drop closed or abandoned it) or failed already (closed then).
+        if (!current() || link.state !== 'connecting') return
+        fail(link, 'no welcome in time')
+        if (conn !== undefined) conn.close(CLOSE.TIMEOUT, 'no welcome')
+        else abort() // still upgrading: no need to wait for the socket's own handshake timeout
       }, welcomeMs)
-      options.dial(`${link.addr}${LINK_PATH}`, { authorization: `Bearer ${token}` }, {
+      const abort = options.dial(`${link.addr}${LINK_PATH}`, { authorization: `Bearer ${token}` }, {
         onOpen (transport) {
           if (!current() || link.state !== 'connecting') { transport.close(CLOSE.GOING_AWAY, 'no longer needed'); return }
           conn = createConnection({
@@ -165,6 +171,7 @@ export function createLinkPool (options: LinkPoolOptions): LinkPool {
           })
           // Held from now on, so that letting go of the link (drop) closes it even before its welcome.
           link.conn = conn
+          link.abort = undefined
         },
         onFrame: (data, isBinary) => conn?.onFrame(data, isBinary),
         onPong: () => conn?.onPong(),
@@ -174,6 +181,8 @@ export function createLinkPool (options: LinkPoolOptions): LinkPool {
           else if (current()) fail(link, 'dial failed')
         }
       })
+      // Unless the socket already closed or opened (a dial that fails at once reports it inside).
+      if (current() && conn === undefined && link.state === 'connecting') link.abort = abort
     }).catch((err: unknown) => { log.warn({ err }, 'console link token could not be signed'); if (current()) fail(link, 'no token') })
   }
 
@@ -181,6 +190,8 @@ export function createLinkPool (options: LinkPoolOptions): LinkPool {
     link.gone = true
     links.delete(link.hub)
     link.conn?.close(code, reason)
+    link.abort?.()
+    link.abort = undefined
   }
 
   return {

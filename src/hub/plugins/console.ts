@@ -115,6 +115,7 @@ export default fp<{ config: Config }>(async (app, { config }) => {
       ws.on('pong', () => events.onPong())
       ws.on('close', () => events.onClose())
       ws.on('error', err => app.log.debug({ err, url }, 'console link socket error'))
+      return () => ws.terminate()
     }
   })
   let addr: string | undefined

@@ -6,22 +6,25 @@ import { createLinkPool, type DialEvents } from '../../../src/hub/console/hub-li
 import { createLinkAuth } from '../../../src/hub/console/link-auth.ts'
 import { createFakeClock } from '../../helpers/fake-clock.ts'
 import { createFakeTransport } from '../../helpers/fake-transport.ts'
+import { waitFor } from '../../helpers/wait.ts'
 
 const HUB_A = '00000000-0000-4000-8000-00000000000a'
 const HUB_B = '00000000-0000-4000-8000-00000000000b'
 const ADDR_B = 'ws://10.0.0.2:8080'
 const secret = Buffer.alloc(32, 1)
 const limits = { heartbeatMs: 60_000, ratePerSecond: 5_000, burst: 5_000, maxBadFrames: 20, maxLimitedFrames: 1_000, maxBufferedBytes: 2 * 1024 * 1024, ephemeralBytes: 1024 * 1024 }
-const settle = async () => { for (let i = 0; i < 20; i++) await new Promise(resolve => setImmediate(resolve)) }
+/** Tokens are signed and checked off the main thread: wait for the dials they start. */
+const dialsReach = async (dials: unknown[], n: number) => await waitFor(`${n} dials`, async () => dials.length >= n, 2_000, 1)
 const hubId = (i: number) => `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`
 
 function poolOf (maxLinks?: number) {
   const clock = createFakeClock(Date.now())
   const dials: Array<{ url: string, headers: Record<string, string>, events: DialEvents }> = []
   const warnings: string[] = []
+  const aborted: string[] = []
   const pool = createLinkPool({
     auth: createLinkAuth(secret, HUB_A, clock.now),
-    dial: (url, headers, events) => { dials.push({ url, headers, events }) },
+    dial: (url, headers, events) => { dials.push({ url, headers, events }); return () => { aborted.push(url) } },
     limits,
     now: clock.now,
     setTimer: clock.setTimer,
@@ -29,13 +32,14 @@ function poolOf (maxLinks?: number) {
     log: { warn: (_obj, msg) => { warnings.push(msg) } }
   })
   t.teardown(() => pool.closeAll())
-  return { clock, dials, warnings, pool }
+  return { clock, dials, warnings, aborted, pool }
 }
 
 t.test('hub ids from watches are untrusted: at most maxLinks links, one warning, the others by NOTIFY', async t => {
   const { dials, warnings, pool } = poolOf(3)
   for (let i = 1; i <= 100; i++) t.equal(pool.state(hubId(i), `ws://10.0.1.${i}:8080`), i <= 3 ? 'connecting' : 'down')
-  await settle()
+  await dialsReach(dials, 3)
+  await new Promise(resolve => setTimeout(resolve, 50))
   t.equal(dials.length, 3, 'three dials, not a hundred')
   t.equal(warnings.filter(w => w.includes('too many hubs')).length, 1, 'said once')
   pool.retain(new Set([hubId(1)]))
@@ -45,27 +49,44 @@ t.test('hub ids from watches are untrusted: at most maxLinks links, one warning,
 t.test('a link the peer closes right after its welcome is dialled ever more slowly, not every second', async t => {
   const { clock, dials, pool } = poolOf()
   const b = createLinkAuth(secret, HUB_B, clock.now)
+  let handled = 0
   const attemptsIn = async (ms: number) => {
-    const before = dials.length
+    const before = handled
     for (let elapsed = 0; elapsed < ms; elapsed += 500) {
-      clock.advance(500)
-      pool.state(HUB_B, ADDR_B)
-      await settle()
-      const dial = dials.at(-1)
-      if (dials.length > before && dial !== undefined && !(dial as { done?: boolean }).done) {
-        (dial as { done?: boolean }).done = true
+      if (pool.state(HUB_B, ADDR_B) === 'connecting') {
+        await dialsReach(dials, handled + 1)
+        const dial = dials[handled++]!
         // The peer opens, proves itself, then closes at once (it refuses what it is sent).
         const nonce = JSON.parse(Buffer.from(dial.headers.authorization!.split('.')[1]!, 'base64url').toString()).nonce as string
         dial.events.onOpen(createFakeTransport())
         dial.events.onFrame(Buffer.from(JSON.stringify({ type: 'link.welcome', token: (await b.sign(HUB_A, { use: 'welcome', nonce })).token, maxFrameBytes: 65_536 })), false)
-        await settle()
-        t.equal(pool.open, 1, 'the link opened')
+        await waitFor('the link opens', async () => pool.open === 1, 2_000, 1)
         dial.events.onClose()
       }
+      clock.advance(500)
     }
-    return dials.length - before
+    return handled - before
   }
-  t.equal(pool.state(HUB_B, ADDR_B), 'connecting')
   const n = await attemptsIn(60_000)
   t.ok(n <= 6, `${n} dials in a minute (1, 2, 4, 8, 16, 30 s apart), not 60`)
+})
+
+t.test('a dial still upgrading is abandoned at once: when its hub is let go of, at shutdown, and when no welcome comes in time', async t => {
+  const { clock, dials, aborted, pool } = poolOf()
+  pool.state(hubId(1), 'ws://10.0.1.1:8080')
+  pool.state(hubId(2), 'ws://10.0.1.2:8080')
+  pool.state(hubId(3), 'ws://10.0.1.3:8080')
+  await dialsReach(dials, 3)
+  pool.retain(new Set([hubId(2), hubId(3)]))
+  t.same(aborted, ['ws://10.0.1.1:8080/hub/v1/link'], 'let go of')
+  clock.advance(5_000)
+  t.same(aborted.length, 3, 'no welcome in time (5 s): abandoned, not left to the socket\'s handshake timeout')
+  pool.state(hubId(3), 'ws://10.0.1.3:8080')
+  clock.advance(1_000)
+  t.equal(pool.state(hubId(3), 'ws://10.0.1.3:8080'), 'connecting', 'dialled again after the backoff')
+  await dialsReach(dials, 4)
+  pool.closeAll()
+  t.same(aborted.at(-1), 'ws://10.0.1.3:8080/hub/v1/link', 'shutdown')
+  dials.at(-1)!.events.onOpen(createFakeTransport())
+  t.equal(pool.open, 0, 'a socket that opens after all is closed at once')
 })
