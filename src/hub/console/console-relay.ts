@@ -10,9 +10,9 @@
 //   packed into frames of up to 60 KB; without one (no address advertised, the link not open yet
 //   or down) it goes every `flushMs` (10 ms) as NOTIFYs on that hub's own channel
 //   (`hub_console_<id>`), each payload under PAYLOAD_BYTES. When a link opens, the NOTIFYs still
-//   being sent to that hub go first, so its lines stay in order. Stats arrive already
-//   paced (console-hub.ts) and go with the next flush, the latest per server. A queue over
-//   `maxQueueBytes` drops (ephemeral data).
+//   being sent to that hub go first (then 100 ms more, for their delivery), so its lines stay in
+//   order. Stats arrive already paced (console-hub.ts) and go with the next flush, the latest per
+//   server. A queue over `maxQueueBytes` drops (ephemeral data).
 // - Replay: a watch with `replay` is answered by the hub holding a ring for the server, ahead of
 //   any live line on the same queue; the watching hub sends it only to panels awaiting it.
 // Payloads and frames are untrusted: parsed with bounds, ids checked; anything else is ignored.
@@ -28,6 +28,8 @@ export const PAYLOAD_BYTES = 7_600
 const MAX_IDS_PER_WATCH = 100
 /** A frame on a link, at most: under any hub's HUB_MAX_FRAME_BYTES default (64 KiB). */
 const LINK_FRAME_BYTES = 60_000
+/** How long a link waits after the last NOTIFY to its hub committed (see `settling`). */
+const SETTLE_MS = 100
 export interface RelayTarget {
   lines (serverId: string): string[]
   latestStats (serverId: string): string | undefined
@@ -96,6 +98,12 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
 
   /** NOTIFYs to each hub not yet sent: a link that opens waits for them, so lines stay in order. */
   const inflight = new Map<string, number>()
+  /**
+   * Committed is not yet delivered: the receiving hub's listener gets a NOTIFY a little after its
+   * commit, and a link frame sent at once could overtake it. So after the last NOTIFY to a hub
+   * the link waits SETTLE_MS more (hub → until when), once per switch from NOTIFY to link.
+   */
+  const settling = new Map<string, number>()
   const send = (channel: string, payload: string, lines = 0, hub?: string) => {
     if (hub !== undefined) { sent.notify++; inflight.set(hub, (inflight.get(hub) ?? 0) + 1) }
     notify(channel, payload).catch(err => {
@@ -105,7 +113,7 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
       if (hub === undefined) return
       const n = (inflight.get(hub) ?? 1) - 1
       if (n > 0) inflight.set(hub, n)
-      else inflight.delete(hub)
+      else { inflight.delete(hub); settling.set(hub, now() + SETTLE_MS) }
     })
   }
   /**
@@ -117,7 +125,13 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
     const addr = addrs.get(hub)
     if (links === undefined || addr === undefined) return 'notify'
     if (links.state(hub, addr) !== 'open' || links.frameBytes(hub) < PAYLOAD_BYTES + 64) return 'notify'
-    return inflight.has(hub) ? 'wait' : 'link'
+    if (inflight.has(hub)) return 'wait'
+    const until = settling.get(hub)
+    if (until !== undefined) {
+      if (now() < until) return 'wait'
+      settling.delete(hub)
+    }
+    return 'link'
   }
   // Interest changes wait for the next flush and go together, up to MAX_IDS_PER_WATCH ids per
   // payload: 500 panels subscribing at once are a few NOTIFYs, not one each (which overflowed the
@@ -242,6 +256,7 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
     const live = new Set<string>()
     for (const kind of ['console', 'stats'] as const) for (const id of [...remote[kind].keys()]) for (const hub of interested(kind, id)) live.add(hub)
     for (const hub of addrs.keys()) if (!live.has(hub)) addrs.delete(hub)
+    for (const [hub, until] of settling) if (until <= now()) settling.delete(hub)
     links?.retain(live)
     renewer = setTimer(renewTick, leaseMs / 3)
   }
