@@ -26,6 +26,8 @@ export const channelOf = (hubId: string): string => `hub_console_${hubId.replace
 /** Under PostgreSQL's 8,000-byte NOTIFY payload limit, with room for the envelope. */
 export const PAYLOAD_BYTES = 7_600
 const MAX_IDS_PER_WATCH = 100
+/** Other hubs watching at most (a database is shared by a handful). */
+const MAX_HUBS = 1_024
 /** A frame on a link, at most: under any hub's HUB_MAX_FRAME_BYTES default (64 KiB). */
 const LINK_FRAME_BYTES = 60_000
 /** How long a link waits after the last NOTIFY to its hub committed (see `settling`). */
@@ -91,6 +93,13 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
   const remote = { console: new Map<string, Map<string, number>>(), stats: new Map<string, Map<string, number>>() }
   /** The link address each watching hub advertised (the latest). */
   const addrs = new Map<string, string>()
+  /**
+   * Every hub with a watch on: its latest lease's expiry. Hub ids come from NOTIFY payloads
+   * (untrusted): past MAX_HUBS, watches from further hubs are ignored, so the leases, addresses
+   * and links they would make stay bounded. Said once each time it fills.
+   */
+  const hubs = new Map<string, number>()
+  let hubsFull = false
   const queues = new Map<string, Queue>()
   const sent = { link: 0, notify: 0 }
   const drops = { queue: 0, link: 0, notify: 0, size: 0 }
@@ -257,6 +266,7 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
     for (const kind of ['console', 'stats'] as const) for (const id of [...remote[kind].keys()]) for (const hub of interested(kind, id)) live.add(hub)
     for (const hub of addrs.keys()) if (!live.has(hub)) addrs.delete(hub)
     for (const [hub, until] of settling) if (until <= now()) settling.delete(hub)
+    for (const [hub, until] of hubs) if (until < now()) hubs.delete(hub)
     links?.retain(live)
     renewer = setTimer(renewTick, leaseMs / 3)
   }
@@ -309,6 +319,15 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
       const msg = JSON.parse(payload) as { hub?: unknown, addr?: unknown, on?: unknown, kind?: unknown, ids?: unknown, replay?: unknown }
       if (!isId(msg.hub) || typeof msg.on !== 'boolean' || (msg.kind !== 'console' && msg.kind !== 'stats')) return false
       if (msg.hub === hubId) return true
+      if (msg.on) {
+        if (!hubs.has(msg.hub) && hubs.size >= MAX_HUBS) {
+          if (!hubsFull) log.warn({ hub: msg.hub, maxHubs: MAX_HUBS }, 'console relay: watches from too many hubs; those of further hubs are ignored')
+          hubsFull = true
+          return true
+        }
+        hubsFull = false
+        hubs.set(msg.hub, now() + leaseMs)
+      }
       const addr = linkAddress(msg.addr)
       if (addr !== undefined) {
         addrs.set(msg.hub, addr)

@@ -249,3 +249,19 @@ t.test('a bad item is skipped, the rest of its batch arrives; a stats item must 
   t.ok(relay.onForward(JSON.stringify(items)))
   t.same(got, [`${S1} after the bad ones`, `${S1} ${stats}`, `${S1} after the bad ones`, `${S1} ${stats}`], 'by link and by NOTIFY: only the good items, all of them')
 })
+
+t.test('hub ids in watches are untrusted: watches from more than 1,024 hubs are ignored until leases lapse', async t => {
+  const { clock, relay } = relayOf()
+  t.teardown(() => relay.stop())
+  const hub = (i: number) => `00000000-0000-4000-9000-${i.toString(16).padStart(12, '0')}`
+  let handled = 0
+  for (let i = 1; i <= 5_000; i++) if (relay.onWatch(JSON.stringify({ hub: hub(i), addr: `ws://10.0.${i >> 8}.${i & 255}:8080`, on: true, kind: 'console', ids: [S1] }))) handled++
+  t.equal(handled, 5_000, 'well-formed: handled (not logged as bad payloads)')
+  t.equal(relay.interestedHubs(S1).length, 1_024, 'leases of 1,024 hubs, not 5,000')
+  relay.onWatch(JSON.stringify({ hub: hub(1), on: true, kind: 'console', ids: [S1] }))
+  t.ok(relay.interestedHubs(S1).includes(hub(1)), 'a known hub renews')
+  clock.advance(40_000)
+  t.equal(relay.interestedHubs(S1).length, 0)
+  relay.onWatch(JSON.stringify({ hub: hub(4_999), on: true, kind: 'console', ids: [S1] }))
+  t.same(relay.interestedHubs(S1), [hub(4_999)], 'room again once the leases lapse')
+})
