@@ -60,8 +60,8 @@ export interface DialEvents {
   onOpen (transport: Transport): void
   onFrame (data: Buffer, isBinary: boolean): void
   onPong (): void
-  /** Closed or failed, before or after opening: called once. */
-  onClose (): void
+  /** Closed or failed, before or after opening: called once; `why`, the socket's last error if any. */
+  onClose (why?: string): void
 }
 
 export interface LinkPoolOptions {
@@ -175,10 +175,10 @@ export function createLinkPool (options: LinkPoolOptions): LinkPool {
         },
         onFrame: (data, isBinary) => conn?.onFrame(data, isBinary),
         onPong: () => conn?.onPong(),
-        onClose () {
+        onClose (why) {
           welcome.cancel()
           if (conn !== undefined) conn.onClosed()
-          else if (current()) fail(link, 'dial failed')
+          else if (current()) fail(link, why === undefined ? 'dial failed' : `dial failed: ${why.slice(0, 200)}`)
         }
       })
       // Unless the socket already closed or opened (a dial that fails at once reports it inside).

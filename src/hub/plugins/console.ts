@@ -113,8 +113,10 @@ export default fp<{ config: Config }>(async (app, { config }) => {
       ws.on('open', () => events.onOpen(new WsTransport(ws, tcp as Socket)))
       ws.on('message', (data, isBinary) => events.onFrame(data as Buffer, isBinary))
       ws.on('pong', () => events.onPong())
-      ws.on('close', () => events.onClose())
-      ws.on('error', err => app.log.debug({ err, url }, 'console link socket error'))
+      // The warning of a failed dial says why (refused, HTTP 401: another database or secret, a timeout).
+      let why: string | undefined
+      ws.on('close', () => events.onClose(why))
+      ws.on('error', err => { why = err.message; app.log.debug({ err, url }, 'console link socket error') })
       return () => ws.terminate()
     }
   })

@@ -29,7 +29,7 @@ function poolOf (maxLinks?: number) {
     now: clock.now,
     setTimer: clock.setTimer,
     maxLinks,
-    log: { warn: (_obj, msg) => { warnings.push(msg) } }
+    log: { warn: (obj, msg) => { warnings.push(`${msg} ${JSON.stringify(obj)}`) } }
   })
   t.teardown(() => pool.closeAll())
   return { clock, dials, warnings, aborted, pool }
@@ -89,4 +89,12 @@ t.test('a dial still upgrading is abandoned at once: when its hub is let go of, 
   t.same(aborted.at(-1), 'ws://10.0.1.3:8080/hub/v1/link', 'shutdown')
   dials.at(-1)!.events.onOpen(createFakeTransport())
   t.equal(pool.open, 0, 'a socket that opens after all is closed at once')
+})
+
+t.test('a failed dial\'s warning says why', async t => {
+  const { dials, warnings, pool } = poolOf()
+  pool.state(HUB_B, ADDR_B)
+  await dialsReach(dials, 1)
+  dials[0]!.events.onClose('Unexpected server response: 401')
+  t.match(warnings.at(-1), /could not be opened.*dial failed: Unexpected server response: 401/)
 })
