@@ -111,6 +111,8 @@ export function createLinkPool (options: LinkPoolOptions): LinkPool {
   const links = new Map<string, Link>()
   /** Said once each time the pool fills, not once per refused hub. */
   let full = false
+  /** After closeAll (shutdown): no dial any more, though watches and lines may still arrive. */
+  let closed = false
 
   const fail = (link: Link, why: string) => {
     if (link.state === 'down') return
@@ -196,6 +198,7 @@ export function createLinkPool (options: LinkPoolOptions): LinkPool {
 
   return {
     state (hub, addr) {
+      if (closed) return 'down'
       let link = links.get(hub)
       if (link !== undefined && link.addr !== addr) { drop(link, CLOSE.GOING_AWAY, 'address changed'); link = undefined }
       if (link === undefined) {
@@ -221,6 +224,7 @@ export function createLinkPool (options: LinkPoolOptions): LinkPool {
     },
     get open () { return [...links.values()].filter(l => l.state === 'open').length },
     closeAll () {
+      closed = true
       for (const link of [...links.values()]) drop(link, CLOSE.GOING_AWAY, 'hub shutting down')
     }
   }

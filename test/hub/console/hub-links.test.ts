@@ -98,3 +98,11 @@ t.test('a failed dial\'s warning says why', async t => {
   dials[0]!.events.onClose('Unexpected server response: 401')
   t.match(warnings.at(-1), /could not be opened.*dial failed: Unexpected server response: 401/)
 })
+
+t.test('after closeAll (shutdown) nothing is dialled, though watches and lines still arrive until the feeds stop', async t => {
+  const { dials, pool } = poolOf()
+  pool.closeAll()
+  t.equal(pool.state(HUB_B, ADDR_B), 'down')
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.equal(dials.length, 0, 'no socket opened after shutdown (its heartbeat would keep the process alive)')
+})
