@@ -98,7 +98,7 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
    * (untrusted): past MAX_HUBS, watches from further hubs are ignored, so the leases, addresses
    * and links they would make stay bounded. Said once each time it fills.
    */
-  const hubs = new Map<string, number>()
+  const hubLeases = new Map<string, number>()
   let hubsFull = false
   const queues = new Map<string, Queue>()
   const sent = { link: 0, notify: 0 }
@@ -266,7 +266,7 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
     for (const kind of ['console', 'stats'] as const) for (const id of [...remote[kind].keys()]) for (const hub of interested(kind, id)) live.add(hub)
     for (const hub of addrs.keys()) if (!live.has(hub)) addrs.delete(hub)
     for (const [hub, until] of settling) if (until <= now()) settling.delete(hub)
-    for (const [hub, until] of hubs) if (until < now()) hubs.delete(hub)
+    for (const [hub, until] of hubLeases) if (until < now()) hubLeases.delete(hub)
     links?.retain(live)
     renewer = setTimer(renewTick, leaseMs / 3)
   }
@@ -320,16 +320,16 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
       if (!isId(msg.hub) || typeof msg.on !== 'boolean' || (msg.kind !== 'console' && msg.kind !== 'stats')) return false
       if (msg.hub === hubId) return true
       if (msg.on) {
-        if (!hubs.has(msg.hub) && hubs.size >= MAX_HUBS) {
+        if (!hubLeases.has(msg.hub) && hubLeases.size >= MAX_HUBS) {
           if (!hubsFull) log.warn({ hub: msg.hub, maxHubs: MAX_HUBS }, 'console relay: watches from too many hubs; those of further hubs are ignored')
           hubsFull = true
           return true
         }
         hubsFull = false
-        hubs.set(msg.hub, now() + leaseMs)
+        hubLeases.set(msg.hub, now() + leaseMs)
       }
       const addr = linkAddress(msg.addr)
-      if (addr !== undefined) {
+      if (addr !== undefined && hubLeases.has(msg.hub)) { // an off from an unknown hub records nothing
         addrs.set(msg.hub, addr)
         if (msg.on) carrier(msg.hub) // dial now, not with the first line
       }
