@@ -275,7 +275,8 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
   /**
    * Items from another hub (a NOTIFY payload's list, or a link frame's `items`): each checked on
    * its own, a bad one skipped (the rest of the batch still arrives). A stats item must be a stats
-   * frame of a server: panels get its text as it is.
+   * frame of a server: panels get its text as it is. A console item without lines is skipped (it
+   * would send panels an empty frame and end their wait for a replay).
    */
   const deliver = (items: unknown[]) => {
     if (target === undefined) return
@@ -284,7 +285,7 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
       if (typeof item.f === 'string') {
         const serverId = statsServer(item.f)
         if (serverId !== undefined) target.remoteStats(serverId, item.f)
-      } else if (isId(item.s) && Array.isArray(item.l) && item.l.every(l => typeof l === 'string')) {
+      } else if (isId(item.s) && Array.isArray(item.l) && item.l.length > 0 && item.l.every(l => typeof l === 'string')) {
         target.remoteConsole(item.s, item.l as string[], item.r === 1)
       }
     }

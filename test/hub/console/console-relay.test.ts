@@ -242,6 +242,7 @@ t.test('a bad item is skipped, the rest of its batch arrives; a stats item must 
     { f: JSON.stringify({ type: 'stats', serverId: 'x' }) },
     null,
     { s: S1, l: [1] },
+    { s: S1, l: [] },
     { s: S1, l: ['after the bad ones'] },
     { f: stats }
   ]
