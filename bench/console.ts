@@ -23,7 +23,7 @@
 //        [--agent-workers 2] [--panel-workers 2] [--steps 2,4,8,16] [--step-seconds 10] [--cpu-prof DIR]
 //   --quick: 100 agents, 50 panels, statuses at 200/s, 5 s windows, 2 s warm-up, steps 2,4.
 //   --out: where the markdown goes (default bench/results/console.md).
-//   --cpu-prof: hub A writes a V8 CPU profile of the whole run into DIR.
+//   --cpu-prof: each hub writes a V8 CPU profile of the whole run into DIR (hub-a, hub-b.cpuprofile).
 import { writeFile } from 'node:fs/promises'
 import { loadavg } from 'node:os'
 import path from 'node:path'
@@ -80,8 +80,9 @@ const facts = await machineFacts(fixture.databaseUrl)
 const allServers = fixture.agents.flatMap(a => a.servers)
 const lists = Array.from({ length: PANELS }, (_, i) => Array.from({ length: WATCH }, (_, k) => allServers[(i * WATCH + k) % allServers.length] as string))
 const hubEnv = { DATABASE_URL: fixture.databaseUrl, HUB_AGENT_KEYS: fixture.agentKeys, HUB_ISSUER: ISSUER, HUB_ADMIN_PASSWORD: 'bench-admin-password', HUB_PANEL_RATE: '1000', HUB_PANEL_BURST: '1000' }
-const hubA = spawnChild<{ url: string, pid: number }>(path.join(import.meta.dirname, 'lib/hub-process.ts'), { BENCH_HUB: JSON.stringify({ env: hubEnv }) }, args['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args['cpu-prof'])}`])
-const hubB = spawnChild<{ url: string, pid: number }>(path.join(import.meta.dirname, 'lib/hub-process.ts'), { BENCH_HUB: JSON.stringify({ env: hubEnv }) })
+const profile = (name: string) => args['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args['cpu-prof'])}`, `--cpu-prof-name=hub-${name}.cpuprofile`]
+const hubA = spawnChild<{ url: string, pid: number }>(path.join(import.meta.dirname, 'lib/hub-process.ts'), { BENCH_HUB: JSON.stringify({ env: hubEnv }) }, profile('a'))
+const hubB = spawnChild<{ url: string, pid: number }>(path.join(import.meta.dirname, 'lib/hub-process.ts'), { BENCH_HUB: JSON.stringify({ env: hubEnv }) }, profile('b'))
 const agentWorkers = Array.from({ length: AGENT_WORKERS }, () => spawnChild(path.join(import.meta.dirname, 'lib/agent-worker.ts'), {}))
 const panelWorkers = Array.from({ length: PANEL_WORKERS }, () => spawnChild(path.join(import.meta.dirname, 'lib/console-panel-worker.ts'), {}))
 const workers: Child<unknown>[] = [...agentWorkers, ...panelWorkers]
