@@ -339,10 +339,12 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
         let hubs = remote[kind].get(id)
         if (msg.on) {
           if (hubs === undefined) remote[kind].set(id, hubs = new Map())
+          // A renewal (every 10 s, every id) asks nothing: only a new lease gets the latest stats.
+          const fresh = (hubs.get(msg.hub) ?? -Infinity) < now()
           hubs.set(msg.hub, now() + leaseMs)
           const ring = msg.replay === true && kind === 'console' && holds(id) ? target?.lines(id) ?? [] : []
           if (ring.length > 0) enqueue(msg.hub, id, ring, true)
-          const latest = kind === 'stats' && holds(id) ? target?.latestStats(id) : undefined
+          const latest = kind === 'stats' && fresh && holds(id) ? target?.latestStats(id) : undefined
           if (latest !== undefined) queueOf(msg.hub).stats.set(id, latest)
         } else if (hubs !== undefined) {
           hubs.delete(msg.hub)

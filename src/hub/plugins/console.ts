@@ -10,6 +10,7 @@ import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
 import type pg from 'pg'
 import { WebSocket } from 'ws'
+import type { AgentSession } from '../agents/agent-session.ts'
 import { createConsoleHub, type ConsoleHub } from '../console/console-hub.ts'
 import { channelOf, createConsoleRelay, WATCH_CHANNEL, type ConsoleRelay } from '../console/console-relay.ts'
 import { acceptLink, createLinkPool, LINK_PATH, linkAddress, type LinkPool } from '../console/hub-links.ts'
@@ -123,12 +124,18 @@ export default fp<{ config: Config }>(async (app, { config }) => {
   let addr: string | undefined
   // Known once the hub listens (watches come from panels, and links from hubs that saw them, so after that).
   const ownAddr = () => (addr ??= ownLinkAddress(config, app.server.address()))
+  let sessions: AgentSession[] | undefined
+  const listSessions = () => {
+    queueMicrotask(() => { sessions = undefined })
+    return app.agents.held().flatMap(h => app.agents.get(h.nodeId) ?? [])
+  }
   const relay = createConsoleRelay({
     hubId,
     links,
     addr: ownAddr,
-    // Rare (a panel subscribing without a local ring): a walk over this hub's agents is fine.
-    holds: serverId => app.agents.held().some(h => app.agents.get(h.nodeId)?.owns(serverId) === true),
+    // Asked for the ids of a watch payload (a replay, a new stats lease): this hub's agent
+    // sessions are listed once per payload, not once per id (2,000 ids × 1,000 agents).
+    holds: serverId => (sessions ??= listSessions()).some(s => s.owns(serverId)),
     // Autocommit, outside any write transaction; one statement in flight, the payloads queued
     // meanwhile go together in the next one, in order (see notify-many.ts).
     notify: async (channel, payload) => { if (await notifier.submit({ channel, payload }) !== 'sent') throw new Error('console relay NOTIFY refused (overloaded or closing)') },

@@ -266,3 +266,32 @@ t.test('hub ids in watches are untrusted: watches from more than 1,024 hubs are 
   relay.onWatch(JSON.stringify({ hub: hub(4_999), on: true, kind: 'console', ids: [S1] }))
   t.same(relay.interestedHubs(S1), [hub(4_999)], 'room again once the leases lapse')
 })
+
+t.test('a renewal asks nothing: only a new stats lease gets the latest stats (and costs a holder check)', async t => {
+  const clock = createFakeClock(1_000)
+  const sent: string[] = []
+  let asked = 0
+  const relay = createConsoleRelay({
+    hubId: HUB_A,
+    holds: () => { asked++; return true },
+    notify: async (channel, payload) => { if (channel !== WATCH_CHANNEL) sent.push(payload) },
+    setTimer: clock.setTimer,
+    now: clock.now,
+    log: { warn () {} }
+  })
+  t.teardown(() => relay.stop())
+  relay.attach({ lines: () => [], latestStats: id => JSON.stringify({ type: 'stats', serverId: id, cpuPercent: 1 }), remoteConsole () {}, remoteStats () {} })
+  const watch = JSON.stringify({ hub: HUB_B, on: true, kind: 'stats', ids: [S1] })
+  relay.onWatch(watch)
+  clock.advance(10)
+  t.equal(asked, 1)
+  t.equal(sent.length, 1, 'the latest stats for the new lease')
+  relay.onWatch(watch)
+  clock.advance(10)
+  t.equal(asked, 1, 'the renewal did not look for the holder')
+  t.equal(sent.length, 1, 'nor send the stats again')
+  clock.advance(31_000)
+  relay.onWatch(watch)
+  clock.advance(10)
+  t.equal(sent.length, 2, 'a lease renewed after it lapsed is new again')
+})
