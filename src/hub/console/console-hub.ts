@@ -13,9 +13,12 @@
 //   panel's buffer has room and its event stream is not congested, else dropped. Dropped lines are
 //   counted per panel and server and reported as `dropped: n` on the next frame that gets through,
 //   so events are never delayed by console traffic and never `resync` because of it.
-// - Stats: the latest per server is kept, sent on subscribe, and forwarded to watchers by a tick
-//   (every `statsEveryMs`, 1 s) for the servers that reported since the previous tick: at most
-//   one stats frame per server per tick to each panel, however often the agent reports.
+// - Stats: the latest per server is kept and sent on subscribe. A report goes on to the watchers
+//   (and to the relay) at once when the server's previous one went out at least `statsEveryMs`
+//   (1 s) ago; otherwise it waits, superseded by any newer one, until that second is up. So each
+//   panel gets at most one stats frame per server per second, however often the agent reports,
+//   and the frames go out spread as the agents' reports are: a tick that sent every server's
+//   stats at once stalled the event loop once a second (2,000 frames), which was the ingest's p99.
 import type { ConsoleMessage, StatsMessage } from '../../agent-protocol/index.ts'
 import type { SetTimer, Timer } from '../connection/types.ts'
 
@@ -27,6 +30,7 @@ export interface StreamTarget {
 
 export interface ConsoleHubOptions {
   setTimer: SetTimer
+  now?: () => number
   ringLines?: number
   ringBytes?: number
   statsEveryMs?: number
@@ -91,11 +95,13 @@ interface Ring { lines: string[], bytes: number }
 interface Watching { console: Set<string>, stats: Set<string>, dropped: Map<string, number> }
 
 export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
-  const { setTimer, ringLines = RING_LINES, ringBytes = RING_BYTES, statsEveryMs = 1_000, relay } = options
+  const { setTimer, now = Date.now, ringLines = RING_LINES, ringBytes = RING_BYTES, statsEveryMs = 1_000, relay } = options
   /** Panels that subscribed without a local ring, awaiting the holding hub's replay (bounded by the watchers). */
   const awaitingReplay = new Map<string, Set<StreamTarget>>()
   const rings = new Map<string, Ring>()
   const latestStats = new Map<string, string>()
+  /** When each server's stats last went out; servers whose newer report waits for its turn. */
+  const statsSentAt = new Map<string, number>()
   const dirtyStats = new Set<string>()
   const consoleWatchers = new Map<string, Set<StreamTarget>>()
   const statsWatchers = new Map<string, Set<StreamTarget>>()
@@ -156,21 +162,25 @@ export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
     }
   }
 
-  function flushStats (): void {
-    for (const serverId of dirtyStats) {
-      const frame = latestStats.get(serverId)
-      if (frame === undefined) continue
-      for (const t of statsWatchers.get(serverId) ?? []) if (!t.closed) t.sendEphemeral(`stats:${serverId}`, frame)
-    }
-    dirtyStats.clear()
+  function emitStats (serverId: string, frame: string): void {
+    statsSentAt.set(serverId, now())
+    for (const t of statsWatchers.get(serverId) ?? []) if (!t.closed) t.sendEphemeral(`stats:${serverId}`, frame)
+    relay?.stats(serverId, frame)
   }
-  let ticker: Timer = { cancel () {} }
+  // Checks the waiting servers ten times per period, only while some wait.
+  let ticker: Timer | undefined
   const tick = () => {
+    ticker = undefined
     if (stopped) return
-    flushStats()
-    ticker = setTimer(tick, statsEveryMs)
+    const due = now() - statsEveryMs
+    for (const serverId of dirtyStats) {
+      if ((statsSentAt.get(serverId) ?? -Infinity) > due) continue
+      dirtyStats.delete(serverId)
+      const frame = latestStats.get(serverId)
+      if (frame !== undefined) emitStats(serverId, frame)
+    }
+    if (dirtyStats.size > 0) ticker = setTimer(tick, statsEveryMs / 10)
   }
-  ticker = setTimer(tick, statsEveryMs)
 
   return {
     console (msg, startsReplay) {
@@ -186,8 +196,13 @@ export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
     stats (msg) {
       const frame = JSON.stringify(msg)
       latestStats.set(msg.serverId, frame)
-      if (statsWatchers.has(msg.serverId)) dirtyStats.add(msg.serverId)
-      relay?.stats(msg.serverId, frame)
+      if (now() - (statsSentAt.get(msg.serverId) ?? -Infinity) >= statsEveryMs) {
+        dirtyStats.delete(msg.serverId)
+        emitStats(msg.serverId, frame)
+      } else {
+        dirtyStats.add(msg.serverId)
+        if (ticker === undefined && !stopped) ticker = setTimer(tick, statsEveryMs / 10)
+      }
     },
     remoteConsole (serverId, lines, replay) {
       if (replay) {
@@ -244,6 +259,7 @@ export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
     forget (serverId) {
       rings.delete(serverId)
       latestStats.delete(serverId)
+      statsSentAt.delete(serverId)
       dirtyStats.delete(serverId)
       awaitingReplay.delete(serverId)
       for (const t of consoleWatchers.get(serverId) ?? []) {
@@ -270,7 +286,7 @@ export function createConsoleHub (options: ConsoleHubOptions): ConsoleHub {
     latestStats: serverId => latestStats.get(serverId),
     stop () {
       stopped = true
-      ticker.cancel()
+      ticker?.cancel()
     }
   }
 }

@@ -60,9 +60,9 @@ t.test('slow readers: lines dropped, counted, reported on the next frame; never 
   t.equal(slow.frames.length, 2, 'nothing after detach')
 })
 
-t.test('stats: latest on subscribe, then at most one per server per tick', async t => {
+t.test('stats: latest on subscribe, then at most one per server per second', async t => {
   const clock = createFakeClock()
-  const hub = createConsoleHub({ setTimer: clock.setTimer, statsEveryMs: 1_000 })
+  const hub = createConsoleHub({ setTimer: clock.setTimer, now: clock.now, statsEveryMs: 1_000 })
   t.teardown(() => hub.stop())
   const stat = (cpu: number) => ({ type: 'stats' as const, serverId: S, at: new Date(0).toISOString(), cpuPercent: cpu, memoryBytes: 1, uptimeMs: 1 })
   hub.stats(stat(1))
@@ -74,6 +74,29 @@ t.test('stats: latest on subscribe, then at most one per server per tick', async
   t.same(p.frames.map(f => f.cpuPercent), [1, 20], 'twenty reports, one frame: the latest')
   clock.advance(3_000)
   t.equal(p.frames.length, 2, 'nothing new, nothing sent')
+  hub.stats(stat(21))
+  t.same(p.frames.map(f => f.cpuPercent), [1, 20, 21], 'a report a second or more after the last goes out at once')
+  t.equal(clock.timers.size, 0, 'no timer while nothing waits')
+})
+
+t.test('stats go out spread as the agents report them, not all in one tick', async t => {
+  const clock = createFakeClock()
+  const hub = createConsoleHub({ setTimer: clock.setTimer, now: clock.now, statsEveryMs: 1_000 })
+  t.teardown(() => hub.stop())
+  const p = target()
+  const ids = Array.from({ length: 10 }, (_, i) => `00000000-0000-4000-8000-0000000001${String(i).padStart(2, '0')}`)
+  hub.subscribe(p, ids, { stats: true })
+  const sentAt: number[] = []
+  const send = p.sendEphemeral.bind(p)
+  p.sendEphemeral = (key, frame) => { sentAt.push(clock.now()); return send(key, frame) }
+  // Each server reports every second, the servers 100 ms apart: three seconds of reports.
+  for (let ms = 0; ms < 3_000; ms += 100) {
+    const id = ids[(ms / 100) % 10] as string
+    hub.stats({ type: 'stats', serverId: id, at: new Date(ms).toISOString(), cpuPercent: ms, memoryBytes: 1, uptimeMs: ms })
+    clock.advance(100)
+  }
+  t.equal(p.frames.length, 30, 'every report went out: each came a second after the previous of its server')
+  t.same(sentAt, Array.from({ length: 30 }, (_, i) => i * 100), 'each at the time it came, none held for a common tick')
 })
 
 t.test('forget: a deleted server\'s ring, stats and watchers go; counts show it', async t => {
