@@ -11,9 +11,15 @@
 // turns (A B A B ..., `--rounds`), each over the same database, agents and panels, so the ratio is
 // not skewed by the machine's load drifting between two runs.
 //
+// First, without sockets (bench/lib/console-path-inproc.ts, `--inproc` runs per tree, alternating):
+// the CPU of the hub's own per-line code (agent session, kernel, decode, console hub), which the
+// socket windows cannot resolve on a shared machine.
+//
 // Usage: node bench/console-path.ts [--agents 200] [--servers 2] [--panels 100] [--watch 4]
-//        [--lines 4000] [--seconds 8] [--rounds 2] [--baseline DIR] [--cpu-prof DIR] [--out FILE]
+//        [--lines 4000] [--seconds 8] [--rounds 2] [--inproc 5] [--baseline DIR] [--cpu-prof DIR] [--out FILE]
+import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
+import { promisify } from 'node:util'
 import { loadavg } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -31,6 +37,7 @@ const { values: args } = parseArgs({
     lines: { type: 'string', default: '4000' },
     seconds: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '2' },
+    inproc: { type: 'string', default: '5' },
     baseline: { type: 'string' },
     'cpu-prof': { type: 'string' },
     out: { type: 'string' }
@@ -43,10 +50,21 @@ const WATCH = Number(args.watch)
 const LINES = Number(args.lines)
 const SECONDS = Number(args.seconds)
 const ROUNDS = Number(args.rounds)
+const INPROC = Number(args.inproc)
 const root = path.resolve(import.meta.dirname, '..')
 const trees = [{ name: 'this tree', dir: root }, ...(args.baseline === undefined ? [] : [{ name: `baseline (${args.baseline})`, dir: path.resolve(args.baseline) }])]
 const command = `node bench/console-path.ts ${process.argv.slice(2).join(' ')}`.trim()
 const log = (msg: string) => process.stderr.write(`[console-path] ${msg}\n`)
+
+// The in-process measure first, while nothing else of this benchmark runs.
+const inproc: Array<{ tree: string, us: number }> = []
+for (let r = 0; r < INPROC; r++) {
+  for (const tree of r % 2 === 0 ? trees : [...trees].reverse()) {
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(import.meta.dirname, 'lib/console-path-inproc.ts')], { env: { ...process.env, BENCH_TREE: tree.dir } })
+    inproc.push({ tree: tree.name, us: (JSON.parse(stdout) as { usPerFrame: number }).usPerFrame })
+    log(`in process, ${tree.name}: ${inproc.at(-1)?.us.toFixed(2)} µs per frame`)
+  }
+}
 
 const fixture = await createFixture(AGENTS, PER_AGENT)
 const facts = await machineFacts(fixture.databaseUrl)
@@ -128,6 +146,9 @@ try {
   const row = (s: Sample) => `| ${s.tree} | ${int(s.lines)} | ${int(s.received)} | ${s.dropped} | ${s.idle.toFixed(3)} | ${s.busy.toFixed(3)} | **${s.usPerLine.toFixed(1)}** | ${ms(s.p50)} | ${ms(s.p99)} |`
   const summary = trees.map(t => `- ${t.name}: mean ${mean(t.name, 'usPerLine').toFixed(1)} µs of hub CPU per console line`).join('\n')
   const ratio = trees.length === 2 ? `\n- ratio this tree / baseline: **×${(mean(trees[0]!.name, 'usPerLine') / mean(trees[1]!.name, 'usPerLine')).toFixed(2)}**` : ''
+  const median = (name: string) => { const xs = inproc.filter(x => x.tree === name).map(x => x.us).sort((a, b) => a - b); return xs[Math.floor(xs.length / 2)] ?? NaN }
+  const inprocSummary = trees.map(t => `- ${t.name}: median ${median(t.name).toFixed(2)} µs per frame (runs: ${inproc.filter(x => x.tree === t.name).map(x => x.us.toFixed(2)).join(', ')})`).join('\n') +
+    (trees.length === 2 ? `\n- ratio this tree / baseline: **×${(median(trees[0]!.name) / median(trees[1]!.name)).toFixed(2)}**` : '')
   report = `# Console path: hub CPU per console line
 
 Measured ${new Date().toISOString()} on ${facts}.
@@ -140,6 +161,17 @@ Setup: ${int(AGENTS)} agents × ${PER_AGENT} servers on one hub (features \`cons
 offered (one ~80-byte line per frame, no stats, no statuses); ${int(PANELS)} panels each watching ${WATCH} servers' console
 (so ${(PANELS * WATCH / (AGENTS * PER_AGENT)).toFixed(1)} panel frames per line on average). ${SECONDS} s per window. CPU per line = (hub CPU
 while streaming − hub CPU idle with the same sockets) / lines sent.
+
+## The hub's own code, without sockets
+
+bench/lib/console-path-inproc.ts, ${INPROC} runs per tree, alternating: 400,000 console frames (Buffers, one ~80-byte
+line each, 400 servers) through a real agent session (kernel, frame meter, stream budget, decode and
+validation) into a real console hub whose 400 watching panels take every frame; CPU time per frame.
+No ws, no streams, no syscalls.
+
+${inprocSummary}
+
+## End to end over sockets
 
 ${summary}${ratio}
 

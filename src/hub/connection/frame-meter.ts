@@ -37,14 +37,26 @@ export function startsWithAscii (frame: string | Buffer, prefix: string): boolea
   return true
 }
 
+// The protocol's types by length, to name a Buffer's type bytes without making a string of them.
+const BY_LENGTH = new Map<number, string[]>()
+for (const type of FRAME_TYPES) BY_LENGTH.set(type.length, [...(BY_LENGTH.get(type.length) ?? []), type])
+
+/** The protocol type spelled by frame[start, end), or undefined. */
+function typeAt (frame: Buffer, start: number, end: number): string | undefined {
+  return BY_LENGTH.get(end - start)?.find(type => {
+    for (let i = 0; i < type.length; i++) if (frame[start + i] !== type.charCodeAt(i)) return false
+    return true
+  })
+}
+
 /** The frame's protocol type, or 'unknown'. */
 export function frameType (frame: string | Buffer): string {
   // Fast path, no regex: every frame the hub encodes, and the agent's and panel's, starts with its
-  // type; only the type itself becomes a string.
+  // type; a Buffer's (how frames arrive) is matched in place, a string's sliced.
   let type: string | undefined
   if (startsWithAscii(frame, PREFIX)) {
     const end = typeof frame === 'string' ? frame.indexOf('"', PREFIX.length) : frame.indexOf(QUOTE, PREFIX.length)
-    if (end > 0 && end < 48) type = typeof frame === 'string' ? frame.slice(PREFIX.length, end) : frame.toString('latin1', PREFIX.length, end)
+    if (end > 0 && end < 48) type = typeof frame === 'string' ? frame.slice(PREFIX.length, end) : typeAt(frame, PREFIX.length, end)
   } else {
     const text = typeof frame === 'string' ? frame.slice(0, HEAD) : frame.toString('latin1', 0, HEAD)
     type = TYPE.exec(text)?.[1]

@@ -4,7 +4,7 @@
 
 /** One connection, as the realtime cores see it. No Fastify, no `ws`. */
 export interface Transport {
-  /** Queues one text frame. Frames sent within one event-loop turn leave in one write (the adapter corks). */
+  /** Queues one text frame. Frames sent within one tick leave in one write (the adapter corks). */
   send (frame: string | Buffer): void
   /** Hands what this tick corked to the kernel now, rather than at the end of the tick. */
   flush (): void

@@ -7,18 +7,12 @@ import type { WebSocket } from 'ws'
 import { CLOSE } from '../../agent-protocol/codes.ts'
 import type { Transport } from '../connection/types.ts'
 
-// One corking scheme. Frames sent to one socket within one turn of the event loop (the acks of
-// one committed batch, a chunk of events, a snapshot and its replay, the console lines of every
-// agent frame read in that turn) leave in one write: the TCP socket is corked on the first of
-// them and uncorked by one setImmediate, after the loop's poll phase has run every I/O callback
-// that was ready. Without this, every ack was its own writev syscall (a fifth of the hub's CPU at
-// 15,000 acks/s). The turn, not the tick: console lines arrive one agent frame per I/O callback,
-// and a panel watching several servers got one writev per line when the cork ended with each
-// callback's ticks (bench/results/console-path.md). The wait is bounded by the rest of one poll
-// phase, and a pending immediate keeps the poll from blocking, so nothing waits for I/O behind a
-// cork. Corked bytes count in ws's bufferedAmount, so the kernel's bound sees them; a chunk of
-// events is flushed at once (Outbox.sendMany), so the event stream's high-water check measures
-// the reader, not the cork.
+// One corking scheme. Frames sent to one socket within one tick (the acks of one committed batch,
+// a chunk of events, a snapshot and its replay) leave in one write: the TCP socket is corked on
+// the first of them and uncorked once the tick's microtasks are done. Without this, every ack was
+// its own writev syscall (a fifth of the hub's CPU at 15,000 acks/s). Corked bytes count in
+// ws's bufferedAmount, so the kernel's bound sees them; a chunk of events is flushed at once
+// (Outbox.sendMany), so the event stream's high-water check measures the reader, not the cork.
 const corked: Socket[] = []
 const uncorkAll = () => {
   for (const tcp of corked.splice(0)) tcp.uncork()
@@ -38,7 +32,7 @@ export class WsTransport implements Transport {
   send (frame: string | Buffer): void {
     if (this.tcp.writableCorked === 0) {
       this.tcp.cork()
-      if (corked.push(this.tcp) === 1) setImmediate(uncorkAll)
+      if (corked.push(this.tcp) === 1) process.nextTick(uncorkAll)
     }
     this.ws.send(frame, TEXT)
   }
