@@ -99,7 +99,7 @@ serve({
   },
   resetMaxWaiting () { maxWaiting = 0 },
   /** Console relay (src/hub/console/console-relay.ts): lines dropped on the way to other hubs. */
-  console () { return { relayDropped: app.consoleRelay.dropped } },
+  console () { return { relayDropped: app.consoleRelay.dropped, drops: { ...app.consoleRelay.drops }, sent: { ...app.consoleRelay.sent }, links: app.consoleLinks.open } },
   /** Connection hold times (ms) since the last call, and resets them. */
   holds () {
     const out = holds

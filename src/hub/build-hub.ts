@@ -110,7 +110,7 @@ export async function buildHub (options: HubOptions): Promise<FastifyInstance> {
   await app.register(altsRoutes)
   await app.register(actionsPlugin, { config, bus, now: () => now().getTime() })
   await app.register(actionsRoutes)
-  await app.register(consolePlugin)
+  await app.register(consolePlugin, { config })
   await app.register(provisioningPlugin, { config })
   await app.register(agentGateway, { config, tokens, ingest: options.ingest })
   await app.register(ticketRoutes, { now })

@@ -6,6 +6,7 @@ import { Compile } from 'typebox/compile'
 import Value from 'typebox/value'
 import { parseRetention } from '../db/backup/retention.ts'
 import { parseKeyring } from '../db/backup/keys.ts'
+import { linkAddress } from './console/hub-links.ts'
 
 const Int = (def: number, min: number, max: number) => Type.Integer({ default: def, minimum: min, maximum: max })
 
@@ -100,7 +101,9 @@ export const ConfigSchema = Type.Object({
   backupOldKeys: Type.Optional(Type.String({ minLength: 1 })),
   backupCopyDir: Type.Optional(Type.String({ minLength: 1 })),
   backupArchive: Type.Boolean({ default: true }),
-  backupArchiveTimeoutS: Int(60, 1, 86_400)
+  backupArchiveTimeoutS: Int(60, 1, 86_400),
+  /** Where other hubs reach this one for console links (ws:// or wss://), or `off`; unset: the listening address. */
+  linkUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 256 }))
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -175,7 +178,8 @@ export const ENV_KEYS: Record<keyof Config, string> = {
   backupOldKeys: 'HUB_BACKUP_OLD_KEYS',
   backupCopyDir: 'HUB_BACKUP_COPY_DIR',
   backupArchive: 'HUB_BACKUP_ARCHIVE',
-  backupArchiveTimeoutS: 'HUB_BACKUP_ARCHIVE_TIMEOUT_S'
+  backupArchiveTimeoutS: 'HUB_BACKUP_ARCHIVE_TIMEOUT_S',
+  linkUrl: 'HUB_LINK_URL'
 }
 
 /** Values that must never be echoed back in an error message. */
@@ -225,6 +229,9 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     parseKeyring(config.backupKey, config.backupOldKeys)
   } catch (err) {
     problems.push((err as Error).message)
+  }
+  if (config.linkUrl !== undefined && config.linkUrl !== 'off' && linkAddress(config.linkUrl) === undefined) {
+    problems.push(`HUB_LINK_URL: must be off, or ws:// or wss:// with a host and port only, like ws://10.0.0.5:8080 (got ${JSON.stringify(config.linkUrl)})`)
   }
   if (problems.length === 0 && config.httpHeadersTimeoutMs > config.httpRequestTimeoutMs) {
     problems.push('HUB_HTTP_HEADERS_TIMEOUT_MS: must not exceed HUB_HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)')

@@ -79,6 +79,16 @@ export function registerOperationsMetrics (app: FastifyInstance, registry: Regis
     g.set({ kind: 'stats' }, c.stats)
     g.set({ kind: 'watched' }, c.watched)
   })
+  gauge('hub_console_links', 'Direct console links between hubs: out (opened by this hub to send lines), in (opened by other hubs to this one)', ['direction'], g => {
+    if (!app.hasDecorator('consoleLinks')) return
+    g.set({ direction: 'out' }, app.consoleLinks.open)
+    g.set({ direction: 'in' }, app.consoleLinksIn.size)
+  })
+  gauge('hub_console_relay_sent', 'Batches of console lines and stats this hub sent to other hubs since it started, by carrier: link (a direct link frame), notify (a PostgreSQL NOTIFY, when there is no link)', ['carrier'], g => {
+    if (!app.hasDecorator('consoleRelay')) return
+    g.set({ carrier: 'link' }, app.consoleRelay.sent.link)
+    g.set({ carrier: 'notify' }, app.consoleRelay.sent.notify)
+  })
   // Backups (src/hub/plugins/backups.ts): the table is shared, so every hub reports the newest
   // success and verification; the archiver's figures only from the hub that owns the cluster.
   const backupHealth = async () => app.hasDecorator('backups') ? await within(READ_TIMEOUT_MS, app.backups.repo.health()) : undefined

@@ -38,3 +38,13 @@ t.test('a malformed agent key set is a configuration error, not a start-up crash
     t.notMatch(err.message, value === 'not json' ? /not json/ : /\0/, 'the secret is not echoed')
   }
 })
+
+t.test('HUB_LINK_URL: off, or ws:// or wss:// with a host and port only', async t => {
+  for (const value of ['off', 'ws://10.0.0.5:8080', 'wss://hub-a.internal', 'ws://[fd00::5]:8080/']) {
+    t.doesNotThrow(() => loadConfig({ HUB_LINK_URL: value }), value)
+  }
+  for (const value of ['http://10.0.0.5:8080', 'ws://10.0.0.5:8080/hub', 'ws://user:pw@10.0.0.5', '10.0.0.5:8080', 'ws://h:8080?x=1']) {
+    const err = t.throws(() => loadConfig({ HUB_LINK_URL: value })) as ConfigError
+    t.match(err.problems.join('\n'), /HUB_LINK_URL: must be off, or ws:\/\/ or wss:\/\//, value)
+  }
+})

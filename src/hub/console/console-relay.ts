@@ -1,28 +1,33 @@
 // Console and stats across hubs (docs/architecture.md "Across hubs"): a panel on hub B watching a
-// server whose agent is on hub A. Carried by PostgreSQL NOTIFY, never per line and never inside a
-// write transaction:
-// - Interest: a hub with a local watcher NOTIFYs `hub_console_watch` {hub, on|off, console, stats,
-//   replay} when the first panel starts (or the last stops) watching (changes coalesced per
-//   flush, up to 100 ids per payload), and renews it every
-//   `leaseMs / 3`; every hub records it with an expiry, so an agent moving to any hub finds the
-//   interest already there.
+// server whose agent is on hub A. Never per line and never inside a write transaction:
+// - Interest, over PostgreSQL NOTIFY: a hub with a local watcher NOTIFYs `hub_console_watch`
+//   {hub, addr, on|off, console, stats, replay} when the first panel starts (or the last stops)
+//   watching (changes coalesced per flush, up to 100 ids per payload), and renews it every
+//   `leaseMs / 3`; every hub records it with an expiry and the watcher's link address, so an
+//   agent moving to any hub finds the interest already there.
 // - Forwarding: only the hub that receives the agent's lines holds the agent; it queues them per
-//   interested hub and flushes every `flushMs` (10 ms) as a few NOTIFYs on that hub's own channel
-//   (`hub_console_<id>`), each payload under PAYLOAD_BYTES. Stats are coalesced to the latest per
-//   server and flushed every `statsEveryMs`. A queue over `maxQueueBytes` drops (ephemeral data).
+//   interested hub. Over a direct link (hub-links.ts) a queue goes out on the next timer turn,
+//   packed into frames of up to 60 KB; without one (no address advertised, the link not open yet
+//   or down) it goes every `flushMs` (10 ms) as NOTIFYs on that hub's own channel
+//   (`hub_console_<id>`), each payload under PAYLOAD_BYTES. When a link opens, the NOTIFYs still
+//   being sent to that hub go first, so its lines stay in order. Stats arrive already
+//   paced (console-hub.ts) and go with the next flush, the latest per server. A queue over
+//   `maxQueueBytes` drops (ephemeral data).
 // - Replay: a watch with `replay` is answered by the hub holding a ring for the server, ahead of
-//   any live line on the same channel; the watching hub sends it only to panels awaiting it.
-// Payloads are untrusted: parsed with bounds, ids checked; anything else is ignored.
+//   any live line on the same queue; the watching hub sends it only to panels awaiting it.
+// Payloads and frames are untrusted: parsed with bounds, ids checked; anything else is ignored.
 import { isCanonicalUuid } from '../../agent-protocol/ids.ts'
 import type { SetTimer, Timer } from '../connection/types.ts'
 import type { RelayHooks } from './console-hub.ts'
+import { linkAddress, type LinkCarrier } from './hub-links.ts'
 
 export const WATCH_CHANNEL = 'hub_console_watch'
 export const channelOf = (hubId: string): string => `hub_console_${hubId.replaceAll('-', '')}`
 /** Under PostgreSQL's 8,000-byte NOTIFY payload limit, with room for the envelope. */
 export const PAYLOAD_BYTES = 7_600
 const MAX_IDS_PER_WATCH = 100
-
+/** A frame on a link, at most: under any hub's HUB_MAX_FRAME_BYTES default (64 KiB). */
+const LINK_FRAME_BYTES = 60_000
 export interface RelayTarget {
   lines (serverId: string): string[]
   latestStats (serverId: string): string | undefined
@@ -35,10 +40,13 @@ export interface ConsoleRelayOptions {
   /** Whether an agent connected here holds the server: only that hub answers a replay request (a hub that held it before keeps a stale ring). */
   holds: (serverId: string) => boolean
   notify: (channel: string, payload: string) => Promise<void>
+  /** Direct links to other hubs; without them every queue goes by NOTIFY. */
+  links?: LinkCarrier
+  /** This hub's link address, advertised with its watches (undefined: others NOTIFY it). */
+  addr?: () => string | undefined
   setTimer: SetTimer
   now?: () => number
   flushMs?: number
-  statsEveryMs?: number
   leaseMs?: number
   maxQueueBytes?: number
   log: { warn (obj: object, msg: string): void }
@@ -48,6 +56,8 @@ export interface ConsoleRelay extends RelayHooks {
   attach (target: RelayTarget): void
   onWatch (payload: string | undefined): boolean
   onForward (payload: string | undefined): boolean
+  /** A frame from a link (`{type: "relay", items}`): false if it is not one. */
+  onLink (frame: string): boolean
   /** After a listener redial: announce every local interest again. */
   renew (): void
   /** The server was deleted: other hubs' interest in it and its queued stats go. */
@@ -58,32 +68,56 @@ export interface ConsoleRelay extends RelayHooks {
   interestedHubs (serverId: string): string[]
   stop (): void
   readonly dropped: number
+  /** The same lines by cause: a full queue, a link over its buffer bound, a failed NOTIFY, a line too long. */
+  readonly drops: { queue: number, link: number, notify: number, size: number }
+  /** Payloads and frames sent since start, by carrier (metrics, tests). */
+  readonly sent: { link: number, notify: number }
 }
 
 type Kind = 'console' | 'stats'
-/** `lines[i]`: how many console lines `items[i]` carries (counted as dropped if its NOTIFY fails). */
+/** `lines[i]`: how many console lines `items[i]` carries (counted as dropped if they are lost). */
 interface Queue { items: string[], lines: number[], bytes: number, stats: Map<string, string> }
 
 const isId = isCanonicalUuid
 const ids = (v: unknown): string[] => Array.isArray(v) ? v.slice(0, MAX_IDS_PER_WATCH).filter(isId) : []
 
 export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay {
-  const { hubId, holds, notify, setTimer, now = Date.now, flushMs = 10, statsEveryMs = 1_000, leaseMs = 30_000, maxQueueBytes = 256 * 1024, log } = options
+  const { hubId, holds, notify, links, setTimer, now = Date.now, flushMs = 10, leaseMs = 30_000, maxQueueBytes = 1024 * 1024, log } = options
   let target: RelayTarget | undefined
   const local = { console: new Set<string>(), stats: new Set<string>() }
   /** serverId → hub → lease expiry, per kind. */
   const remote = { console: new Map<string, Map<string, number>>(), stats: new Map<string, Map<string, number>>() }
+  /** The link address each watching hub advertised (the latest). */
+  const addrs = new Map<string, string>()
   const queues = new Map<string, Queue>()
-  let dropped = 0
-  /** Hubs that just started watching: their latest stats go with the next flush, not a second later. */
-  const fresh = new Set<string>()
+  const sent = { link: 0, notify: 0 }
+  const drops = { queue: 0, link: 0, notify: 0, size: 0 }
   let stopped = false
 
-  const send = (channel: string, payload: string, lines = 0) => {
+  /** NOTIFYs to each hub not yet sent: a link that opens waits for them, so lines stay in order. */
+  const inflight = new Map<string, number>()
+  const send = (channel: string, payload: string, lines = 0, hub?: string) => {
+    if (hub !== undefined) { sent.notify++; inflight.set(hub, (inflight.get(hub) ?? 0) + 1) }
     notify(channel, payload).catch(err => {
-      dropped += lines
+      drops.notify += lines
       log.warn({ err, channel }, 'console relay NOTIFY failed; the data is dropped')
+    }).finally(() => {
+      if (hub === undefined) return
+      const n = (inflight.get(hub) ?? 1) - 1
+      if (n > 0) inflight.set(hub, n)
+      else inflight.delete(hub)
     })
+  }
+  /**
+   * How a queue for `hub` leaves: 'link' (its open link, at once), 'wait' (the link is open but
+   * NOTIFYs sent before it are still on their way), 'notify' (no address, no link yet or any more,
+   * or a hub taking frames under 8 KB: items are packed for NOTIFY, up to PAYLOAD_BYTES).
+   */
+  const carrier = (hub: string): 'link' | 'wait' | 'notify' => {
+    const addr = addrs.get(hub)
+    if (links === undefined || addr === undefined) return 'notify'
+    if (links.state(hub, addr) !== 'open' || links.frameBytes(hub) < PAYLOAD_BYTES + 64) return 'notify'
+    return inflight.has(hub) ? 'wait' : 'link'
   }
   // Interest changes wait for the next flush and go together, up to MAX_IDS_PER_WATCH ids per
   // payload: 500 panels subscribing at once are a few NOTIFYs, not one each (which overflowed the
@@ -107,9 +141,10 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
       g.ids.push(w.serverId)
     }
     pendingWatch.clear()
+    const addr = options.addr?.()
     for (const { kind, on, replay, ids: all } of groups.values()) {
       for (let i = 0; i < all.length; i += MAX_IDS_PER_WATCH) {
-        send(WATCH_CHANNEL, JSON.stringify({ hub: hubId, on, kind, ids: all.slice(i, i + MAX_IDS_PER_WATCH), ...(replay ? { replay: true } : {}) }))
+        send(WATCH_CHANNEL, JSON.stringify({ hub: hubId, ...(addr === undefined ? {} : { addr }), on, kind, ids: all.slice(i, i + MAX_IDS_PER_WATCH), ...(replay ? { replay: true } : {}) }))
       }
     }
   }
@@ -125,9 +160,13 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
     if (hubs.size === 0) remote[kind].delete(serverId)
     return out
   }
+  // Queues for hubs with an open link go out on the next timer turn (a millisecond: what arrives
+  // meanwhile shares the frame); the others wait for the 10 ms tick.
+  let soon: Timer | undefined
   const queueOf = (hub: string): Queue => {
     let q = queues.get(hub)
     if (q === undefined) queues.set(hub, q = { items: [], lines: [], bytes: 0, stats: new Map() })
+    if (soon === undefined && !stopped && carrier(hub) === 'link') soon = setTimer(() => { soon = undefined; flush(true) }, 0)
     return q
   }
   const enqueue = (hub: string, serverId: string, lines: readonly string[], replay: boolean) => {
@@ -137,54 +176,61 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
     const push = () => {
       if (batch.length === 0) return
       const item = JSON.stringify({ s: serverId, l: batch, ...(replay ? { r: 1 } : {}) })
-      if (q.bytes + item.length > maxQueueBytes) dropped += batch.length
+      if (q.bytes + item.length > maxQueueBytes) drops.queue += batch.length
       else { q.items.push(item); q.lines.push(batch.length); q.bytes += item.length }
       batch = []
       size = 0
     }
     for (const line of lines) {
       const n = Buffer.byteLength(JSON.stringify(line))
-      if (n > PAYLOAD_BYTES - 200) { dropped++; continue }
+      if (n > PAYLOAD_BYTES - 200) { drops.size++; continue }
       if (size + n > PAYLOAD_BYTES - 200) push()
       batch.push(line)
       size += n + 1
     }
     push()
   }
-  const flush = (withStats: boolean) => {
+  /** Packs items into payloads of at most `max` bytes, in order; `out` sends one (its line count). */
+  const pack = (items: string[], counts: number[], max: number, out: (parts: string[], lines: number) => void) => {
+    let parts: string[] = []
+    let size = 0
+    let lines = 0
+    items.forEach((item, i) => {
+      const n = Buffer.byteLength(item)
+      if (n > max) { drops.size += Math.max(1, counts[i] ?? 0); return }
+      if (size + n + 1 > max && parts.length > 0) { out(parts, lines); parts = []; size = 0; lines = 0 }
+      parts.push(item)
+      size += n + 1
+      lines += counts[i] ?? 0
+    })
+    if (parts.length > 0) out(parts, lines)
+  }
+  /** Sends the queues: only those going by link when `linksOnly` (the soon flush). */
+  const flush = (linksOnly: boolean) => {
     for (const [hub, q] of queues) {
+      const how = carrier(hub)
+      if (how === 'wait' || (linksOnly && how !== 'link')) continue
       const items = q.items
       const counts = q.lines
-      if (withStats) for (const frame of q.stats.values()) { items.push(JSON.stringify({ f: frame })); counts.push(0) }
-      if (withStats) q.stats.clear()
-      q.items = []
-      q.lines = []
-      q.bytes = 0
-      let parts: string[] = []
-      let size = 0
-      let lines = 0
-      items.forEach((item, i) => {
-        const n = Buffer.byteLength(item)
-        if (n > PAYLOAD_BYTES) { dropped += Math.max(1, counts[i] ?? 0); return }
-        if (size + n + 1 > PAYLOAD_BYTES && parts.length > 0) { send(channelOf(hub), `[${parts.join(',')}]`, lines); parts = []; size = 0; lines = 0 }
-        parts.push(item)
-        size += n + 1
-        lines += counts[i] ?? 0
-      })
-      if (parts.length > 0) send(channelOf(hub), `[${parts.join(',')}]`, lines)
-      if (q.stats.size === 0 && q.items.length === 0) queues.delete(hub)
+      for (const frame of q.stats.values()) { items.push(JSON.stringify({ f: frame })); counts.push(0) }
+      queues.delete(hub)
+      if (how === 'link') {
+        const max = Math.min(LINK_FRAME_BYTES, (links as LinkCarrier).frameBytes(hub) - 64)
+        pack(items, counts, max, (parts, lines) => {
+          if ((links as LinkCarrier).send(hub, `{"type":"relay","items":[${parts.join(',')}]}`)) sent.link++
+          else drops.link += lines
+        })
+      } else {
+        pack(items, counts, PAYLOAD_BYTES, (parts, lines) => send(channelOf(hub), `[${parts.join(',')}]`, lines, hub))
+      }
     }
   }
 
-  let lastStats = now()
   let flusher: Timer = { cancel () {} }
   const tick = () => {
     if (stopped) return
-    const statsDue = now() - lastStats >= statsEveryMs
-    if (statsDue) lastStats = now()
     flushWatch()
-    flush(statsDue || fresh.size > 0)
-    fresh.clear()
+    flush(false)
     flusher = setTimer(tick, flushMs)
   }
   flusher = setTimer(tick, flushMs)
@@ -192,12 +238,33 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
   const renewTick = () => {
     if (stopped) return
     relay.renew()
+    // Addresses and links of hubs with no live lease go (a restarted hub comes back with a new id).
+    const live = new Set<string>()
+    for (const kind of ['console', 'stats'] as const) for (const id of [...remote[kind].keys()]) for (const hub of interested(kind, id)) live.add(hub)
+    for (const hub of addrs.keys()) if (!live.has(hub)) addrs.delete(hub)
+    links?.retain(live)
     renewer = setTimer(renewTick, leaseMs / 3)
   }
   renewer = setTimer(renewTick, leaseMs / 3)
 
+  /** Items from another hub (a NOTIFY payload's list, or a link frame's `items`). */
+  const deliver = (items: unknown[]) => {
+    if (target === undefined) return
+    for (const item of items as Array<{ s?: unknown, l?: unknown, r?: unknown, f?: unknown }>) {
+      if (typeof item !== 'object' || item === null) continue
+      if (typeof item.f === 'string') {
+        const serverId = (JSON.parse(item.f) as { serverId?: unknown }).serverId
+        if (isId(serverId)) target.remoteStats(serverId, item.f)
+      } else if (isId(item.s) && Array.isArray(item.l) && item.l.every(l => typeof l === 'string')) {
+        target.remoteConsole(item.s, item.l as string[], item.r === 1)
+      }
+    }
+  }
+
   const relay: ConsoleRelay = {
-    get dropped () { return dropped },
+    get dropped () { return drops.queue + drops.link + drops.notify + drops.size },
+    drops,
+    sent,
     get remoteServers () { return new Set([...remote.console.keys(), ...remote.stats.keys()]).size },
     forget (serverId) {
       remote.console.delete(serverId)
@@ -220,19 +287,26 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
     },
     onWatch (payload) {
       if (payload === undefined || payload.length > PAYLOAD_BYTES + 400) return false
-      const msg = JSON.parse(payload) as { hub?: unknown, on?: unknown, kind?: unknown, ids?: unknown, replay?: unknown }
+      const msg = JSON.parse(payload) as { hub?: unknown, addr?: unknown, on?: unknown, kind?: unknown, ids?: unknown, replay?: unknown }
       if (!isId(msg.hub) || typeof msg.on !== 'boolean' || (msg.kind !== 'console' && msg.kind !== 'stats')) return false
       if (msg.hub === hubId) return true
+      const addr = linkAddress(msg.addr)
+      if (addr !== undefined) {
+        addrs.set(msg.hub, addr)
+        if (msg.on) carrier(msg.hub) // dial now, not with the first line
+      }
       const kind: Kind = msg.kind
       for (const id of ids(msg.ids)) {
         let hubs = remote[kind].get(id)
         if (msg.on) {
           if (hubs === undefined) remote[kind].set(id, hubs = new Map())
+          // A renewal (every 10 s, every id) asks nothing: only a new lease gets the latest stats.
+          const fresh = (hubs.get(msg.hub) ?? -Infinity) < now()
           hubs.set(msg.hub, now() + leaseMs)
           const ring = msg.replay === true && kind === 'console' && holds(id) ? target?.lines(id) ?? [] : []
           if (ring.length > 0) enqueue(msg.hub, id, ring, true)
-          const latest = kind === 'stats' && holds(id) ? target?.latestStats(id) : undefined
-          if (latest !== undefined) { queueOf(msg.hub).stats.set(id, latest); fresh.add(msg.hub) }
+          const latest = kind === 'stats' && fresh && holds(id) ? target?.latestStats(id) : undefined
+          if (latest !== undefined) queueOf(msg.hub).stats.set(id, latest)
         } else if (hubs !== undefined) {
           hubs.delete(msg.hub)
           if (hubs.size === 0) remote[kind].delete(id)
@@ -241,18 +315,16 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
       return true
     },
     onForward (payload) {
-      if (payload === undefined || target === undefined) return payload !== undefined
+      if (payload === undefined) return false
       const items = JSON.parse(payload) as unknown
       if (!Array.isArray(items)) return false
-      for (const item of items as Array<{ s?: unknown, l?: unknown, r?: unknown, f?: unknown }>) {
-        if (typeof item !== 'object' || item === null) continue
-        if (typeof item.f === 'string') {
-          const serverId = (JSON.parse(item.f) as { serverId?: unknown }).serverId
-          if (isId(serverId)) target.remoteStats(serverId, item.f)
-        } else if (isId(item.s) && Array.isArray(item.l) && item.l.every(l => typeof l === 'string')) {
-          target.remoteConsole(item.s, item.l as string[], item.r === 1)
-        }
-      }
+      deliver(items)
+      return true
+    },
+    onLink (frame) {
+      const msg = JSON.parse(frame) as { type?: unknown, items?: unknown }
+      if (msg.type !== 'relay' || !Array.isArray(msg.items)) return false
+      deliver(msg.items)
       return true
     },
     interestedHubs: serverId => interested('console', serverId),
@@ -265,6 +337,7 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
       pendingWatch.clear()
       flusher.cancel()
       renewer.cancel()
+      soon?.cancel()
     }
   }
   return relay

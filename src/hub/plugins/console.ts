@@ -1,26 +1,69 @@
 // Console output and stats (PROTOCOL.md 1.1): the hub's ring per server, latest stats and the
 // panels watching them (console/console-hub.ts), and their forwarding across hubs that share the
-// database (console/console-relay.ts: interest and batches over NOTIFY, each hub LISTENing on the
-// shared watch channel and its own). Registered before both gateways: the agent gateway feeds it,
-// the panel gateway subscribes panels to it.
+// database (console/console-relay.ts: interest over NOTIFY, each hub LISTENing on the shared
+// watch channel; lines and stats over direct links, console/hub-links.ts, served here at
+// /hub/v1/link, or over NOTIFY on the hub's own channel when there is no link). Registered
+// before both gateways: the agent gateway feeds it, the panel gateway subscribes panels to it.
 import { randomUUID } from 'node:crypto'
+import type { AddressInfo, Socket } from 'node:net'
 import fp from 'fastify-plugin'
+import type { FastifyRequest } from 'fastify'
 import type pg from 'pg'
+import { WebSocket } from 'ws'
+import type { AgentSession } from '../agents/agent-session.ts'
 import { createConsoleHub, type ConsoleHub } from '../console/console-hub.ts'
 import { channelOf, createConsoleRelay, WATCH_CHANNEL, type ConsoleRelay } from '../console/console-relay.ts'
+import { acceptLink, createLinkPool, LINK_PATH, linkAddress, type LinkPool } from '../console/hub-links.ts'
+import { createLinkAuth, type LinkClaims } from '../console/link-auth.ts'
+import type { Connection, ConnectionLimits } from '../connection/connection.ts'
+import { sharedSecret } from '../../db/sql/hub-secrets.ts'
 import { notifyMany } from '../../db/sql/notify-many.ts'
+import type { Config } from '../config.ts'
+import { UnauthorizedError } from '../errors.ts'
 import { createGroupCommit, type Refusal } from '../group-commit.ts'
 import { createListener } from '../pg-listener.ts'
 import { realTimer } from '../timers.ts'
+import { bearerToken } from './auth.ts'
+import { releaseUpgrade } from './ws-release.ts'
+import { registerWebsocket, WsTransport } from './ws-transport.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     consoleHub: ConsoleHub
     consoleRelay: ConsoleRelay
+    consoleLinks: LinkPool
+    /** Links other hubs opened to this one (metrics, tests). */
+    consoleLinksIn: Set<Connection>
+  }
+  interface FastifyRequest {
+    linkClaims: LinkClaims | null
   }
 }
 
-export default fp(async app => {
+/** Both ends of a link: frames are relay batches (a few per millisecond at most), the sender drops
+ *  what does not fit in its megabyte, the receiver answers little but its welcome and errors. */
+function linkLimits (config: Config): ConnectionLimits {
+  return {
+    heartbeatMs: config.heartbeatMs,
+    ratePerSecond: 5_000,
+    burst: 5_000,
+    maxBadFrames: 20,
+    maxLimitedFrames: 1_000,
+    maxBufferedBytes: 2 * 1024 * 1024,
+    ephemeralBytes: 1024 * 1024
+  }
+}
+
+/** The address other hubs dial: HUB_LINK_URL, else the one this hub listens on (a wildcard as loopback). */
+function ownLinkAddress (config: Config, listening: AddressInfo | string | null): string | undefined {
+  if (config.linkUrl === 'off') return undefined
+  if (config.linkUrl !== undefined) return linkAddress(config.linkUrl)
+  if (listening === null || typeof listening === 'string') return undefined
+  const host = listening.address === '0.0.0.0' ? '127.0.0.1' : listening.address === '::' ? '::1' : listening.address
+  return linkAddress(`ws://${listening.family === 'IPv6' || host.includes(':') ? `[${host}]` : host}:${listening.port}`)
+}
+
+export default fp<{ config: Config }>(async (app, { config }) => {
   const hubId = randomUUID()
   // The relay's NOTIFYs have a connection of their own: they neither wait in the pool's queue
   // behind status ingest (a relay stalled there lags every cross-hub panel) nor take its
@@ -53,10 +96,40 @@ export default fp(async app => {
     maxBatch: 200,
     maxQueue: 2_000
   })
+  // Direct links (console/hub-links.ts), authenticated with the secret the hubs share in the database.
+  const auth = createLinkAuth(await sharedSecret(app.db.pool, 'console-link'), hubId)
+  const limits = linkLimits(config)
+  const links = createLinkPool({
+    auth,
+    limits,
+    now: Date.now,
+    setTimer: realTimer,
+    log: app.log,
+    dial (url, headers, events) {
+      const ws = new WebSocket(url, { headers, handshakeTimeout: 5_000, maxPayload: 64 * 1024, perMessageDeflate: false, followRedirects: false })
+      let tcp: Socket | undefined
+      ws.on('upgrade', res => { tcp = res.socket })
+      ws.on('open', () => events.onOpen(new WsTransport(ws, tcp as Socket)))
+      ws.on('message', (data, isBinary) => events.onFrame(data as Buffer, isBinary))
+      ws.on('pong', () => events.onPong())
+      ws.on('close', () => events.onClose())
+      ws.on('error', err => app.log.debug({ err, url }, 'console link socket error'))
+    }
+  })
+  let addr: string | undefined
+  let sessions: AgentSession[] | undefined
+  const listSessions = () => {
+    queueMicrotask(() => { sessions = undefined })
+    return app.agents.held().flatMap(h => app.agents.get(h.nodeId) ?? [])
+  }
   const relay = createConsoleRelay({
     hubId,
-    // Rare (a panel subscribing without a local ring): a walk over this hub's agents is fine.
-    holds: serverId => app.agents.held().some(h => app.agents.get(h.nodeId)?.owns(serverId) === true),
+    links,
+    // Known once the hub listens (watches come from panels, so after that).
+    addr: () => (addr ??= ownLinkAddress(config, app.server.address())),
+    // Asked for the ids of a watch payload (a replay, a new stats lease): this hub's agent
+    // sessions are listed once per payload, not once per id (2,000 ids × 1,000 agents).
+    holds: serverId => (sessions ??= listSessions()).some(s => s.owns(serverId)),
     // Autocommit, outside any write transaction; one statement in flight, the payloads queued
     // meanwhile go together in the next one, in order (see notify-many.ts).
     notify: async (channel, payload) => { if (await notifier.submit({ channel, payload }) !== 'sent') throw new Error('console relay NOTIFY refused (overloaded or closing)') },
@@ -67,6 +140,43 @@ export default fp(async app => {
   relay.attach(hub)
   app.decorate('consoleHub', hub)
   app.decorate('consoleRelay', relay)
+  app.decorate('consoleLinks', links)
+  const inbound = new Set<Connection>()
+  app.decorate('consoleLinksIn', inbound)
+
+  // The dialled end of a link: the upgrade needs a token from a hub of this database, meant for
+  // this hub (link-auth.ts); anything else gets HTTP 401 and no socket.
+  await registerWebsocket(app, config.maxFrameBytes)
+  app.decorateRequest('linkClaims', null)
+  const authenticateLink = async (request: FastifyRequest) => {
+    const token = bearerToken(request.headers.authorization)
+    const claims = token === undefined ? undefined : await auth.verify(token)
+    if (claims === undefined) throw new UnauthorizedError('a console link token of a hub of this database is required')
+    request.linkClaims = claims
+  }
+  app.get(LINK_PATH, { websocket: true, preValidation: authenticateLink, schema: { hide: true } }, (socket, request) => {
+    const claims = request.linkClaims as LinkClaims
+    const raw = request.raw.socket
+    const log = request.log.child({ hub: claims.from })
+    const conn = acceptLink({
+      transport: new WsTransport(socket, raw),
+      from: claims.from,
+      nonce: claims.nonce,
+      auth,
+      onFrame: frame => relay.onLink(frame),
+      maxFrameBytes: config.maxFrameBytes,
+      limits,
+      now: Date.now,
+      setTimer: realTimer,
+      onEnd: () => inbound.delete(conn),
+      log
+    })
+    inbound.add(conn)
+    socket.on('message', (data, isBinary) => conn.onFrame(data as Buffer, isBinary))
+    socket.on('pong', () => conn.onPong())
+    socket.on('close', () => conn.onClosed())
+    releaseUpgrade(socket, raw, err => log.warn({ err }, 'console link socket error'))
+  })
   const watchFeed = createListener({
     connect: () => app.db.dedicatedClient('hub-console-watch'),
     channel: WATCH_CHANNEL,
@@ -111,6 +221,7 @@ export default fp(async app => {
     unsubscribeAuth()
     hub.stop()
     relay.stop()
+    links.closeAll()
     await notifier.drain()
     const client = await notifyClient?.catch(() => undefined)
     notifyClient = undefined

@@ -116,3 +116,137 @@ t.test('interest changes are coalesced per flush: 500 panels subscribing at once
   clock.advance(10)
   t.same(sent.filter(s => s.channel === WATCH_CHANNEL), [], 'sent once')
 })
+
+t.test('direct links: an open link carries the queue at once, packed; NOTIFY until it opens, and the NOTIFYs on their way go first', async t => {
+  const clock = createFakeClock(1_000)
+  const notified: string[] = []
+  let release = () => {}
+  let hold = false
+  const frames: string[] = []
+  let state: 'open' | 'connecting' | 'down' = 'connecting'
+  let frameBytes = 16_384
+  let accept = true
+  const dialled: string[] = []
+  let retained: string[] = []
+  const relay = createConsoleRelay({
+    hubId: HUB_A,
+    holds: () => true,
+    notify: async (channel, payload) => {
+      if (channel === WATCH_CHANNEL) return
+      notified.push(payload)
+      if (hold) await new Promise<void>(resolve => { release = resolve })
+    },
+    links: {
+      state: (hub, addr) => { dialled.push(`${hub} ${addr}`); return state },
+      send: (_hub, frame) => { if (accept) frames.push(frame); return accept },
+      frameBytes: () => frameBytes,
+      retain: hubs => { retained = [...hubs] }
+    },
+    addr: () => 'ws://10.0.0.1:8080',
+    setTimer: clock.setTimer,
+    now: clock.now,
+    log: { warn () {} }
+  })
+  t.teardown(() => relay.stop())
+  relay.attach({ lines: () => ['ring 1'], latestStats: () => undefined, remoteConsole () {}, remoteStats () {} })
+  const settle = async () => await new Promise(resolve => setImmediate(resolve))
+
+  t.ok(relay.onWatch(JSON.stringify({ hub: HUB_B, addr: 'ws://10.0.0.2:8080/', on: true, kind: 'console', ids: [S1], replay: true })))
+  t.same([...new Set(dialled)], [`${HUB_B} ws://10.0.0.2:8080`], 'the watch dials at once, at the address in its one spelling')
+  hold = true
+  relay.lines(S1, ['while dialling'])
+  clock.advance(10)
+  t.match(notified, [/ring 1.*while dialling/], 'while the link is being dialled: NOTIFY, the replay first')
+
+  state = 'open'
+  relay.lines(S1, ['after the NOTIFY'])
+  clock.advance(20)
+  t.same(frames, [], 'the link is open, but a NOTIFY to that hub is still being sent: the queue waits')
+  release()
+  await settle()
+  clock.advance(10)
+  t.equal(frames.length, 1)
+  t.same(JSON.parse(frames[0]!).items, [{ s: S1, l: ['after the NOTIFY'] }], 'then the link, in order')
+
+  hold = false
+  relay.lines(S1, ['x', 'y', 'z', 'w', 'v', 'u'].map(c => c.repeat(3_000)))
+  clock.advance(0)
+  t.ok(frames.length >= 3, `packed into ${frames.length - 1} frames of at most 16 KB, on the next timer turn`)
+  t.ok(frames.every(f => Buffer.byteLength(f) <= 16_384))
+  t.same(frames.slice(1).flatMap(f => (JSON.parse(f) as { items: Array<{ l: string[] }> }).items).flatMap(i => i.l).map(l => l[0]), ['x', 'y', 'z', 'w', 'v', 'u'], 'in order')
+  t.equal(relay.sent.link, frames.length)
+
+  accept = false
+  relay.lines(S1, ['lost'])
+  clock.advance(0)
+  t.same(relay.drops, { queue: 0, link: 1, notify: 0, size: 0 }, 'a frame the link refuses (buffer full) is dropped and counted')
+
+  state = 'down'
+  relay.lines(S1, ['by notify'])
+  clock.advance(10)
+  t.match(notified.at(-1), /by notify/, 'a link down: NOTIFY')
+  await settle()
+  state = 'open'
+  frameBytes = 4_096
+  relay.lines(S1, ['small frames'])
+  clock.advance(10)
+  t.match(notified.at(-1), /small frames/, 'a hub taking frames under 8 KB: NOTIFY')
+
+  // A bad address from another hub is not dialled.
+  dialled.length = 0
+  relay.onWatch(JSON.stringify({ hub: HUB_C, addr: 'http://10.0.0.3:8080', on: true, kind: 'console', ids: [S1] }))
+  relay.onWatch(JSON.stringify({ hub: HUB_C, addr: 'ws://user:pw@10.0.0.3:8080', on: true, kind: 'console', ids: [S1] }))
+  relay.onWatch(JSON.stringify({ hub: HUB_C, addr: 'ws://10.0.0.3:8080/elsewhere', on: true, kind: 'console', ids: [S1] }))
+  t.same(dialled.filter(d => d.startsWith(HUB_C)), [], 'only ws:// or wss:// with a host and port is dialled')
+  clock.advance(10_000)
+  t.same(retained.sort(), [HUB_B, HUB_C].sort(), 'the renewal keeps the links of hubs with a live lease')
+  clock.advance(30_000)
+  t.same(retained, [], 'and lets go of them when the leases lapse')
+})
+
+t.test('my watches carry my link address', async t => {
+  const clock = createFakeClock(1_000)
+  const watches: string[] = []
+  const relay = createConsoleRelay({
+    hubId: HUB_A,
+    holds: () => false,
+    notify: async (channel, payload) => { if (channel === WATCH_CHANNEL) watches.push(payload) },
+    addr: () => 'ws://10.0.0.1:8080',
+    setTimer: clock.setTimer,
+    now: clock.now,
+    log: { warn () {} }
+  })
+  t.teardown(() => relay.stop())
+  relay.interest(S1, 'console', true, false)
+  clock.advance(10)
+  t.match(JSON.parse(watches[0]!), { hub: HUB_A, addr: 'ws://10.0.0.1:8080', on: true, kind: 'console', ids: [S1] })
+})
+
+t.test('a renewal asks nothing: only a new stats lease gets the latest stats (and costs a holder check)', async t => {
+  const clock = createFakeClock(1_000)
+  const sent: string[] = []
+  let asked = 0
+  const relay = createConsoleRelay({
+    hubId: HUB_A,
+    holds: () => { asked++; return true },
+    notify: async (channel, payload) => { if (channel !== WATCH_CHANNEL) sent.push(payload) },
+    setTimer: clock.setTimer,
+    now: clock.now,
+    log: { warn () {} }
+  })
+  t.teardown(() => relay.stop())
+  relay.attach({ lines: () => [], latestStats: id => JSON.stringify({ type: 'stats', serverId: id, cpuPercent: 1 }), remoteConsole () {}, remoteStats () {} })
+  const watch = JSON.stringify({ hub: HUB_B, on: true, kind: 'stats', ids: [S1] })
+  relay.onWatch(watch)
+  clock.advance(10)
+  t.equal(asked, 1)
+  t.equal(sent.length, 1, 'the latest stats for the new lease')
+  relay.onWatch(watch)
+  clock.advance(10)
+  t.equal(asked, 1, 'the renewal did not look for the holder')
+  t.equal(sent.length, 1, 'nor send the stats again')
+  clock.advance(31_000)
+  relay.onWatch(watch)
+  clock.advance(10)
+  t.equal(sent.length, 2, 'a lease renewed after it lapsed is new again')
+})
