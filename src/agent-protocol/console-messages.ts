@@ -63,6 +63,10 @@ export type StatsMessage = Static<typeof StatsMessageSchema>
 
 /** What the schema cannot say about a `console` frame: a reason, or null when it is fine. */
 export function checkConsole (msg: ConsoleMessage): string | null {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: count bytes only when the total could pass.
+  let units = 0
+  for (const line of msg.lines) units += line.length
+  if (units * 3 <= MAX_CONSOLE_FRAME_TEXT_BYTES) return null
   let bytes = 0
   for (const line of msg.lines) bytes += Buffer.byteLength(line, 'utf8')
   return bytes > MAX_CONSOLE_FRAME_TEXT_BYTES

@@ -15,7 +15,8 @@
  * Why it stays fast: the walk over the parsed value runs only when the text could hold such a key,
  * that is when it contains `__proto__` or `constructor` literally, or any `\u` escape (which could
  * spell either key without its letters appearing in the text). Frames from well-behaved agents
- * have none, so the common case is one char-code loop, two substring searches and JSON.parse.
+ * have none, so the common case is a few native substring searches and JSON.parse (the char-code
+ * loop runs only for a text with more brackets than `maxDepth`, which could nest too deep).
  */
 
 export type SafeParseResult =
@@ -68,6 +69,19 @@ function scan (text: string, maxDepth: number): number {
   return result
 }
 
+/**
+ * Whether the text holds at most `maxDepth` brackets in all, strings included: then it cannot nest
+ * deeper than that, and scan() is not needed. Counted with native searches, which stop at the first
+ * bracket over the limit: a console line or a status has two or three brackets, a `hello` with many
+ * servers goes on to scan().
+ */
+function fewBrackets (text: string, maxDepth: number): boolean {
+  let n = 0
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) if (++n > maxDepth) return false
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++n > maxDepth) return false
+  return true
+}
+
 /** The first forbidden key in `value`, or null. Recursion is bounded by the depth pre-scan. */
 function findForbiddenKey (value: unknown): string | null {
   if (typeof value !== 'object' || value === null) return null
@@ -97,7 +111,11 @@ function findForbiddenKey (value: unknown): string | null {
  * ("nesting too deep", "invalid JSON", "forbidden key \"__proto__\"").
  */
 export function safeParse (text: string, opts: SafeParseOptions): SafeParseResult {
-  const scanned = scan(text, opts.maxDepth)
+  // Without the scan, any `\u` in the text counts as an escape (a string holding a backslash and
+  // a `u` too): a superset, which only costs the key walk.
+  const scanned = fewBrackets(text, opts.maxDepth)
+    ? (text.includes('\\u') ? SCAN_HAS_UNICODE_ESCAPE : SCAN_OK)
+    : scan(text, opts.maxDepth)
   if (scanned === SCAN_TOO_DEEP) return { ok: false, reason: 'nesting too deep' }
 
   let value: unknown

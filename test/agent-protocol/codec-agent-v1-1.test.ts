@@ -101,6 +101,7 @@ t.test('console', async (t) => {
   accepts(t, consoleFrame({ lines: ['x'.repeat(MAX_CONSOLE_LINE_BYTES)] }), 'a line of 4,096 bytes')
   accepts(t, consoleFrame({ lines: ['é'.repeat(MAX_CONSOLE_LINE_BYTES / 2)] }), 'a line of 4,096 bytes in 2,048 characters')
   accepts(t, consoleFrame({ lines: Array(4).fill('x'.repeat(4096)) }), '16,384 bytes of text')
+  accepts(t, consoleFrame({ lines: Array(4).fill('é'.repeat(2048)) }), '16,384 bytes of text in 8,192 characters')
 
   refuses(t, consoleFrame({ lines: [] }), '/lines: must not have fewer than 1 items')
   refuses(t, consoleFrame({ lines: Array(101).fill('x') }), '/lines: must not have more than 100 items')
@@ -109,6 +110,8 @@ t.test('console', async (t) => {
   refuses(t, consoleFrame({ lines: ['🎮'.repeat(1025)] }), '/lines/0: must match format "console-line"', '4,100 bytes of emoji')
   refuses(t, consoleFrame({ lines: [...Array(4).fill('x'.repeat(4096)), 'y'] }),
     `/lines: must not have more than ${MAX_CONSOLE_FRAME_TEXT_BYTES} bytes of text`, '16,385 bytes of text')
+  refuses(t, consoleFrame({ lines: [...Array(4).fill('é'.repeat(2048)), 'y'] }),
+    `/lines: must not have more than ${MAX_CONSOLE_FRAME_TEXT_BYTES} bytes of text`, '16,385 bytes of text in 8,193 characters')
   refuses(t, consoleFrame({ lines: ['a\nb'] }), '/lines/0: must match format "console-line"', 'LF')
   refuses(t, consoleFrame({ lines: ['a\rb'] }), '/lines/0: must match format "console-line"', 'CR')
   refuses(t, consoleFrame({ lines: ['a\u0000b'] }), '/lines/0: must match format "console-line"', 'NUL')

@@ -19,6 +19,11 @@ t.test('depth', async (t) => {
   t.strictSame(safeParse('["[[[[[[", "\\"[[[[[["]', { maxDepth: 1 }), { ok: true, value: ['[[[[[[', '"[[[[[['] }, 'strings are skipped')
   t.strictSame(safeParse('3', { maxDepth: 0 }), { ok: true, value: 3 }, 'a scalar is depth 0')
   t.strictSame(safeParse('{}', { maxDepth: 0 }), { ok: false, reason: 'nesting too deep' })
+  // Few brackets in all (counted without the scan) or more than maxDepth (scanned): the same answers.
+  t.strictSame(safeParse('[[[[]]]', opts), { ok: false, reason: 'invalid JSON' }, 'unbalanced, few brackets')
+  t.strictSame(safeParse('{"a":"[[[[[[[["}', opts), { ok: true, value: { a: '[[[[[[[[' } }, 'many brackets, all in a string')
+  t.strictSame(safeParse('[[[["{{{{"]]]]', opts), { ok: true, value: [[[['{{{{']]]] }, 'at the limit, more brackets in a string')
+  t.strictSame(safeParse('[[[[["{"]]]]]', opts), { ok: false, reason: 'nesting too deep' }, 'over the limit, with one in a string')
 
   const start = process.hrtime.bigint()
   t.strictSame(safeParse('['.repeat(1_000_000), { maxDepth: 64 }), { ok: false, reason: 'nesting too deep' })
@@ -40,6 +45,8 @@ t.test('__proto__', async (t) => {
   t.strictSame(safeParse('[1,[{"__proto__":[]}]]', opts), bad, 'in an array')
   t.strictSame(safeParse('{"\\u005f\\u005fproto\\u005f\\u005f":{}}', opts), bad, 'fully escaped')
   t.strictSame(safeParse('{"__pro\\u0074o__":{}}', opts), bad, 'partly escaped')
+  t.strictSame(safeParse('{"a":"\\\\u005f"}', opts), { ok: true, value: { a: '\\u005f' } }, 'a backslash and a u, not an escape: walked, clean')
+  t.strictSame(safeParse('[[[["{"]]],{"\\u005f_proto__":1}]', { maxDepth: 4 }), bad, 'escaped, with more brackets than maxDepth (scanned)')
   t.strictSame(safeParse('{"a":"__proto__"}', opts), { ok: true, value: { a: '__proto__' } }, 'as a value')
   t.strictSame(safeParse('[["__proto__"],{"a":1},{"b":{"__proto__":0}}]', opts), bad, 'after clean siblings')
   t.strictSame(safeParse('[["__proto__"],{"a":[]}]', opts), { ok: true, value: [['__proto__'], { a: [] }] }, 'walked, clean')

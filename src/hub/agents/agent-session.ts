@@ -6,7 +6,7 @@ import {
   type AgentMessage, type CommandMessage, type ConsoleMessage, type Feature, type HelloMessage, type HubMessage, type StatsMessage
 } from '../../agent-protocol/index.ts'
 import { createTokenBucket } from '../token-bucket.ts'
-import type { FrameMeter } from '../connection/frame-meter.ts'
+import { startsWithAscii, type FrameMeter } from '../connection/frame-meter.ts'
 import { createConnection, type ConnectionLimits } from '../connection/connection.ts'
 import type { Log, SetTimer, Transport } from '../connection/types.ts'
 import type { HelloResult } from './hello.ts'
@@ -78,6 +78,14 @@ export interface AgentSession {
   sendFeature (feature: Feature, msg: HubMessage): void
 }
 
+// A cheap look at the frame's start: a frame that says it is console or stats skips the kernel's
+// frame budget (and its 4429) and takes this session's stream budget instead, checked after decoding.
+// The spelling agents send is compared in place (no string, no regex: it is every console line);
+// any other spelling of the same start goes through the regex.
+const STREAM_FRAME = /^\s*\{\s*"type"\s*:\s*"(console|stats)"/
+const CONSOLE_START = '{"type":"console"'
+const STATS_START = '{"type":"stats"'
+
 export function createAgentSession (deps: AgentSessionDeps): AgentSession {
   const { nodeId, transport, limits, now, log } = deps
   let state: 'awaiting-hello' | 'reconciling' | 'ready' | 'closed' = 'awaiting-hello'
@@ -86,9 +94,6 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
   /** The node's servers as of its hello (welcome.lastSeq's keys): console and stats for others are NOT_YOUR_SERVER. */
   let own = new Set<string>()
   const streamBudget = createTokenBucket(limits.streamRatePerSecond ?? 200, limits.streamRatePerSecond ?? 200, now)
-  // A cheap look at the frame's start: a frame that says it is console or stats skips the kernel's
-  // frame budget (and its 4429) and takes this session's stream budget instead, checked after decoding.
-  const STREAM_FRAME = /^\s*\{\s*"type"\s*:\s*"(console|stats)"/
   const errorFrame = (code: string, message: string, ref?: string) => encode({ type: 'error', code, message, ...(ref === undefined ? {} : { ref }) })
   const conn = createConnection({
     transport,
@@ -101,7 +106,8 @@ export function createAgentSession (deps: AgentSessionDeps): AgentSession {
     },
     onText,
     ...(deps.frames === undefined ? {} : { frames: deps.frames }),
-    exempt: data => STREAM_FRAME.test(typeof data === 'string' ? data.slice(0, 40) : data.toString('latin1', 0, 40)),
+    exempt: data => startsWithAscii(data, CONSOLE_START) || startsWithAscii(data, STATS_START) ||
+      STREAM_FRAME.test(typeof data === 'string' ? data.slice(0, 40) : data.toString('latin1', 0, 40)),
     onEnd () {
       state = 'closed'
       helloTimer.cancel()

@@ -24,15 +24,39 @@ const TYPE = /"type"\s*:\s*"([a-z.]{1,32})"/
 const HEAD = 160
 
 const PREFIX = '{"type":"'
+const QUOTE = 0x22
+
+/**
+ * Whether the frame starts with `prefix` (ASCII), read in place: a Buffer is compared byte by
+ * byte, so checking a frame's type allocates no string for its head (frames arrive as Buffers).
+ */
+export function startsWithAscii (frame: string | Buffer, prefix: string): boolean {
+  if (typeof frame === 'string') return frame.startsWith(prefix)
+  if (frame.length < prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if (frame[i] !== prefix.charCodeAt(i)) return false
+  return true
+}
+
+// The protocol's types by length, to name a Buffer's type bytes without making a string of them.
+const BY_LENGTH = new Map<number, string[]>()
+for (const type of FRAME_TYPES) BY_LENGTH.set(type.length, [...(BY_LENGTH.get(type.length) ?? []), type])
+
+/** The protocol type spelled by frame[start, end), or undefined. */
+function typeAt (frame: Buffer, start: number, end: number): string | undefined {
+  return BY_LENGTH.get(end - start)?.find(type => {
+    for (let i = 0; i < type.length; i++) if (frame[start + i] !== type.charCodeAt(i)) return false
+    return true
+  })
+}
 
 /** The frame's protocol type, or 'unknown'. */
 export function frameType (frame: string | Buffer): string {
-  // Fast path, no regex: every frame the hub encodes, and the agent's and panel's, starts with its type.
-  const head = typeof frame === 'string' ? frame : frame.toString('latin1', 0, 48)
+  // Fast path, no regex: every frame the hub encodes, and the agent's and panel's, starts with its
+  // type; a Buffer's (how frames arrive) is matched in place, a string's sliced.
   let type: string | undefined
-  if (head.startsWith(PREFIX)) {
-    const end = head.indexOf('"', PREFIX.length)
-    if (end > 0) type = head.slice(PREFIX.length, end)
+  if (startsWithAscii(frame, PREFIX)) {
+    const end = typeof frame === 'string' ? frame.indexOf('"', PREFIX.length) : frame.indexOf(QUOTE, PREFIX.length)
+    if (end > 0 && end < 48) type = typeof frame === 'string' ? frame.slice(PREFIX.length, end) : typeAt(frame, PREFIX.length, end)
   } else {
     const text = typeof frame === 'string' ? frame.slice(0, HEAD) : frame.toString('latin1', 0, HEAD)
     type = TYPE.exec(text)?.[1]

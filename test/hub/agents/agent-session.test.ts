@@ -129,3 +129,35 @@ t.test('a burst of configurations is paced below the send bound instead of closi
   session.close(1000, 'done')
   t.equal(clock.timers.size, 0, 'no timer left behind')
 })
+
+t.test('console frames skip the frame budget however they are spelled, as Buffers or strings; others do not', async t => {
+  const clock = createFakeClock()
+  const transport = createFakeTransport()
+  const streamed: unknown[] = []
+  const session = createAgentSession({
+    nodeId: 'node-1',
+    transport,
+    limits: { ...LIMITS, ratePerSecond: 1, burst: 1, maxLimitedFrames: 100 },
+    now: clock.now,
+    setTimer: clock.setTimer,
+    features: ['console'],
+    stream: msg => streamed.push(msg),
+    hello: async () => ({ lastSeq: { [SERVER]: 0 }, foreign: [] }),
+    submit: async (): Promise<IngestOutcome> => ({ ok: true }),
+    log: { warn () {} }
+  })
+  session.onFrame(JSON.stringify({ type: 'hello', protocol: 1, agentVersion: 't', servers: [], features: ['console'] }), false)
+  await new Promise(resolve => setImmediate(resolve))
+  t.match(transport.frames, [{ type: 'welcome', features: ['console'] }], 'the hello took the only token')
+  const lines = `"serverId":"${SERVER}","lines":["a"]}`
+  session.onFrame(Buffer.from(`{"type":"console",${lines}`), false)
+  session.onFrame(`{"type":"console",${lines}`, false)
+  session.onFrame(Buffer.from(`{ "type" : "console", ${lines}`), false)
+  session.onFrame(` {"type":"console",${lines}`, false)
+  t.equal(streamed.length, 4, 'all four went past the empty bucket')
+  session.onFrame(Buffer.from(`{"type":"consoles",${lines}`), false)
+  t.match(transport.frames.at(-1), { type: 'error', code: 'RATE_LIMITED' }, 'a type that only starts like console takes the budget')
+  session.onFrame(Buffer.from('{"type":"status"}'), false)
+  t.match(transport.frames.at(-1), { type: 'error', code: 'RATE_LIMITED' })
+  t.equal(streamed.length, 4)
+})
