@@ -236,6 +236,8 @@ try {
   const median = (xs: number[]) => percentiles(xs).p50 // of an even count, the lower middle
   const baseline = median(bases.map(w => w.ingest.p99))
   const withConsole = median(singles.map(w => w.ingest.p99))
+  const oneHub = { p50: median(singles.map(w => w.console.p50)), p99: median(singles.map(w => w.console.p99)) }
+  const sumOf = (ws: Window[], k: 'lost' | 'dropped' | 'received') => ws.reduce((n, w) => n + w[k], 0)
   const baseCpu = median(bases.map(w => w.cpu.hubA))
   const consoleCpu = median(singles.map(w => w.cpu.hubA))
 
@@ -292,10 +294,10 @@ link from hub A to hub B (NOTIFY only while it is not open). Ingest = status -> 
 
 | | value | target | status |
 | --- | --- | --- | --- |
-| console line agent → panel, one hub: p50 | **${ms(single.console.p50)}** | ≤ 10 ms | ${pass(single.console.p50 <= 10)} |
-| the same, p99 | **${ms(single.console.p99)}** | ≤ 50 ms | ${pass(single.console.p99 <= 50)} |
-| lines lost / dropped (panels that keep reading), one hub | ${single.lost} / ${single.dropped} of ${int(single.received)} | 0 | ${pass(single.lost + single.dropped === 0)} |
-| cross-hub (panels on hub B): p50 / p99 | ${ms(cross.console.p50)} / **${ms(cross.console.p99)}** | p99 ≤ ${ms(single.console.p99 + 10)} (one hub + 10 ms) | ${pass(cross.console.p99 <= single.console.p99 + 10)} |
+| console line agent → panel, one hub (medians of the ${singles.length} single-hub windows): p50 | **${ms(oneHub.p50)}** (windows: ${singles.map(w => ms(w.console.p50)).join(', ')}) | ≤ 10 ms | ${pass(oneHub.p50 <= 10)} |
+| the same, p99 | **${ms(oneHub.p99)}** (windows: ${singles.map(w => ms(w.console.p99)).join(', ')}) | ≤ 50 ms | ${pass(oneHub.p99 <= 50)} |
+| lines lost / dropped (panels that keep reading), one hub | ${sumOf(singles, 'lost')} / ${sumOf(singles, 'dropped')} of ${int(sumOf(singles, 'received'))} | 0 | ${pass(sumOf(singles, 'lost') + sumOf(singles, 'dropped') === 0)} |
+| cross-hub (panels on hub B): p50 / p99 | ${ms(cross.console.p50)} / **${ms(cross.console.p99)}** | p99 ≤ ${ms(oneHub.p99 + 10)} (one hub + 10 ms) | ${pass(cross.console.p99 <= oneHub.p99 + 10)} |
 | cross-hub lines lost / dropped / relay dropped | ${cross.lost} / ${cross.dropped} / ${cross.relayDropped} of ${int(cross.received)} | 0 | ${pass(cross.lost + cross.dropped + cross.relayDropped === 0)} |
 | status ingest p99 without → with the console load (medians of ${bases.length} and ${singles.length} alternating windows) | ${ms(baseline)} → ${ms(withConsole)} (×${ratio.toFixed(2)}); windows without: ${bases.map(w => ms(w.ingest.p99)).join(', ')}; with: ${singles.map(w => ms(w.ingest.p99)).join(', ')} | ≤ ×1.2 | ${pass(ratio <= 1.2)} |
 | hub A CPU per 1,000 console lines/s | ${cpuPer1000.toFixed(3)} cores (medians ${baseCpu.toFixed(2)} → ${consoleCpu.toFixed(2)} cores; includes the stats and the fan-out to panels) | | |
