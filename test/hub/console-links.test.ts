@@ -116,14 +116,16 @@ t.test('an impostor at the advertised address gets no line: it cannot prove it i
 })
 
 t.test('a lost link: NOTIFY meanwhile, then the link again', async t => {
-  const { a, b, roundTrip } = await pair(t)
+  const { a, b, s1, agent, roundTrip } = await pair(t)
   await roundTrip('first')
   await waitFor('the link is open', async () => a.app.consoleLinks.open === 1)
   t.equal(b.app.consoleLinksIn.size, 1, 'hub B holds the link A opened')
   for (const link of b.app.consoleLinksIn) link.close(1001, 'test: the link goes')
   await waitFor('the link is seen lost', async () => a.app.consoleLinks.open === 0)
   await roundTrip('while the link is down')
-  await waitFor('the link is dialled again', async () => a.app.consoleLinks.open === 1, 10_000)
+  // Dialled again with the next thing to send once the backoff (1 s) is over: lines keep coming.
+  let n = 0
+  await waitFor('the link is dialled again', async () => { agent.send({ type: 'console', serverId: s1, lines: [`meanwhile ${n++}`] }); return a.app.consoleLinks.open === 1 }, 10_000, 100)
   const before = a.app.consoleRelay.sent.link
   await roundTrip('after the redial')
   t.ok(a.app.consoleRelay.sent.link > before, 'over the link again')
@@ -136,7 +138,8 @@ t.test('shutdown with a dial still upgrading: the socket goes at once, not at it
   t.teardown(() => { for (const s of sockets) s.destroy(); silent.close() })
   silent.listen(0, '127.0.0.1')
   await once(silent, 'listening')
-  const { a } = await pair(t, { linkUrl: `ws://127.0.0.1:${(silent.address() as AddressInfo).port}` })
+  const { a, roundTrip } = await pair(t, { linkUrl: `ws://127.0.0.1:${(silent.address() as AddressInfo).port}` })
+  await roundTrip('a line to send: hub A dials (and NOTIFY carries it meanwhile)')
   await waitFor('hub A dials the advertised address', async () => sockets.length === 1)
   const closed = once(sockets[0]!, 'close')
   const started = Date.now()

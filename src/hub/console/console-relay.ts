@@ -331,8 +331,9 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
       }
       const addr = linkAddress(msg.addr)
       if (addr !== undefined && hubLeases.has(msg.hub)) { // an off from an unknown hub records nothing
+        // Dialled with the first thing to send (a replay, a line, stats), so only a hub holding
+        // the watched servers dials: not every hub that hears the watch.
         addrs.set(msg.hub, addr)
-        if (msg.on) carrier(msg.hub) // dial now, not with the first line
       }
       const kind: Kind = msg.kind
       for (const id of ids(msg.ids)) {

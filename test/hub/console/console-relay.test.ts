@@ -152,7 +152,7 @@ t.test('direct links: an open link carries the queue at once, packed; NOTIFY unt
   const settle = async () => await new Promise(resolve => setImmediate(resolve))
 
   t.ok(relay.onWatch(JSON.stringify({ hub: HUB_B, addr: 'ws://10.0.0.2:8080/', on: true, kind: 'console', ids: [S1], replay: true })))
-  t.same([...new Set(dialled)], [`${HUB_B} ws://10.0.0.2:8080`], 'the watch dials at once, at the address in its one spelling')
+  t.same([...new Set(dialled)], [`${HUB_B} ws://10.0.0.2:8080`], 'the replay to send dials at once, at the address in its one spelling')
   hold = true
   relay.lines(S1, ['while dialling'])
   clock.advance(10)
@@ -199,7 +199,13 @@ t.test('direct links: an open link carries the queue at once, packed; NOTIFY unt
   relay.onWatch(JSON.stringify({ hub: HUB_C, addr: 'http://10.0.0.3:8080', on: true, kind: 'console', ids: [S1] }))
   relay.onWatch(JSON.stringify({ hub: HUB_C, addr: 'ws://user:pw@10.0.0.3:8080', on: true, kind: 'console', ids: [S1] }))
   relay.onWatch(JSON.stringify({ hub: HUB_C, addr: 'ws://10.0.0.3:8080/elsewhere', on: true, kind: 'console', ids: [S1] }))
+  relay.lines(S1, ['to b and c'])
   t.same(dialled.filter(d => d.startsWith(HUB_C)), [], 'only ws:// or wss:// with a host and port is dialled')
+  const S2 = '00000000-0000-4000-8000-000000000002'
+  relay.onWatch(JSON.stringify({ hub: HUB_C, addr: 'ws://10.0.0.3:8080', on: true, kind: 'console', ids: [S2] }))
+  t.same(dialled.filter(d => d.startsWith(HUB_C)), [], 'a watch alone dials nothing (this hub may hold none of its servers)')
+  relay.lines(S2, ['for c'])
+  t.same([...new Set(dialled.filter(d => d.startsWith(HUB_C)))], [`${HUB_C} ws://10.0.0.3:8080`], 'the first line for it does')
   clock.advance(10_000)
   t.same(retained.sort(), [HUB_B, HUB_C].sort(), 'the renewal keeps the links of hubs with a live lease')
   clock.advance(30_000)
