@@ -6,13 +6,8 @@
 //   `leaseMs / 3`; every hub records it with an expiry and the watcher's link address, so an
 //   agent moving to any hub finds the interest already there.
 // - Forwarding: only the hub that receives the agent's lines holds the agent; it queues them per
-//   interested hub. Over a direct link (hub-links.ts) a queue goes out on the next timer turn,
-//   packed into frames of up to 60 KB; without one (no address advertised, the link not open yet
-//   or down) it goes every `flushMs` (10 ms) as NOTIFYs on that hub's own channel
-//   (`hub_console_<id>`), each payload under PAYLOAD_BYTES. When a link opens, the NOTIFYs still
-//   being sent to that hub go first (then 100 ms more, for their delivery), so its lines stay in
-//   order. Stats arrive already paced (console-hub.ts) and go with the next flush, the latest per
-//   server. A queue over `maxQueueBytes` drops (ephemeral data).
+//   interested hub, and relay-outbox.ts sends each queue over a direct link or by NOTIFY. Stats
+//   arrive already paced (console-hub.ts) and go with the next flush, the latest per server.
 // - Replay: a watch with `replay` is answered by the hub holding a ring for the server, ahead of
 //   any live line on the same queue; the watching hub sends it only to panels awaiting it.
 // Payloads and frames are untrusted: parsed with bounds, ids checked; anything else is ignored.
@@ -20,18 +15,15 @@ import { isCanonicalUuid } from '../../agent-protocol/ids.ts'
 import type { SetTimer, Timer } from '../connection/types.ts'
 import type { RelayHooks } from './console-hub.ts'
 import { linkAddress, type LinkCarrier } from './hub-links.ts'
+import { createRelayOutbox, PAYLOAD_BYTES } from './relay-outbox.ts'
+
+export { channelOf, PAYLOAD_BYTES } from './relay-outbox.ts'
 
 export const WATCH_CHANNEL = 'hub_console_watch'
-export const channelOf = (hubId: string): string => `hub_console_${hubId.replaceAll('-', '')}`
-/** Under PostgreSQL's 8,000-byte NOTIFY payload limit, with room for the envelope. */
-export const PAYLOAD_BYTES = 7_600
 const MAX_IDS_PER_WATCH = 100
 /** Other hubs watching at most (a database is shared by a handful). */
 const MAX_HUBS = 1_024
-/** A frame on a link, at most: under any hub's HUB_MAX_FRAME_BYTES default (64 KiB). */
-const LINK_FRAME_BYTES = 60_000
-/** How long a link waits after the last NOTIFY to its hub committed (see `settling`). */
-const SETTLE_MS = 100
+
 export interface RelayTarget {
   lines (serverId: string): string[]
   latestStats (serverId: string): string | undefined
@@ -79,8 +71,6 @@ export interface ConsoleRelay extends RelayHooks {
 }
 
 type Kind = 'console' | 'stats'
-/** `lines[i]`: how many console lines `items[i]` carries (counted as dropped if they are lost). */
-interface Queue { items: string[], lines: number[], bytes: number, stats: Map<string, string> }
 
 const isId = isCanonicalUuid
 const ids = (v: unknown): string[] => Array.isArray(v) ? v.slice(0, MAX_IDS_PER_WATCH).filter(isId) : []
@@ -100,48 +90,12 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
    */
   const hubLeases = new Map<string, number>()
   let hubsFull = false
-  const queues = new Map<string, Queue>()
-  const sent = { link: 0, notify: 0 }
-  const drops = { queue: 0, link: 0, notify: 0, size: 0 }
+  const outbox = createRelayOutbox({ notify, links, addrOf: hub => addrs.get(hub), setTimer, now, maxQueueBytes, log })
   let stopped = false
+  const sendWatch = (payload: string) => {
+    notify(WATCH_CHANNEL, payload).catch(err => log.warn({ err }, 'console relay watch NOTIFY failed'))
+  }
 
-  /** NOTIFYs to each hub not yet sent: a link that opens waits for them, so lines stay in order. */
-  const inflight = new Map<string, number>()
-  /**
-   * Committed is not yet delivered: the receiving hub's listener gets a NOTIFY a little after its
-   * commit, and a link frame sent at once could overtake it. So after the last NOTIFY to a hub
-   * the link waits SETTLE_MS more (hub → until when), once per switch from NOTIFY to link.
-   */
-  const settling = new Map<string, number>()
-  const send = (channel: string, payload: string, lines = 0, hub?: string) => {
-    if (hub !== undefined) { sent.notify++; inflight.set(hub, (inflight.get(hub) ?? 0) + 1) }
-    notify(channel, payload).catch(err => {
-      drops.notify += lines
-      log.warn({ err, channel }, 'console relay NOTIFY failed; the data is dropped')
-    }).finally(() => {
-      if (hub === undefined) return
-      const n = (inflight.get(hub) ?? 1) - 1
-      if (n > 0) inflight.set(hub, n)
-      else { inflight.delete(hub); settling.set(hub, now() + SETTLE_MS) }
-    })
-  }
-  /**
-   * How a queue for `hub` leaves: 'link' (its open link, at once), 'wait' (the link is open but
-   * NOTIFYs sent before it are still on their way), 'notify' (no address, no link yet or any more,
-   * or a hub taking frames under 8 KB: items are packed for NOTIFY, up to PAYLOAD_BYTES).
-   */
-  const carrier = (hub: string): 'link' | 'wait' | 'notify' => {
-    const addr = addrs.get(hub)
-    if (links === undefined || addr === undefined) return 'notify'
-    if (links.state(hub, addr) !== 'open' || links.frameBytes(hub) < PAYLOAD_BYTES + 64) return 'notify'
-    if (inflight.has(hub)) return 'wait'
-    const until = settling.get(hub)
-    if (until !== undefined) {
-      if (now() < until) return 'wait'
-      settling.delete(hub)
-    }
-    return 'link'
-  }
   // Interest changes wait for the next flush and go together, up to MAX_IDS_PER_WATCH ids per
   // payload: 500 panels subscribing at once are a few NOTIFYs, not one each (which overflowed the
   // sending lane, and a lost watch left a server unforwarded until the next renewal). Keyed by
@@ -167,7 +121,7 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
     const addr = options.addr?.()
     for (const { kind, on, replay, ids: all } of groups.values()) {
       for (let i = 0; i < all.length; i += MAX_IDS_PER_WATCH) {
-        send(WATCH_CHANNEL, JSON.stringify({ hub: hubId, ...(addr === undefined ? {} : { addr }), on, kind, ids: all.slice(i, i + MAX_IDS_PER_WATCH), ...(replay ? { replay: true } : {}) }))
+        sendWatch(JSON.stringify({ hub: hubId, ...(addr === undefined ? {} : { addr }), on, kind, ids: all.slice(i, i + MAX_IDS_PER_WATCH), ...(replay ? { replay: true } : {}) }))
       }
     }
   }
@@ -183,77 +137,11 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
     if (hubs.size === 0) remote[kind].delete(serverId)
     return out
   }
-  // Queues for hubs with an open link go out on the next timer turn (a millisecond: what arrives
-  // meanwhile shares the frame); the others wait for the 10 ms tick.
-  let soon: Timer | undefined
-  const queueOf = (hub: string): Queue => {
-    let q = queues.get(hub)
-    if (q === undefined) queues.set(hub, q = { items: [], lines: [], bytes: 0, stats: new Map() })
-    if (soon === undefined && !stopped && carrier(hub) === 'link') soon = setTimer(() => { soon = undefined; flush(true) }, 0)
-    return q
-  }
-  const enqueue = (hub: string, serverId: string, lines: readonly string[], replay: boolean) => {
-    const q = queueOf(hub)
-    let batch: string[] = []
-    let size = 0
-    const push = () => {
-      if (batch.length === 0) return
-      const item = JSON.stringify({ s: serverId, l: batch, ...(replay ? { r: 1 } : {}) })
-      if (q.bytes + item.length > maxQueueBytes) drops.queue += batch.length
-      else { q.items.push(item); q.lines.push(batch.length); q.bytes += item.length }
-      batch = []
-      size = 0
-    }
-    for (const line of lines) {
-      const n = Buffer.byteLength(JSON.stringify(line))
-      if (n > PAYLOAD_BYTES - 200) { drops.size++; continue }
-      if (size + n > PAYLOAD_BYTES - 200) push()
-      batch.push(line)
-      size += n + 1
-    }
-    push()
-  }
-  /** Packs items into payloads of at most `max` bytes, in order; `out` sends one (its line count). */
-  const pack = (items: string[], counts: number[], max: number, out: (parts: string[], lines: number) => void) => {
-    let parts: string[] = []
-    let size = 0
-    let lines = 0
-    items.forEach((item, i) => {
-      const n = Buffer.byteLength(item)
-      if (n > max) { drops.size += Math.max(1, counts[i] ?? 0); return }
-      if (size + n + 1 > max && parts.length > 0) { out(parts, lines); parts = []; size = 0; lines = 0 }
-      parts.push(item)
-      size += n + 1
-      lines += counts[i] ?? 0
-    })
-    if (parts.length > 0) out(parts, lines)
-  }
-  /** Sends the queues: only those going by link when `linksOnly` (the soon flush). */
-  const flush = (linksOnly: boolean) => {
-    for (const [hub, q] of queues) {
-      const how = carrier(hub)
-      if (how === 'wait' || (linksOnly && how !== 'link')) continue
-      const items = q.items
-      const counts = q.lines
-      for (const frame of q.stats.values()) { items.push(JSON.stringify({ f: frame })); counts.push(0) }
-      queues.delete(hub)
-      if (how === 'link') {
-        const max = Math.min(LINK_FRAME_BYTES, (links as LinkCarrier).frameBytes(hub) - 64)
-        pack(items, counts, max, (parts, lines) => {
-          if ((links as LinkCarrier).send(hub, `{"type":"relay","items":[${parts.join(',')}]}`)) sent.link++
-          else drops.link += lines
-        })
-      } else {
-        pack(items, counts, PAYLOAD_BYTES, (parts, lines) => send(channelOf(hub), `[${parts.join(',')}]`, lines, hub))
-      }
-    }
-  }
-
   let flusher: Timer = { cancel () {} }
   const tick = () => {
     if (stopped) return
     flushWatch()
-    flush(false)
+    outbox.flush()
     flusher = setTimer(tick, flushMs)
   }
   flusher = setTimer(tick, flushMs)
@@ -265,7 +153,7 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
     const live = new Set<string>()
     for (const kind of ['console', 'stats'] as const) for (const id of [...remote[kind].keys()]) for (const hub of interested(kind, id)) live.add(hub)
     for (const hub of addrs.keys()) if (!live.has(hub)) addrs.delete(hub)
-    for (const [hub, until] of settling) if (until <= now()) settling.delete(hub)
+    outbox.tidy()
     for (const [hub, until] of hubLeases) if (until < now()) hubLeases.delete(hub)
     links?.retain(live)
     renewer = setTimer(renewTick, leaseMs / 3)
@@ -292,14 +180,14 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
   }
 
   const relay: ConsoleRelay = {
-    get dropped () { return drops.queue + drops.link + drops.notify + drops.size },
-    drops,
-    sent,
+    get dropped () { const d = outbox.drops; return d.queue + d.link + d.notify + d.size },
+    drops: outbox.drops,
+    sent: outbox.sent,
     get remoteServers () { return new Set([...remote.console.keys(), ...remote.stats.keys()]).size },
     forget (serverId) {
       remote.console.delete(serverId)
       remote.stats.delete(serverId)
-      for (const q of queues.values()) q.stats.delete(serverId)
+      outbox.forget(serverId)
     },
     attach (t) { target = t },
     interest (serverId, kind, on, replay) {
@@ -310,10 +198,10 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
       } else if (local[kind].delete(serverId)) watch(false, kind, [serverId], false)
     },
     lines (serverId, lines) {
-      for (const hub of interested('console', serverId)) enqueue(hub, serverId, lines, false)
+      for (const hub of interested('console', serverId)) outbox.lines(hub, serverId, lines, false)
     },
     stats (serverId, frame) {
-      for (const hub of interested('stats', serverId)) queueOf(hub).stats.set(serverId, frame)
+      for (const hub of interested('stats', serverId)) outbox.stats(hub, serverId, frame)
     },
     onWatch (payload) {
       if (payload === undefined || payload.length > PAYLOAD_BYTES + 400) return false
@@ -344,9 +232,9 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
           const fresh = (hubs.get(msg.hub) ?? -Infinity) < now()
           hubs.set(msg.hub, now() + leaseMs)
           const ring = msg.replay === true && kind === 'console' && holds(id) ? target?.lines(id) ?? [] : []
-          if (ring.length > 0) enqueue(msg.hub, id, ring, true)
+          if (ring.length > 0) outbox.lines(msg.hub, id, ring, true)
           const latest = kind === 'stats' && fresh && holds(id) ? target?.latestStats(id) : undefined
-          if (latest !== undefined) queueOf(msg.hub).stats.set(id, latest)
+          if (latest !== undefined) outbox.stats(msg.hub, id, latest)
         } else if (hubs !== undefined) {
           hubs.delete(msg.hub)
           if (hubs.size === 0) remote[kind].delete(id)
@@ -377,7 +265,7 @@ export function createConsoleRelay (options: ConsoleRelayOptions): ConsoleRelay 
       pendingWatch.clear()
       flusher.cancel()
       renewer.cancel()
-      soon?.cancel()
+      outbox.stop()
     }
   }
   return relay
