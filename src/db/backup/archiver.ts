@@ -16,6 +16,7 @@ import { watch, type FSWatcher } from 'node:fs'
 import { readdir, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import type pg from 'pg'
+import { systemIdentifier } from './cluster-facts.ts'
 import { UnsafeFileError } from './safe-open.ts'
 import { WAL_FILE_NAME, type BackupStore } from './store.ts'
 import type { BackupLogger } from './types.ts'
@@ -131,19 +132,19 @@ export function walArchiver (opts: WalArchiverOptions): WalArchiver {
   }
 
   // The cluster's system identifier, read once: a segment of another cluster is refused.
-  let systemIdentifier: string | undefined
+  let sysid: string | undefined
   const identify = async (): Promise<string | undefined> => {
-    if (systemIdentifier !== undefined || opts.superuser === undefined) return systemIdentifier
+    if (sysid !== undefined || opts.superuser === undefined) return sysid
     const client = await opts.superuser().catch(() => undefined)
     if (client === undefined) return undefined // the cluster is down (a flush after stop): no check
     try {
-      systemIdentifier = (await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]?.id
+      sysid = await systemIdentifier(client)
     } catch {
       // Checked on a later pass.
     } finally {
       await client.end().catch(() => {})
     }
-    return systemIdentifier
+    return sysid
   }
 
   const moveOne = async (name: string): Promise<void> => {

@@ -11,6 +11,7 @@ import { readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import type pg from 'pg'
+import { appliedMigrations, systemIdentifier } from './cluster-facts.ts'
 import { openChecked } from './safe-open.ts'
 import { walPath, type BackupStore } from './store.ts'
 import type { BackupLogger, Manifest, ManifestFile } from './types.ts'
@@ -90,7 +91,6 @@ async function waitForWal (store: BackupStore, names: string[], timeoutMs: numbe
   }
 }
 
-/** Runs `fn` over `items`, `concurrency` at a time; the first failure stops it (once the others in flight have settled). */
 export async function takeBaseBackup (opts: {
   superuser: () => Promise<pg.Client>
   pgdata: string
@@ -113,11 +113,9 @@ export async function takeBaseBackup (opts: {
   const client = await opts.superuser()
   try {
     const version = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?'
-    const systemIdentifier = (await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]?.id
+    const sysid = await systemIdentifier(client)
     const hasLedger = (await client.query<{ t: string | null }>("SELECT to_regclass('public._prisma_migrations')::text AS t")).rows[0]?.t != null
-    const migrations = hasLedger
-      ? (await client.query<{ migration_name: string }>('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name')).rows.map(r => r.migration_name)
-      : []
+    const migrations = hasLedger ? await appliedMigrations(client) : []
     const settings = Object.fromEntries((await client.query<{ name: string, setting: string }>(
       'SELECT name, setting FROM pg_settings WHERE name = ANY($1) ORDER BY name', [RECOVERY_SETTINGS])).rows.map(r => [r.name, r.setting]))
     // Fast: an immediate checkpoint rather than a spread one, so the backup starts now.
@@ -181,7 +179,7 @@ export async function takeBaseBackup (opts: {
       startWal,
       stopWal,
       pgVersion: version,
-      ...(systemIdentifier === undefined ? {} : { systemIdentifier }),
+      ...(sysid === undefined ? {} : { systemIdentifier: sysid }),
       encrypted: store.keys.current !== undefined,
       ...(store.keys.current === undefined ? {} : { keyId: store.keys.current.id }),
       files: files.sort((a, b) => a.path.localeCompare(b.path)),

@@ -12,7 +12,7 @@ import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { SHELL_SAFE_PATH } from './archiver.ts'
 import { BackupFileError, isCompressed, measuring, openFile } from './sealed.ts'
-import { walPath, type BackupStore } from './store.ts'
+import { walPath, WAL_SEGMENT_NAME, type BackupStore } from './store.ts'
 import type { Manifest } from './types.ts'
 import { eachLimited } from './each-limited.ts'
 
@@ -55,7 +55,7 @@ async function neededWal (store: BackupStore, manifest: Manifest, upToStop: bool
   const to = manifest.stopWal.slice(8)
   return (await store.listWal()).filter(name => {
     if (name.endsWith('.history')) return true
-    if (!/^[0-9A-F]{24}$/.test(name)) return false // .backup and .partial files are never asked for
+    if (!WAL_SEGMENT_NAME.test(name)) return false // .backup and .partial files are never asked for
     const tli = Number.parseInt(name.slice(0, 8), 16)
     const pos = name.slice(8)
     if (upToStop) return tli === manifest.timeline && pos >= from && pos <= to

@@ -29,6 +29,8 @@ export interface Destination {
 
 /** WAL segment (24 hex digits), optionally `.partial` or a `.backup` history-of-backup file, or a timeline `.history` file. */
 export const WAL_FILE_NAME = /^(?:[0-9A-F]{24}(?:\.partial|\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)$/
+/** A WAL segment proper (timeline, log, segment: 24 hex digits), nothing else. */
+export const WAL_SEGMENT_NAME = /^[0-9A-F]{24}$/
 const BACKUP_ID = /^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$/
 const SECRET_NAME = /^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$/
 
@@ -189,7 +191,7 @@ export function openStore (opts: { dir: string, keys: Keyring, copy?: Destinatio
       await copy?.remove(`base/${backupId}`)
     },
     async removeWalBefore (segment, timeline) {
-      if (!/^[0-9A-F]{24}$/.test(segment)) throw new Error(`not a WAL segment name: ${JSON.stringify(segment)}`)
+      if (!WAL_SEGMENT_NAME.test(segment)) throw new Error(`not a WAL segment name: ${JSON.stringify(segment)}`)
       const before = segment.slice(8)
       let removed = 0
       for (const name of await store.listWal()) {

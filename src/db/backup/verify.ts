@@ -13,6 +13,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { readMigrations, MIGRATIONS_DIR } from '../migrator.ts'
+import { appliedMigrations, systemIdentifier } from './cluster-facts.ts'
 import { runAs } from '../embedded-postgres.ts'
 import { restoreDataDir } from './restore.ts'
 import { BackupFileError } from './sealed.ts'
@@ -46,8 +47,6 @@ export async function backupSecret (store: BackupStore, backupId: string, name: 
   for await (const chunk of await store.open(`base/${backupId}/secrets/${name}.seg`)) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks).toString('utf8')
 }
-
-const APPLIED = 'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name'
 
 function listDiff (expected: string[], got: string[]): string {
   const missing = expected.filter(n => !got.includes(n)).map(n => `${n} missing`)
@@ -112,14 +111,14 @@ export async function verifyBackup (opts: VerifyOptions): Promise<VerifyResult> 
       // The restored ledger must be the one recorded at backup time. The repository may have moved
       // on since (a newer release adds migrations): that is said, not failed, or every backup
       // older than a new migration would fail its verification.
-      const applied = (await client.query<{ migration_name: string }>(APPLIED)).rows.map(r => r.migration_name)
+      const applied = await appliedMigrations(client)
       const recorded = [...manifest.migrations].sort()
       if (applied.join('\n') !== recorded.join('\n')) {
         return result(false, `_prisma_migrations differs from the backup's manifest: ${listDiff(recorded, applied)}`)
       }
       const repo = await compareMigrations(client, opts.migrationsDir)
       if (repo !== '') notes.push(`not a failure: the backup's migrations differ from this repository's prisma/migrations (${repo}); the hub applies newer ones at start`)
-      const sysid = (await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]?.id
+      const sysid = await systemIdentifier(client)
       if (manifest.systemIdentifier !== undefined && sysid !== manifest.systemIdentifier) {
         return result(false, `the restored cluster's system identifier ${sysid ?? '?'} is not the backup's (${manifest.systemIdentifier})`)
       }

@@ -9,7 +9,7 @@ import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { openChecked } from './safe-open.ts'
-import { walPath, type BackupStore } from './store.ts'
+import { walPath, WAL_SEGMENT_NAME, type BackupStore } from './store.ts'
 
 /** The embedded cluster's WAL segment size (initdb's default); nothing in the spool is larger. */
 export const MAX_WAL_FILE_BYTES = 16 * 1024 * 1024
@@ -45,7 +45,7 @@ export async function storeWal (store: BackupStore, name: string, file: string, 
   } finally {
     await fh.close()
   }
-  if (systemIdentifier !== undefined && /^[0-9A-F]{24}$/.test(name)) {
+  if (systemIdentifier !== undefined && WAL_SEGMENT_NAME.test(name)) {
     const found = segmentSystemIdentifier(bytes)
     if (found !== undefined && found !== systemIdentifier) {
       throw new Error(`WAL ${name} belongs to another cluster (system identifier ${found}, this cluster's is ${systemIdentifier}): not archived`)
