@@ -21,6 +21,7 @@ import { inTransaction } from '../src/db/sql/transaction.ts'
 import { lockServers, writeTransitions, type TransitionRow } from '../src/db/sql/status-batch.ts'
 import { loadConfig } from '../src/hub/config.ts'
 import { startHub } from '../src/hub/start-hub.ts'
+import { ADMIN_PASSWORD } from './lib/fixture.ts'
 import { machineFacts } from './lib/machine.ts'
 import { int, percentiles, sleep } from './lib/report.ts'
 
@@ -49,7 +50,7 @@ const env: Record<string, string> = {
   LOG_LEVEL: 'warn',
   HUB_DATA_DIR: path.join(dir, 'data'),
   HUB_PORT: '0',
-  HUB_ADMIN_PASSWORD: 'bench-admin-password',
+  HUB_ADMIN_PASSWORD: ADMIN_PASSWORD,
   HUB_BACKUP_KEY: randomBytes(32).toString('base64'), // encrypted, as in production
   HUB_BACKUP_SCHEDULE: '0 3 1 1 *',
   HUB_PRUNE_CRON: '0 0 1 1 *',

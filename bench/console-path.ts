@@ -23,7 +23,7 @@ import { promisify } from 'node:util'
 import { loadavg } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { createFixture, ISSUER } from './lib/fixture.ts'
+import { ADMIN_PASSWORD, adminToken, createFixture, httpOf, ISSUER } from './lib/fixture.ts'
 import { machineFacts } from './lib/machine.ts'
 import { int, ms, sleep } from './lib/report.ts'
 import { spawnChild } from './lib/rpc.ts'
@@ -70,7 +70,7 @@ const fixture = await createFixture(AGENTS, PER_AGENT)
 const facts = await machineFacts(fixture.databaseUrl)
 const allServers = fixture.agents.flatMap(a => a.servers)
 const lists = Array.from({ length: PANELS }, (_, i) => Array.from({ length: WATCH }, (_, k) => allServers[(i * WATCH + k) % allServers.length] as string))
-const hubEnv = { DATABASE_URL: fixture.databaseUrl, HUB_AGENT_KEYS: fixture.agentKeys, HUB_ISSUER: ISSUER, HUB_ADMIN_PASSWORD: 'bench-admin-password', HUB_PANEL_RATE: '1000', HUB_PANEL_BURST: '1000' }
+const hubEnv = { DATABASE_URL: fixture.databaseUrl, HUB_AGENT_KEYS: fixture.agentKeys, HUB_ISSUER: ISSUER, HUB_ADMIN_PASSWORD: ADMIN_PASSWORD, HUB_PANEL_RATE: '1000', HUB_PANEL_BURST: '1000' }
 const agents = spawnChild(path.join(import.meta.dirname, 'lib/agent-worker.ts'), {})
 const panels = spawnChild(path.join(import.meta.dirname, 'lib/console-panel-worker.ts'), {})
 
@@ -82,10 +82,8 @@ async function round (tree: { name: string, dir: string }, index: number): Promi
   const hub = spawnChild<{ url: string }>(path.join(tree.dir, 'bench/lib/hub-process.ts'), { BENCH_HUB: JSON.stringify({ env: hubEnv }) }, execArgv)
   try {
     const { url } = await hub.ready
-    const http = url.replace(/^ws/, 'http').replace(/\/agent\/v1$/, '')
-    const login = await fetch(`${http}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'bench-admin-password' }) })
-    if (login.status !== 201) throw new Error(`login: HTTP ${login.status}`)
-    const token = ((await login.json()) as { token: string }).token
+    const http = httpOf(url)
+    const token = await adminToken(http)
     await agents.call('setup', { url, agents: fixture.agents })
     await agents.call('connect', { features: ['console', 'stats'] })
     await panels.call('setup', { token, lists })

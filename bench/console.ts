@@ -30,7 +30,7 @@ import { writeFile } from 'node:fs/promises'
 import { loadavg } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { createFixture, ISSUER, split } from './lib/fixture.ts'
+import { ADMIN_PASSWORD, adminToken, createFixture, httpOf, ISSUER, split } from './lib/fixture.ts'
 import { cpuSeconds, machineFacts, postgresPids } from './lib/machine.ts'
 import { int, ms, percentiles, showCounts, sleep, sumCounts } from './lib/report.ts'
 import { clockOffsets, spawnChild, type Child } from './lib/rpc.ts'
@@ -83,7 +83,7 @@ const fixture = await createFixture(AGENTS, PER_AGENT)
 const facts = await machineFacts(fixture.databaseUrl)
 const allServers = fixture.agents.flatMap(a => a.servers)
 const lists = Array.from({ length: PANELS }, (_, i) => Array.from({ length: WATCH }, (_, k) => allServers[(i * WATCH + k) % allServers.length] as string))
-const hubEnv = { DATABASE_URL: fixture.databaseUrl, HUB_AGENT_KEYS: fixture.agentKeys, HUB_ISSUER: ISSUER, HUB_ADMIN_PASSWORD: 'bench-admin-password', HUB_PANEL_RATE: '1000', HUB_PANEL_BURST: '1000' }
+const hubEnv = { DATABASE_URL: fixture.databaseUrl, HUB_AGENT_KEYS: fixture.agentKeys, HUB_ISSUER: ISSUER, HUB_ADMIN_PASSWORD: ADMIN_PASSWORD, HUB_PANEL_RATE: '1000', HUB_PANEL_BURST: '1000' }
 const profile = (name: string) => args['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args['cpu-prof'])}`, `--cpu-prof-name=hub-${name}.cpuprofile`]
 const hubA = spawnChild<{ url: string, pid: number }>(path.join(import.meta.dirname, 'lib/hub-process.ts'), { BENCH_HUB: JSON.stringify({ env: hubEnv }) }, profile('a'))
 const hubB = spawnChild<{ url: string, pid: number }>(path.join(import.meta.dirname, 'lib/hub-process.ts'), { BENCH_HUB: JSON.stringify({ env: hubEnv }) }, profile('b'))
@@ -193,12 +193,10 @@ const panelsTo = async (url: string) => {
 let report = ''
 try {
   const [{ url: agentUrl }, { url: urlB }] = await Promise.all([hubA.ready, hubB.ready])
-  const httpA = agentUrl.replace(/^ws/, 'http').replace(/\/agent\/v1$/, '')
-  const httpB = urlB.replace(/^ws/, 'http').replace(/\/agent\/v1$/, '')
+  const httpA = httpOf(agentUrl)
+  const httpB = httpOf(urlB)
   await Promise.all(workers.map(async w => await w.ready))
-  const login = await fetch(`${httpA}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'bench-admin-password' }) })
-  if (login.status !== 201) throw new Error(`login: HTTP ${login.status}`)
-  const token = ((await login.json()) as { token: string }).token
+  const token = await adminToken(httpA)
 
   const agentSlices = split(fixture.agents, AGENT_WORKERS)
   await Promise.all(agentWorkers.map(async (w, i) => await w.call('setup', { url: agentUrl, agents: agentSlices[i] })))

@@ -16,6 +16,7 @@ import { WebSocketServer } from 'ws'
 import { loadConfig } from '../src/hub/config.ts'
 import { startHub } from '../src/hub/start-hub.ts'
 import type { HubEvent } from '../src/hub/bus.ts'
+import { ADMIN_PASSWORD, adminToken } from './lib/fixture.ts'
 
 const PANELS = Number(process.argv[2] ?? 1_000)
 const STEP_S = Number(process.argv[3] ?? 3)
@@ -26,15 +27,14 @@ const root = path.resolve(import.meta.dirname, '..')
 
 const dataDir = await mkdtemp(path.join(tmpdir(), 'hub-bench-fanout-'))
 await chmod(dataDir, 0o755) // the embedded cluster runs as postgres when we are root
-const hub = await startHub({ ...loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', HUB_ADMIN_PASSWORD: 'bench-password', HUB_DATA_DIR: dataDir, HUB_PORT: '0', HUB_PANEL_RATE: '1000', HUB_PANEL_BURST: '1000' }) })
+const hub = await startHub({ ...loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', HUB_ADMIN_PASSWORD: ADMIN_PASSWORD, HUB_DATA_DIR: dataDir, HUB_PORT: '0', HUB_PANEL_RATE: '1000', HUB_PANEL_BURST: '1000' }) })
 const prisma = hub.app.db.prisma
 const admin = await prisma.user.findFirstOrThrow({ where: { username: 'admin' } })
 const node = await prisma.node.create({ data: { name: 'bench' } })
 const alt = await prisma.alt.findFirstOrThrow()
 const servers: string[] = []
 for (let i = 0; i < SERVERS; i++) servers.push((await prisma.server.create({ data: { name: `b${i}`, port: 20_000 + i, nodeId: node.id, altId: alt.id, ownerId: admin.id } })).id)
-const login = await fetch(`${hub.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'bench-password' }) })
-const token = ((await login.json()) as { token: string }).token
+const token = await adminToken(hub.url)
 
 // The same frame bytes for all three: what the hub encodes for a server.status event.
 let nextId = 1_000_000

@@ -11,9 +11,9 @@ import path from 'node:path'
 import pg from 'pg'
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
 import { migrate } from '../src/db/migrator.ts'
+import { ADMIN_PASSWORD, adminToken } from './lib/fixture.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
-const PASSWORD = 'bench-admin-password'
 
 export interface BenchNode { nodeId: string, agentToken: string, servers: string[] }
 
@@ -39,7 +39,7 @@ export async function startFixture (env: Record<string, string> = {}): Promise<F
   const execArgv = prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`]
   const child = spawn(process.execPath, [...execArgv, 'src/hub/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: postgres.url, HUB_DATA_DIR: dir, HUB_PORT: '0', NODE_ENV: 'test', HUB_ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'warn', HUB_AGENT_RATE: '100000', HUB_AGENT_BURST: '100000', ...env },
+    env: { ...process.env, DATABASE_URL: postgres.url, HUB_DATA_DIR: dir, HUB_PORT: '0', NODE_ENV: 'test', HUB_ADMIN_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'warn', HUB_AGENT_RATE: '100000', HUB_AGENT_BURST: '100000', ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   let out = ''
@@ -51,8 +51,7 @@ export async function startFixture (env: Record<string, string> = {}): Promise<F
       if (m?.[1] !== undefined) { clearTimeout(timer); resolve(m[1]) }
     })
   })
-  const login = await fetch(url + '/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: PASSWORD }) })
-  const token = (await login.json() as { token: string }).token
+  const token = await adminToken(url)
   const db = new pg.Pool({ connectionString: postgres.url, max: 2 })
   const postmasterPid = Number((await readFile(path.join(dir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0])
   let n = 0

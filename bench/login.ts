@@ -12,7 +12,7 @@
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { createFixture, ISSUER, split } from './lib/fixture.ts'
+import { ADMIN_PASSWORD, createFixture, httpOf, ISSUER, split } from './lib/fixture.ts'
 import { machineFacts } from './lib/machine.ts'
 import { int, ms, percentiles, showCounts, sleep, sumCounts } from './lib/report.ts'
 import { spawnChild } from './lib/rpc.ts'
@@ -29,7 +29,6 @@ const AGENTS = Number(args.agents)
 const LOGINS = Number(args.logins)
 const WORKERS = Number(args.workers)
 const HEARTBEAT_MS = Number(args.heartbeat)
-const PASSWORD = 'bench-admin-password'
 const command = `node bench/login.ts ${process.argv.slice(2).join(' ')}`.trim()
 const log = (msg: string) => process.stderr.write(`[login] ${msg}\n`)
 const lib = (file: string) => path.join(import.meta.dirname, 'lib', file)
@@ -53,7 +52,7 @@ const hub = spawnChild<{ url: string }>(lib('hub-process.ts'), { BENCH_HUB: JSON
 const workers = slices.map(() => spawnChild(lib('agent-worker.ts'), {}))
 try {
   const { url: agentUrl } = await hub.ready
-  const httpUrl = agentUrl.replace(/^ws/, 'http').replace(/\/agent\/v1$/, '')
+  const httpUrl = httpOf(agentUrl)
   await Promise.all(workers.map(async (w, i) => { await w.ready; await w.call('setup', { url: agentUrl, agents: slices[i] }) }))
   log(`connecting ${AGENTS} agents`)
   const connected = await Promise.all(workers.map(async w => await w.call<{ connected: number }>('connect', {})))
@@ -77,7 +76,7 @@ try {
       const res = await fetch(`${httpUrl}/api/auth/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username: 'admin', password: PASSWORD }),
+        body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
         signal: AbortSignal.timeout(120_000)
       })
       await res.arrayBuffer()

@@ -18,7 +18,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { loadavg } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { createFixture, ISSUER, split } from './lib/fixture.ts'
+import { ADMIN_PASSWORD, adminToken, createFixture, httpOf, ISSUER, split } from './lib/fixture.ts'
 import { cpuSeconds, machineFacts, postgresPids } from './lib/machine.ts'
 import { int, mib, ms, percentiles, showCounts, sleep, sumCounts } from './lib/report.ts'
 import { clockOffsets, spawnChild, type Child } from './lib/rpc.ts'
@@ -65,7 +65,7 @@ const profileDir = path.join(root, 'bench/results/profiles')
 if (args.profile) await mkdir(profileDir, { recursive: true })
 
 const hub = spawnChild<{ url: string, pid: number }>(path.join(import.meta.dirname, 'lib/hub-process.ts'), {
-  BENCH_HUB: JSON.stringify({ env: { DATABASE_URL: fixture.databaseUrl, HUB_AGENT_KEYS: fixture.agentKeys, HUB_ISSUER: ISSUER, HUB_ADMIN_PASSWORD: 'bench-admin-password' } })
+  BENCH_HUB: JSON.stringify({ env: { DATABASE_URL: fixture.databaseUrl, HUB_AGENT_KEYS: fixture.agentKeys, HUB_ISSUER: ISSUER, HUB_ADMIN_PASSWORD: ADMIN_PASSWORD } })
 }, args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])
 const agentWorkers = Array.from({ length: AGENT_WORKERS }, () => spawnChild(path.join(import.meta.dirname, 'lib/agent-worker.ts'), {}))
 const panelWorkers = Array.from({ length: PANEL_WORKERS }, () => spawnChild(path.join(import.meta.dirname, 'lib/panel-worker.ts'), {}))
@@ -74,11 +74,9 @@ const workers: Child<unknown>[] = [...agentWorkers, ...panelWorkers]
 let report = ''
 try {
   const { url: agentUrl } = await hub.ready
-  const httpUrl = agentUrl.replace(/^ws/, 'http').replace(/\/agent\/v1$/, '')
+  const httpUrl = httpOf(agentUrl)
   await Promise.all(workers.map(async w => await w.ready))
-  const login = await fetch(`${httpUrl}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'bench-admin-password' }) })
-  if (login.status !== 201) throw new Error(`login: HTTP ${login.status}`)
-  const token = ((await login.json()) as { token: string }).token
+  const token = await adminToken(httpUrl)
 
   const agentSlices = split(fixture.agents, AGENT_WORKERS)
   await Promise.all(agentWorkers.map(async (w, i) => await w.call('setup', { url: agentUrl, agents: agentSlices[i] })))

@@ -12,6 +12,18 @@ import { seed } from '../../src/db/seed.ts'
 import { createAgentTokens, generateKeySet } from '../../src/hub/agent-tokens.ts'
 
 export const ISSUER = 'hub'
+/** The admin's password: seeded here, and the bench hubs' HUB_ADMIN_PASSWORD. */
+export const ADMIN_PASSWORD = 'bench-admin-password'
+
+/** A hub's HTTP base URL from the agent URL it reports (ws://host:port/agent/v1). */
+export const httpOf = (agentUrl: string): string => agentUrl.replace(/^ws/, 'http').replace(/\/agent\/v1$/, '')
+
+/** A session token of `admin`, logged in at the hub at `httpUrl`. */
+export async function adminToken (httpUrl: string, password = ADMIN_PASSWORD): Promise<string> {
+  const login = await fetch(`${httpUrl}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) })
+  if (login.status !== 201) throw new Error(`login: HTTP ${login.status}`)
+  return ((await login.json()) as { token: string }).token
+}
 
 export interface BenchAgent { nodeId: string, token: string, servers: string[] }
 
@@ -34,7 +46,7 @@ export async function createFixture (nodes: number, serversPerNode: number): Pro
   try {
     await migrate(cluster.url)
     const db = createDatabase({ url: cluster.url, poolMax: 2, connectTimeoutMs: 5_000, idleTimeoutMs: 1_000, statementTimeoutMs: 0, log: silent })
-    await seed(db.prisma, { env: 'test', adminPassword: 'bench-admin-password' })
+    await seed(db.prisma, { env: 'test', adminPassword: ADMIN_PASSWORD })
     await db.close()
 
     const client = new pg.Client({ connectionString: cluster.url })
