@@ -17,8 +17,8 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs, promisify } from 'node:util'
-import { inTransaction } from '../src/db/sql/transaction.ts'
-import { lockServers, writeTransitions, type TransitionRow } from '../src/db/sql/status-batch.ts'
+import { inBatchTransaction } from '../src/db/sql/transaction.ts'
+import { byId, lockServersSql, writeTransitionsSql, type ServerRow, type TransitionRow } from '../src/db/sql/status-batch.ts'
 import { loadConfig } from '../src/hub/config.ts'
 import { startHub } from '../src/hub/start-hub.ts'
 import { ADMIN_PASSWORD } from './lib/fixture.ts'
@@ -78,8 +78,8 @@ try {
   // --- RPO: archive lag under RATE statuses/s ---
   const writeBatch = async () => {
     const picked = Array.from({ length: BATCH }, () => servers[cursor++ % servers.length] as { id: string, node_id: string })
-    await inTransaction(pool, async (client, emit) => {
-      const stored = await lockServers(client, [...new Set(picked.map(s => s.id))])
+    await inBatchTransaction<ServerRow, void>(pool, lockServersSql([...new Set(picked.map(s => s.id))]), (locked, tx) => {
+      const stored = byId(locked)
       const rows: TransitionRow[] = []
       const finals = new Map<string, TransitionRow>()
       for (const s of picked) {
@@ -90,8 +90,8 @@ try {
         rows.push(row)
         finals.set(s.id, row)
       }
-      await writeTransitions(client, rows, finals)
-      emit(rows.map(r => ({ kind: 'server.status', serverId: r.serverId, nodeId: nodeOf.get(r.serverId) ?? null, data: { serverId: r.serverId, from: r.from, to: r.to, seq: r.seq }, at: r.at })))
+      tx.atCommit(writeTransitionsSql(rows, finals))
+      tx.emit(rows.map(r => ({ kind: 'server.status', serverId: r.serverId, nodeId: nodeOf.get(r.serverId) ?? null, data: { serverId: r.serverId, from: r.from, to: r.to, seq: r.seq }, at: r.at })))
     })
   }
   const lags: number[] = []

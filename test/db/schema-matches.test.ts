@@ -33,7 +33,7 @@ const UNDECLARABLE = [
   'CREATE UNIQUE INDEX server_actions_one_live_kill ON public.server_actions USING btree (server_id) WHERE ((action = \'KILL\'::"ActionType") AND (state = ANY (ARRAY[\'QUEUED\'::"ActionState", \'DISPATCHED\'::"ActionState", \'ACKED\'::"ActionState"])))',
   // One RUNNING backup per cluster (issue 14): partial unique on a constant.
   'CREATE UNIQUE INDEX backups_one_running ON public.backups USING btree ((true)) WHERE (status = \'RUNNING\'::"BackupStatus")',
-  // The event-log append sent in one message with COMMIT (src/db/sql/events.ts commitWithEvents).
+  // The event-log append sent in one message with COMMIT (src/db/sql/events.ts commitMessage).
   'function append_events(jsonb)',
   // Live actions by deadline: partial index (read by the old timeout sweep; now only by ad-hoc queries).
   'CREATE INDEX server_actions_live_deadline ON public.server_actions USING btree (deadline_at) WHERE (state = ANY (ARRAY[\'QUEUED\'::"ActionState", \'DISPATCHED\'::"ActionState", \'ACKED\'::"ActionState"]))'

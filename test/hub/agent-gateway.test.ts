@@ -92,6 +92,13 @@ t.test('hello, welcome, status ingest with ack after commit, replay and rules', 
   for (const seq of seqs) t.same(await agent.next('status.ack'), { type: 'status.ack', serverId: s1, seq })
   t.equal((await prisma.server.findUniqueOrThrow({ where: { id: s1 } })).status, 'STOPPING')
   t.equal(await prisma.serverStatusTransition.count({ where: { serverId: s1 } }), 6)
+
+  // The batch's values travel inlined in the statement sent with COMMIT: hostile text is data.
+  const reason = "it's a \\'; DROP TABLE servers; -- $$ \" é 🎮 \\u0041"
+  const when = '2026-12-03T10:11:12.345Z'
+  agent.send({ type: 'status', serverId: s1, status: 'STOPPED', seq: 10, at: when, reason })
+  t.same(await agent.next('status.ack'), { type: 'status.ack', serverId: s1, seq: 10 })
+  t.match(await prisma.serverStatusTransition.findFirst({ where: { serverId: s1, seq: 10 } }), { from: 'STOPPING', to: 'STOPPED', reason, at: new Date(when) }, 'reason and instant stored as sent')
   agent.ws.close()
 })
 

@@ -30,27 +30,31 @@ export function statusEvent (nodeId: string, t: { serverId: string, from: string
 }
 
 /**
- * Appends the events and commits, in one message to PostgreSQL (a simple-query string, so no
- * round trip to the hub separates them): the event_counter lock is held only while PostgreSQL
- * appends and commits (see the append_events_function migration). Ends the transaction.
+ * The message that ends a transaction: `statements`, then the events' append, then COMMIT, as
+ * one simple-query string, so no round trip to the hub separates them: the event_counter lock is
+ * held only while PostgreSQL appends and commits (see the append_events_function migration).
  */
-export async function commitWithEvents (client: pg.PoolClient, events: NewEvent[]): Promise<void> {
-  if (events.length === 0) {
-    await client.query('COMMIT')
-    return
+export function commitMessage (statements: readonly string[], events: readonly NewEvent[]): string {
+  const parts = [...statements]
+  if (events.length > 0) {
+    parts.push(`SELECT append_events(${literal(JSON.stringify(events.map(e => ({ kind: e.kind, serverId: e.serverId, nodeId: e.nodeId, data: e.data, at: e.at }))))}::jsonb)`)
   }
-  const batch = JSON.stringify(events.map(e => ({ kind: e.kind, serverId: e.serverId, nodeId: e.nodeId, data: e.data, at: e.at })))
-  await client.query(`SELECT append_events(${literal(batch)}::jsonb); COMMIT`)
+  parts.push('COMMIT')
+  return parts.join('; ')
 }
 
 /**
  * A string constant in the E'' form, which means the same whatever standard_conforming_strings
  * says: backslashes and quotes doubled. pg's escapeLiteral does the same a character at a time
- * in JavaScript; this is two native passes, which matters for batches of hundreds of events.
+ * in JavaScript; this is two native passes, which matters for batches of hundreds of rows. It is
+ * how values travel in the statements of a multi-statement message (one that has no parameters).
  */
-function literal (text: string): string {
+export function literal (text: string): string {
   return `E'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`
 }
+
+/** A JSON document as a jsonb constant, for `jsonb_to_recordset` and friends. */
+export const jsonb = (value: unknown): string => `${literal(JSON.stringify(value))}::jsonb`
 
 interface EventRow { id: string, kind: NewEvent['kind'], server_id: string | null, node_id: string | null, data: Record<string, unknown>, at: Date }
 

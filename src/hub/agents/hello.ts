@@ -8,9 +8,9 @@
 import type pg from 'pg'
 import type { HelloServer } from '../../agent-protocol/index.ts'
 import { statusEvent, type NewEvent } from '../../db/sql/events.ts'
-import { setNodeFeatures } from '../../db/sql/node-features.ts'
-import { lockNodeServers, writeTransitions, type StoredServer, type TransitionRow } from '../../db/sql/status-batch.ts'
-import { inTransaction, type Emit } from '../../db/sql/transaction.ts'
+import { setNodeFeaturesSql } from '../../db/sql/node-features.ts'
+import { byNode, lockNodeServersSql, writeTransitionsSql, type ServerRow, type StoredServer, type TransitionRow } from '../../db/sql/status-batch.ts'
+import { inBatchTransaction, type Tx } from '../../db/sql/transaction.ts'
 import { createGroupCommit, hexLane, type Refusal } from '../group-commit.ts'
 
 /** `features`: what the welcome will negotiate (empty for a v1 agent); stored as the node's latest. */
@@ -34,10 +34,8 @@ export function createHelloReconciler (pool: pg.Pool, options: { lanes?: number,
     lanes: options.lanes ?? 1,
     laneOf: h => hexLane(h.nodeId),
     maxBatch: options.maxBatch ?? 500,
-    commit: async batch => await inTransaction(pool, async (client, emit) => {
-      const results = await reconcileHellos(client, emit, batch)
-      return results.map(result => ({ ok: true, result }))
-    }),
+    commit: async batch => await inBatchTransaction<ServerRow, Outcome[]>(pool, lockNodeServersSql([...new Set(batch.map(h => h.nodeId))]), (rows, tx) =>
+      reconcileHellos(byNode(rows), tx, batch).map(result => ({ ok: true, result }))),
     fail: (why: Refusal, err) => ({ ok: false, err: err instanceof Error ? err : new Error(`hello not recorded: ${why}`) })
   })
   return {
@@ -50,8 +48,8 @@ export function createHelloReconciler (pool: pg.Pool, options: { lanes?: number,
   }
 }
 
-export async function reconcileHellos (client: pg.PoolClient, emit: Emit, batch: Hello[]): Promise<HelloResult[]> {
-  const stored = await lockNodeServers(client, [...new Set(batch.map(h => h.nodeId))])
+/** `stored`: the batch's nodes' servers, locked. */
+function reconcileHellos (stored: Map<string, Map<string, StoredServer>>, tx: Tx, batch: Hello[]): HelloResult[] {
   const rows: TransitionRow[] = []
   const events: NewEvent[] = []
   const finals = new Map<string, TransitionRow>()
@@ -77,8 +75,9 @@ export async function reconcileHellos (client: pg.PoolClient, emit: Emit, batch:
     }
     return { lastSeq: Object.fromEntries([...own.values()].map(s => [s.id, s.seq])), foreign }
   })
-  if (finals.size > 0) await writeTransitions(client, rows, finals)
-  await setNodeFeatures(client, batch.map(h => ({ nodeId: h.nodeId, features: h.features ?? [] })))
-  emit(events)
+  if (finals.size > 0) tx.atCommit(writeTransitionsSql(rows, finals))
+  const features = setNodeFeaturesSql(batch.map(h => ({ nodeId: h.nodeId, features: h.features ?? [] })))
+  if (features !== null) tx.atCommit(features)
+  tx.emit(events)
   return results
 }

@@ -1,7 +1,7 @@
 // Durable, group-committed status ingest (group-commit.ts): a batch's servers are locked, each
 // report is checked against the stored seq and the state machine in arrival order, and the
-// accepted ones are written with multi-row statements together with their events, in one
-// transaction. Servers map to lanes by id, so a server's reports are checked and written in
+// accepted ones are written with one multi-row statement together with their events, in one
+// transaction of two round trips (BEGIN with the lock; the write, the events and COMMIT). Servers map to lanes by id, so a server's reports are checked and written in
 // order, and lanes touch disjoint servers, so their row locks never deadlock one another.
 //
 // One report never fails the others. A batch that PostgreSQL refuses for its data (a constraint,
@@ -13,10 +13,10 @@
 import type pg from 'pg'
 import { ERROR, isLegalTransition, type ServerStatus } from '../../agent-protocol/index.ts'
 import { isDataError } from '../../db/pg-errors.ts'
-import { lockServers, writeTransitions, type TransitionRow } from '../../db/sql/status-batch.ts'
+import { byId, lockServersSql, writeTransitionsSql, type ServerRow, type StoredServer, type TransitionRow } from '../../db/sql/status-batch.ts'
 import { statusEvent } from '../bus.ts'
 import { createGroupCommit, hexLane } from '../group-commit.ts'
-import { inTransaction, type Emit } from '../../db/sql/transaction.ts'
+import { inBatchTransaction, type Tx } from '../../db/sql/transaction.ts'
 
 export interface StatusReport {
   nodeId: string
@@ -64,7 +64,7 @@ export function createStatusIngest (options: StatusIngestOptions): StatusIngest 
     laneOf: r => hexLane(r.serverId),
     maxBatch,
     maxQueue,
-    commit: async reports => await inTransaction(pool, async (client, emit) => await commit(client, emit, reports)),
+    commit: async reports => await inBatchTransaction<ServerRow, IngestOutcome[]>(pool, lockServersSql([...new Set(reports.map(r => r.serverId))]), (rows, tx) => check(byId(rows), tx, reports)),
     fail: (why, err) => {
       if (why === 'error') log.error({ err }, 'status batch failed; agents will resend')
       return { ok: false, code: ERROR.INTERNAL, message: REFUSED[why] }
@@ -80,8 +80,8 @@ export function createStatusIngest (options: StatusIngestOptions): StatusIngest 
   })
 }
 
-async function commit (client: pg.PoolClient, emit: Emit, reports: StatusReport[]): Promise<IngestOutcome[]> {
-  const servers = await lockServers(client, [...new Set(reports.map(r => r.serverId))])
+/** Checks the reports against the locked `servers`, in order, and writes the accepted ones at commit. */
+function check (servers: Map<string, StoredServer>, tx: Tx, reports: StatusReport[]): IngestOutcome[] {
   const rows: Array<TransitionRow & { nodeId: string }> = []
   const finals = new Map<string, TransitionRow>()
   const outcomes = reports.map((r): IngestOutcome => {
@@ -99,8 +99,8 @@ async function commit (client: pg.PoolClient, emit: Emit, reports: StatusReport[
     return { ok: true }
   })
   if (rows.length > 0) {
-    await writeTransitions(client, rows, finals)
-    emit(rows.map(row => statusEvent(row.nodeId, row)))
+    tx.atCommit(writeTransitionsSql(rows, finals))
+    tx.emit(rows.map(row => statusEvent(row.nodeId, row)))
   }
   return outcomes
 }
