@@ -3,7 +3,7 @@
 // mode, bare WebSocket connections for the reference server. Several of these run at once: one
 // `ws`-based process saturates its own core long before the hub does, and a process may hold at
 // most ~19,900 sockets.
-import { performance } from 'node:perf_hooks'
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
 import { createAgentClient, type AgentClient } from '../../agent-simulator/agent-client.ts'
 import { PROTOCOL_VERSION, type AgentStatus } from '../../src/agent-protocol/index.ts'
@@ -33,6 +33,8 @@ let lines = 0
 let stats = 0
 let unsent = 0
 const lineSeq = new Map<string, number>()
+/** This process's event-loop delay since `mark` (10 ms samples): a late loop delays the acks it times. */
+let loop = monitorEventLoopDelay({ resolution: 10 })
 const count = (into: Record<string, number>, key: string) => { into[key] = (into[key] ?? 0) + 1 }
 
 /** The send time as a shared clock reading (ms since the epoch, sub-ms), comparable across processes. */
@@ -226,10 +228,15 @@ serve({
     stats = 0
     unsent = 0
     recording = arg.record
+    loop.disable()
+    loop = monitorEventLoopDelay({ resolution: 10 })
+    loop.enable()
     return { cpuSeconds: cpu() }
   },
   read (arg: { samples?: boolean }) {
-    return { acks, skipped, errors, closes, lines, stats, unsent, cpuSeconds: cpu(), ...(arg.samples === true ? { samples } : {}) }
+    // The histogram holds the time between 10 ms samples: the lag is what passes the 10 ms.
+    const loopP99 = Math.max(0, loop.percentile(99) / 1e6 - 10)
+    return { acks, skipped, errors, closes, lines, stats, unsent, loopP99, cpuSeconds: cpu(), ...(arg.samples === true ? { samples } : {}) }
   },
   /** Stops sending at once, leaving what is in flight. */
   halt () {
