@@ -18,8 +18,6 @@ export interface DatabaseOptions {
 
 export interface Database {
   readonly pool: pg.Pool
-  /** How `pool` was made, for a thread that opens its own (the status ingest's). */
-  readonly poolOptions: PoolOptions
   readonly prisma: PrismaClient
   /** A new connection outside the pool, for LISTEN (a pooled one would be lent to queries). */
   dedicatedClient (applicationName: string): pg.Client
@@ -35,11 +33,7 @@ export interface Database {
 const statementName = ({ sql }: { sql: string }): string =>
   'prisma_' + createHash('sha1').update(sql).digest('base64url').slice(0, 20)
 
-/** The settings of a pool, without its logger: what the status-ingest thread needs to open its own. */
-export type PoolOptions = Omit<DatabaseOptions, 'log'>
-
-/** A pool with the hub's timeouts; `applicationName` shows in pg_stat_activity. */
-export function createPool (options: DatabaseOptions, applicationName = 'hub'): pg.Pool {
+export function createDatabase (options: DatabaseOptions): Database {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolMax,
@@ -48,24 +42,17 @@ export function createPool (options: DatabaseOptions, applicationName = 'hub'): 
     statement_timeout: options.statementTimeoutMs === 0 ? undefined : options.statementTimeoutMs,
     // A client-side bound too: a statement timeout cannot fire while the server is unreachable.
     query_timeout: options.statementTimeoutMs === 0 ? undefined : options.statementTimeoutMs + 1_000,
-    application_name: applicationName
+    application_name: 'hub'
   })
   // Without a listener, an idle connection killed by a PostgreSQL restart crashes the process.
   pool.on('error', err => options.log.warn({ err }, 'idle database connection lost'))
-  return pool
-}
-
-export function createDatabase (options: DatabaseOptions): Database {
-  const pool = createPool(options)
   const prisma = new PrismaClient({
     adapter: new PrismaPg(pool, { statementNameGenerator: statementName })
   })
   let closing: Promise<void> | undefined
 
-  const { log: _log, ...poolOptions } = options
   return {
     pool,
-    poolOptions,
     prisma,
     dedicatedClient: applicationName => new pg.Client({
       connectionString: options.url,

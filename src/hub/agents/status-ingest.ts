@@ -14,8 +14,8 @@ import type pg from 'pg'
 import { ERROR, isLegalTransition, type ServerStatus } from '../../agent-protocol/index.ts'
 import { isDataError } from '../../db/pg-errors.ts'
 import { byId, lockServersSql, writeTransitionsSql, type ServerRow, type StoredServer, type TransitionRow } from '../../db/sql/status-batch.ts'
-import { statusEvent } from '../../db/sql/events.ts'
-import { createGroupCommit, hexLane, type Refusal } from '../group-commit.ts'
+import { statusEvent } from '../bus.ts'
+import { createGroupCommit, hexLane } from '../group-commit.ts'
 import { inBatchTransaction, type Tx } from '../../db/sql/transaction.ts'
 
 export interface StatusReport {
@@ -56,9 +56,6 @@ const REFUSED = {
   closed: 'hub shutting down; resend later'
 } as const
 
-/** The answer to a report that was not stored, and may be resent. */
-export const refused = (why: Refusal): IngestOutcome => ({ ok: false, code: ERROR.INTERNAL, message: REFUSED[why] })
-
 export function createStatusIngest (options: StatusIngestOptions): StatusIngest {
   const { pool, lanes = 4, maxBatch = 1_000, maxQueue = 20_000, onBatch, log } = options
   return createGroupCommit<StatusReport, IngestOutcome>({
@@ -70,7 +67,7 @@ export function createStatusIngest (options: StatusIngestOptions): StatusIngest 
     commit: async reports => await inBatchTransaction<ServerRow, IngestOutcome[]>(pool, lockServersSql([...new Set(reports.map(r => r.serverId))]), (rows, tx) => check(byId(rows), tx, reports)),
     fail: (why, err) => {
       if (why === 'error') log.error({ err }, 'status batch failed; agents will resend')
-      return refused(why)
+      return { ok: false, code: ERROR.INTERNAL, message: REFUSED[why] }
     },
     isolate: {
       isItemFault: isDataError,

@@ -13,8 +13,7 @@ import { FEATURE, type Feature } from '../../agent-protocol/index.ts'
 import { createBatchedLookup } from '../group-commit.ts'
 import { realTimer } from '../timers.ts'
 import { createPresence } from '../agents/presence.ts'
-import { createIngestThread } from '../agents/ingest-thread.ts'
-import type { StatusIngest, StatusIngestOptions } from '../agents/status-ingest.ts'
+import { createStatusIngest, type StatusIngest, type StatusIngestOptions } from '../agents/status-ingest.ts'
 import type { Config } from '../config.ts'
 import { NotReadyError, UnauthorizedError } from '../errors.ts'
 import { bearerToken } from './auth.ts'
@@ -49,9 +48,8 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
   // Two lanes: every batch ends by taking the event counter's lock for its commit, so more lanes
   // only queue there (bench/ingest.ts at 5,000/s: p50 6 ms and p99 25-47 ms with 5 lanes,
   // p50 2.7 ms and p99 16-18 ms with 2), while one lane would leave no batch preparing meanwhile.
-  // On a thread of its own (ingest-thread.ts), with a pool of one connection per lane.
-  const ingest = createIngestThread({
-    pool: app.db.poolOptions,
+  const ingest = createStatusIngest({
+    pool,
     lanes: Math.max(1, Math.min(2, Math.floor(config.dbPoolMax / 2))),
     ...tuning,
     ...(app.hasDecorator('meters') ? { onBatch: app.meters.batch('status') } : {}),
