@@ -27,6 +27,8 @@
 //   --out: where the markdown goes (default bench/results/console.md).
 //   --cpu-prof: each hub writes a V8 CPU profile of the whole run into DIR (hub-a, hub-b.cpuprofile).
 import { writeFile } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { loadavg } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -235,6 +237,26 @@ try {
     await sleep(WARMUP * 1000)
   }
   const median = (xs: number[]) => percentiles(xs).p50 // of an even count, the lower middle
+
+  // The control: statuses alone again, with busy loops taking the CPU the console load added
+  // (the hubs' and generators' medians, with console minus without; PostgreSQL's is left out, its
+  // figure is unreliable). If the ingest p99 rises as much as with the console, the rise is the
+  // cores being shared, not the console path inside the hub.
+  const demand = (w: Window) => w.cpu.hubA + w.cpu.hubB + w.cpu.agents + w.cpu.panels
+  const burn = Math.max(0, median(singles.map(demand)) - median(bases.map(demand)))
+  const burners = Array.from({ length: Math.ceil(burn) }, () =>
+    spawn(process.execPath, [path.join(import.meta.dirname, 'lib/cpu-burner.ts')], { env: { ...process.env, BURN_CORES: String(burn / Math.ceil(burn)) }, stdio: 'ignore' }))
+  const controls: Array<Window & { burnt: number }> = []
+  try {
+    for (let i = 1; i <= singles.length; i++) {
+      await sleep(WARMUP * 1000)
+      const b0 = await cpuSeconds(burners.map(b => b.pid as number))
+      const w = await measure(`statuses alone + ${burn.toFixed(2)} cores burnt (control ${i})`, SECONDS, 0)
+      controls.push({ ...w, burnt: (await cpuSeconds(burners.map(b => b.pid as number)) - b0) / w.panelSeconds })
+    }
+  } finally {
+    await Promise.all(burners.map(async b => { const exited = once(b, 'exit'); b.kill(); await exited }))
+  }
   const baseline = median(bases.map(w => w.ingest.p99))
   const withConsole = median(singles.map(w => w.ingest.p99))
   const oneHub = { p50: median(singles.map(w => w.console.p50)), p99: median(singles.map(w => w.console.p99)) }
@@ -271,6 +293,7 @@ try {
   const pass = (ok: boolean) => ok ? 'met' : '**missed**'
   const cpuPer1000 = (consoleCpu - baseCpu) / (single.linesSent / single.seconds / 1000)
   const ratio = withConsole / baseline
+  const controlled = median(controls.map(w => w.ingest.p99))
   const row = (w: Window) => `| ${w.name} | ${int(w.linesSent / w.seconds)} | ${int(w.received / w.panelSeconds)} | ${ms(w.console.p50)} | ${ms(w.console.p99)} | ${ms(w.console.max)} | ${w.lost}${w.reordered > 0 ? ` (${w.reordered} out of order)` : ''} | ${w.dropped} | ${w.relayDropped} | ${w.relaySent.link} / ${w.relaySent.notify} | ${ms(w.ingest.p99)} | ${ms(w.loopP99)} / ${ms(w.agentLoopP99)} | ${w.cpu.hubA.toFixed(2)} / ${w.cpu.hubB.toFixed(2)} / ${w.cpu.pg.toFixed(2)} / ${w.cpu.agents.toFixed(2)} / ${w.cpu.panels.toFixed(2)} | ${w.load} |`
   report = `# Console and stats: agent -> hub -> panels, one hub and across hubs
 
@@ -289,7 +312,9 @@ Line latency = panel receive time − agent send time (both \`performance.timeOr
 the processes agree within ${spread.toFixed(3)} ms). Lost = gaps in each server's line sequence seen by a panel
 that keeps reading; dropped = the hub's \`dropped\` counts (slow reader); relay dropped = lines the
 cross-hub relay lost (queue full, link or NOTIFY refused). Across hubs the lines go over the direct
-link from hub A to hub B (NOTIFY only while it is not open). Ingest = status -> \`status.ack\`.
+link from hub A to hub B (NOTIFY only while it is not open). Ingest = status -> \`status.ack\`. The control
+windows run the statuses alone while busy loops (\`bench/lib/cpu-burner.ts\`) take the CPU the console load
+added, so that what the shared cores do to the ingest shows apart from what the console path does.
 
 ## Results
 
@@ -301,6 +326,7 @@ link from hub A to hub B (NOTIFY only while it is not open). Ingest = status -> 
 | cross-hub (panels on hub B): p50 / p99 | ${ms(cross.console.p50)} / **${ms(cross.console.p99)}** | p99 ≤ ${ms(oneHub.p99 + 10)} (one hub + 10 ms) | ${pass(cross.console.p99 <= oneHub.p99 + 10)} |
 | cross-hub lines lost / dropped / relay dropped | ${cross.lost} / ${cross.dropped} / ${cross.relayDropped} of ${int(cross.received)} | 0 | ${pass(cross.lost + cross.dropped + cross.relayDropped === 0)} |
 | status ingest p99 without → with the console load (medians of ${bases.length} and ${singles.length} alternating windows) | ${ms(baseline)} → ${ms(withConsole)} (×${ratio.toFixed(2)}); windows without: ${bases.map(w => ms(w.ingest.p99)).join(', ')}; with: ${singles.map(w => ms(w.ingest.p99)).join(', ')} | ≤ ×1.2 | ${pass(ratio <= 1.2)} |
+| control: status ingest p99 with no console but the same added CPU demand, burnt by busy loops (median of ${controls.length} windows) | ${ms(controlled)} (×${(controlled / baseline).toFixed(2)}); windows: ${controls.map(w => `${ms(w.ingest.p99)} (${w.burnt.toFixed(2)} cores burnt)`).join(', ')} | | |
 | hub A CPU per 1,000 console lines/s | ${cpuPer1000.toFixed(3)} cores (medians ${baseCpu.toFixed(2)} → ${consoleCpu.toFixed(2)} cores; includes the stats and the fan-out to panels) | | |
 | highest console rate one hub sustained without loss | ${int(ceiling)} lines/s (${int(ceilingFast)} with p99 ≤ 50 ms); the steps stopped: ${stop} | | |
 | stats frames received by panels/s, one hub | ${int(single.statsReceived / single.panelSeconds)} (expected ≈ ${int(PANELS * WATCH * 1000 / STATS_MS)}: one per watched server per second) | | |
@@ -309,7 +335,7 @@ link from hub A to hub B (NOTIFY only while it is not open). Ingest = status -> 
 
 | window | lines/s sent | lines/s received | p50 | p99 | max | lost | dropped | relay dropped | A → B link frames / NOTIFYs | ingest p99 | event-loop lag p99 hub A / agent generators | CPU cores hub A / hub B / PG / agents / panels | load avg (1/5/15) |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-${[base, cross, ...singles.flatMap((w, i) => [w, bases[i + 1] as Window]), ...steps].map(row).join('\n')}
+${[base, cross, ...singles.flatMap((w, i) => [w, bases[i + 1] as Window]), ...controls, ...steps].map(row).join('\n')}
 
 Panels closed / resyncs over the run: ${[cross, single, ...steps].reduce((n, w) => n + w.closed, 0)} / ${[cross, single, ...steps].reduce((n, w) => n + w.resyncs, 0)}.
 Console lines the agent client refused to send (not ready): ${[cross, single, ...steps].reduce((n, w) => n + w.unsent, 0)}.
