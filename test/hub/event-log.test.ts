@@ -5,7 +5,7 @@ import type pg from 'pg'
 import t, { type Test } from 'tap'
 import { createDatabase, type Database } from '../../src/db/database.ts'
 import { pruneEvents, readEventsForPanel, type NewEvent } from '../../src/db/sql/events.ts'
-import { inTransaction } from '../../src/db/sql/transaction.ts'
+import { inBatchTransaction, inTransaction } from '../../src/db/sql/transaction.ts'
 import { createLocalBus, type HubEvent } from '../../src/hub/bus.ts'
 import { createEventFeed } from '../../src/hub/event-feed.ts'
 import { createTestDatabase } from '../helpers/database.ts'
@@ -146,4 +146,27 @@ t.test('events emitted in a transaction commit with it, hostile text intact (no 
   await inTransaction(db.pool, async (_client, emit) => { emit([event(4)]) })
   await feed.until(3)
   t.same(feed.seen[2]?.data, { n: 4 }, 'events of a failed transaction are never written')
+})
+
+t.test('a batch transaction: the opening statement rides with BEGIN, the writes with the events and COMMIT; a failing write undoes all', async t => {
+  const db = await openDatabase(t)
+  const feed = await startFeed(t, db)
+  await db.pool.query('CREATE TABLE notes (n int CHECK (n < 10))')
+  const opened = await inBatchTransaction<{ one: number }, number>(db.pool, 'SELECT 1 AS one', (rows, tx) => {
+    tx.atCommit('INSERT INTO notes VALUES (1)')
+    tx.emit([event(1)])
+    return rows[0]?.one ?? 0
+  })
+  t.equal(opened, 1, 'the work got the rows of the statement sent with BEGIN')
+  await feed.until(1)
+  await t.rejects(inBatchTransaction(db.pool, 'SELECT 1', (_rows, tx) => {
+    tx.atCommit('INSERT INTO notes VALUES (2)')
+    tx.atCommit('INSERT INTO notes VALUES (99)') // the CHECK refuses it: the message stops here
+    tx.emit([event(2)])
+  }), { code: '23514' })
+  await t.rejects(inBatchTransaction(db.pool, 'SELECT 1/0', () => {}), { code: '22012' }, 'a failing opening statement rolls back too')
+  await inTransaction(db.pool, async (_client, emit) => { emit([event(3)]) })
+  await feed.until(2)
+  t.same((await db.pool.query('SELECT n FROM notes ORDER BY n')).rows, [{ n: 1 }], 'only the first batch wrote')
+  t.same(feed.seen.map(e => e.data), [{ n: 1 }, { n: 3 }], 'and only its event (and the later one) exists')
 })

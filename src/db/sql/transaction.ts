@@ -25,13 +25,12 @@ export interface Tx {
 
 /**
  * `opening` (one statement, values inlined) is sent with BEGIN, and `work` gets its rows;
- * statements given to `atCommit` are sent with the events and COMMIT, in one message. Work that
- * needs more round trips can still make them on `client`.
+ * statements given to `atCommit` are sent with the events and COMMIT, in one message.
  */
 export async function inBatchTransaction<R extends pg.QueryResultRow, T> (
-  pool: pg.Pool, opening: string, work: (rows: R[], tx: Tx, client: pg.PoolClient) => Promise<T> | T
+  pool: pg.Pool, opening: string, work: (rows: R[], tx: Tx) => T
 ): Promise<T> {
-  return await transaction(pool, `BEGIN; ${opening}`, async (client, opened, emit, atCommit) => await work(opened as R[], { emit, atCommit }, client))
+  return await transaction(pool, `BEGIN; ${opening}`, async (_client, opened, emit, atCommit) => work(opened as R[], { emit, atCommit }))
 }
 
 async function transaction<T> (
