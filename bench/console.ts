@@ -255,7 +255,7 @@ try {
       controls.push({ ...w, burnt: (await cpuSeconds(burners.map(b => b.pid as number)) - b0) / w.panelSeconds })
     }
   } finally {
-    await Promise.all(burners.map(async b => { const exited = once(b, 'exit'); b.kill(); await exited }))
+    await Promise.all(burners.map(async b => { if (b.exitCode !== null || b.signalCode !== null) return; const exited = once(b, 'exit'); b.kill(); await exited }))
   }
   const baseline = median(bases.map(w => w.ingest.p99))
   const withConsole = median(singles.map(w => w.ingest.p99))
