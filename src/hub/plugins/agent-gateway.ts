@@ -17,7 +17,7 @@ import { createStatusIngest, type StatusIngest, type StatusIngestOptions } from 
 import type { Config } from '../config.ts'
 import { NotReadyError, UnauthorizedError } from '../errors.ts'
 import { bearerToken } from './auth.ts'
-import { releaseUpgrade } from './ws-release.ts'
+import { attachSocket } from './ws-release.ts'
 import { registerWebsocket, WsTransport } from './ws-transport.ts'
 
 declare module 'fastify' {
@@ -153,14 +153,14 @@ export default fp<AgentGatewayOptions>(async (app, { config, tokens, ingest: tun
       owns: async serverId => (await serverRefs(serverId))?.nodeId === nodeId,
       log: app.log
     })
-    // Attached synchronously, before any await, so no early frame is lost.
-    socket.on('message', (data, isBinary) => session.onFrame(data as Buffer, isBinary))
-    socket.on('pong', () => session.onPong())
-    socket.on('close', () => {
-      session.onClosed()
-      registry.detach(session)
-    })
-    releaseUpgrade(socket, request.raw.socket, err => app.log.warn({ err, nodeId }, 'agent socket error'))
+    attachSocket(socket, request.raw.socket, {
+      onFrame: (data, isBinary) => { session.onFrame(data, isBinary) },
+      onPong: () => { session.onPong() },
+      onClosed: () => {
+        session.onClosed()
+        registry.detach(session)
+      }
+    }, err => app.log.warn({ err, nodeId }, 'agent socket error'))
     revocation.track(session, request.agentTokenVersion as number)
     registry.attach(session)
   })

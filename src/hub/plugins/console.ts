@@ -24,7 +24,7 @@ import { createGroupCommit, type Refusal } from '../group-commit.ts'
 import { createListener } from '../pg-listener.ts'
 import { realTimer } from '../timers.ts'
 import { bearerToken } from './auth.ts'
-import { releaseUpgrade } from './ws-release.ts'
+import { attachSocket } from './ws-release.ts'
 import { registerWebsocket, WsTransport } from './ws-transport.ts'
 
 declare module 'fastify' {
@@ -181,10 +181,7 @@ export default fp<{ config: Config }>(async (app, { config }) => {
       log
     })
     inbound.add(conn)
-    socket.on('message', (data, isBinary) => conn.onFrame(data as Buffer, isBinary))
-    socket.on('pong', () => conn.onPong())
-    socket.on('close', () => conn.onClosed())
-    releaseUpgrade(socket, raw, err => log.warn({ err }, 'console link socket error'))
+    attachSocket(socket, raw, conn, err => log.warn({ err }, 'console link socket error'))
   })
   const watchFeed = createListener({
     connect: () => app.db.dedicatedClient('hub-console-watch'),

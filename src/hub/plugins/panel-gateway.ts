@@ -16,7 +16,7 @@ import type { PanelAuth, PanelLimits } from '../panel/types.ts'
 import { realTimer } from '../timers.ts'
 import { hashToken } from '../tokens.ts'
 import { bearerToken } from './auth.ts'
-import { releaseUpgrade } from './ws-release.ts'
+import { attachSocket } from './ws-release.ts'
 import { registerWebsocket, WsTransport } from './ws-transport.ts'
 
 declare module 'fastify' {
@@ -152,10 +152,6 @@ export default fp<PanelGatewayOptions>(async (app, { config, now }) => {
     const log = request.log.child({ userId: auth.principal.userId })
     const raw = request.raw.socket
     const session = registry.open(auth, new WsTransport(socket, raw), log)
-    // Attached synchronously, before any await, so no early frame is lost.
-    socket.on('message', (data, isBinary) => session.onFrame(data as Buffer, isBinary))
-    socket.on('pong', () => session.onPong())
-    socket.on('close', () => session.onClosed())
-    releaseUpgrade(socket, raw, err => log.warn({ err }, 'panel socket error'))
+    attachSocket(socket, raw, session, err => log.warn({ err }, 'panel socket error'))
   })
 }, { name: 'hub-panel-gateway', dependencies: ['hub-database', 'hub-events'] })
