@@ -1,9 +1,14 @@
-// Group commit of agent status reports: one transaction writes a whole batch with one multi-row
-// statement, so the cost per transition falls as load rises. The batch's server rows are locked
-// first (FOR UPDATE), so the seq and state-machine checks made in memory hold until commit.
-// Both statements carry their values inlined (ids and rows as one JSON constant each), because
-// they share a message with BEGIN and with COMMIT (inBatchTransaction): two round trips a batch.
-import { jsonb } from './events.ts'
+// Group commit of agent status reports: one message writes a whole batch with multi-row
+// statements, so the cost per transition falls as load rises.
+//
+// Status ingest takes one round trip a batch (ingestRoundSql): a statement locks the batch's
+// server rows, checks each report against the stored seq and the legal transitions, writes the
+// accepted ones and appends their events, all inside PostgreSQL. Every round trip is a wait for
+// the hub's event loop, which console traffic keeps busy; this way a report waits for it once.
+// `hello` snapshots still lock first and decide in the hub (two round trips, inBatchTransaction).
+// Values are inlined (ids and rows as one JSON constant each), because the statements share a
+// message (a multi-statement message has no parameters).
+import { jsonb, type NewEvent } from './events.ts'
 
 export interface StoredServer {
   id: string
@@ -62,4 +67,54 @@ export function byNode (rows: ServerRow[]): Map<string, Map<string, StoredServer
     servers.set(id, server)
   }
   return nodes
+}
+
+/** A status report of an ingest round, with its place in the batch and its event (`from` unset). */
+export interface RoundReport {
+  i: number
+  serverId: string
+  nodeId: string
+  status: string
+  seq: number
+  reason: string | null
+  at: Date
+  event: NewEvent
+}
+
+/** What the round decided for report `i`; `from` is the status it found stored. */
+export interface RoundRow { i: number, outcome: 'OK' | 'REPLAY' | 'NOT_YOUR_SERVER' | 'ILLEGAL_TRANSITION', from: string | null }
+
+/**
+ * One statement that ingests `reports` (at most one per server): it locks their servers in id
+ * order, checks each report in the order of the hub's state machine (another node's server, then
+ * a replay by seq, then the transition, whose legal pairs come from the hub in `legal`, a JSON
+ * object from status to the statuses that may follow it), inserts the accepted transitions, moves
+ * their servers and appends their events with `from` filled in. Rows are RoundRow. A report of
+ * the same server in a later statement of the same message sees this one's effects.
+ */
+export function ingestRoundSql (reports: readonly RoundReport[], legal: string): string {
+  const input = reports.map(r => ({ i: r.i, server_id: r.serverId, node_id: r.nodeId, status: r.status, seq: r.seq, reason: r.reason, at: r.at, event: r.event }))
+  return `WITH r AS (
+            SELECT * FROM jsonb_to_recordset(${jsonb(input)})
+              AS r(i int, server_id uuid, node_id uuid, status "ServerStatus", seq bigint, reason text, at timestamptz, event jsonb)
+          ), s AS MATERIALIZED (
+            SELECT id, node_id, status, seq FROM servers WHERE id IN (SELECT server_id FROM r) ORDER BY id FOR UPDATE
+          ), c AS MATERIALIZED (
+            SELECT r.*, s.status AS from_status,
+                   CASE WHEN s.id IS NULL OR s.node_id <> r.node_id THEN 'NOT_YOUR_SERVER'
+                        WHEN r.seq <= s.seq THEN 'REPLAY'
+                        WHEN COALESCE((${legal}) -> s.status::text ? r.status::text, false) THEN 'OK'
+                        ELSE 'ILLEGAL_TRANSITION' END AS outcome
+            FROM r LEFT JOIN s ON s.id = r.server_id
+          ), inserted AS (
+            INSERT INTO server_status_transitions (server_id, from_status, to_status, seq, reason, at)
+            SELECT server_id, from_status, status, seq, reason, at FROM c WHERE outcome = 'OK'
+          ), moved AS (
+            UPDATE servers t SET status = c.status, seq = c.seq, status_changed_at = c.at, updated_at = now()
+            FROM c WHERE t.id = c.server_id AND c.outcome = 'OK'
+          ), appended AS MATERIALIZED (
+            SELECT append_events(jsonb_agg(jsonb_set(event, '{data,from}', to_jsonb(from_status::text)) ORDER BY i))
+            FROM c WHERE outcome = 'OK' HAVING count(*) > 0
+          )
+          SELECT i, outcome, from_status::text AS "from", a.events FROM c CROSS JOIN (SELECT count(*) AS events FROM appended) a`
 }

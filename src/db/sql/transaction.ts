@@ -3,10 +3,10 @@
 // message as COMMIT (commitMessage), so writers of events never hold the event counter's lock
 // across a round trip.
 //
-// The batch write paths (status ingest, hello) go in two round trips (inBatchTransaction): BEGIN
+// Batch writes that decide in the hub (hello) go in two round trips (inBatchTransaction): BEGIN
 // travels with the statement that locks the batch's rows, and the writes travel with the events
 // and COMMIT. Every round trip is a wait for the hub's event loop, which console traffic keeps
-// busy; this way a status batch waits for it twice, not four times.
+// busy; the status ingest, which decides in PostgreSQL, takes one (status-batch.ts).
 import type pg from 'pg'
 import { commitMessage, type NewEvent } from './events.ts'
 

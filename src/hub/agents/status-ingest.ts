@@ -1,8 +1,9 @@
-// Durable, group-committed status ingest (group-commit.ts): a batch's servers are locked, each
-// report is checked against the stored seq and the state machine in arrival order, and the
-// accepted ones are written with one multi-row statement together with their events, in one
-// transaction of two round trips (BEGIN with the lock; the write, the events and COMMIT). Servers map to lanes by id, so a server's reports are checked and written in
-// order, and lanes touch disjoint servers, so their row locks never deadlock one another.
+// Durable, group-committed status ingest (group-commit.ts), one round trip a batch: the batch
+// goes to PostgreSQL as one message (ingestRoundSql, one statement per round, a round holding at
+// most one report per server) that locks the servers, checks each report against the stored seq
+// and the state machine, writes the accepted ones with their events and commits. Servers map to
+// lanes by id, so a server's reports are checked and written in order, and lanes touch disjoint
+// servers, so their row locks never deadlock one another.
 //
 // One report never fails the others. A batch that PostgreSQL refuses for its data (a constraint,
 // a trigger, a value it cannot hold) is retried in halves (group-commit.ts, `isolate`) until the
@@ -11,12 +12,12 @@
 // failure (the database unreachable, a deadlock, shutdown) fails its batch with INTERNAL (no ack,
 // nothing written) and the agents resend.
 import type pg from 'pg'
-import { ERROR, isLegalTransition, type ServerStatus } from '../../agent-protocol/index.ts'
+import { ERROR, isLegalTransition, SERVER_STATUSES, type ServerStatus } from '../../agent-protocol/index.ts'
 import { isDataError } from '../../db/pg-errors.ts'
-import { byId, lockServersSql, writeTransitionsSql, type ServerRow, type StoredServer, type TransitionRow } from '../../db/sql/status-batch.ts'
+import { jsonb } from '../../db/sql/events.ts'
+import { ingestRoundSql, type RoundReport, type RoundRow } from '../../db/sql/status-batch.ts'
 import { statusEvent } from '../bus.ts'
 import { createGroupCommit, hexLane } from '../group-commit.ts'
-import { inBatchTransaction, type Tx } from '../../db/sql/transaction.ts'
 
 export interface StatusReport {
   nodeId: string
@@ -64,7 +65,7 @@ export function createStatusIngest (options: StatusIngestOptions): StatusIngest 
     laneOf: r => hexLane(r.serverId),
     maxBatch,
     maxQueue,
-    commit: async reports => await inBatchTransaction<ServerRow, IngestOutcome[]>(pool, lockServersSql([...new Set(reports.map(r => r.serverId))]), (rows, tx) => check(byId(rows), tx, reports)),
+    commit: async reports => await ingest(pool, reports),
     fail: (why, err) => {
       if (why === 'error') log.error({ err }, 'status batch failed; agents will resend')
       return { ok: false, code: ERROR.INTERNAL, message: REFUSED[why] }
@@ -80,27 +81,37 @@ export function createStatusIngest (options: StatusIngestOptions): StatusIngest 
   })
 }
 
-/** Checks the reports against the locked `servers`, in order, and writes the accepted ones at commit. */
-function check (servers: Map<string, StoredServer>, tx: Tx, reports: StatusReport[]): IngestOutcome[] {
-  const rows: Array<TransitionRow & { nodeId: string }> = []
-  const finals = new Map<string, TransitionRow>()
-  const outcomes = reports.map((r): IngestOutcome => {
-    const server = servers.get(r.serverId)
-    if (server === undefined || server.nodeId !== r.nodeId) return { ok: false, code: 'NOT_YOUR_SERVER', message: 'this server is not on your node' }
-    if (r.seq <= server.seq) return { ok: true } // replay of something already recorded
-    if (!isLegalTransition(server.status as ServerStatus, r.status)) {
-      return { ok: false, code: 'ILLEGAL_TRANSITION', message: `${server.status} -> ${r.status} is not a legal transition` }
-    }
-    const row = { serverId: r.serverId, nodeId: r.nodeId, from: server.status, to: r.status, seq: r.seq, reason: r.reason ?? null, at: r.at }
-    rows.push(row)
-    finals.set(r.serverId, row)
-    server.status = r.status
-    server.seq = r.seq
-    return { ok: true }
+/** The legal transitions as ingestRoundSql takes them: isLegalTransition stays the one source. */
+const LEGAL = jsonb(Object.fromEntries(SERVER_STATUSES.map(from => [from, SERVER_STATUSES.filter(to => isLegalTransition(from, to))])))
+
+/**
+ * Sends the batch as one message: a statement per round, the k-th round holding each server's
+ * k-th report of the batch (so a server's reports are checked in order, each against the one
+ * before it). Several statements in one message run as one implicit transaction: all commit or
+ * none does, with no round trip for BEGIN, COMMIT or ROLLBACK.
+ */
+async function ingest (pool: pg.Pool, reports: StatusReport[]): Promise<IngestOutcome[]> {
+  const rounds: RoundReport[][] = []
+  const seen = new Map<string, number>()
+  reports.forEach((r, i) => {
+    const round = seen.get(r.serverId) ?? 0
+    seen.set(r.serverId, round + 1)
+    const reason = r.reason ?? null
+    const event = statusEvent(r.nodeId, { serverId: r.serverId, from: null, to: r.status, seq: r.seq, reason, at: r.at })
+    ;(rounds[round] ??= []).push({ i, serverId: r.serverId, nodeId: r.nodeId, status: r.status, seq: r.seq, reason, at: r.at, event })
   })
-  if (rows.length > 0) {
-    tx.atCommit(writeTransitionsSql(rows, finals))
-    tx.emit(rows.map(row => statusEvent(row.nodeId, row)))
+  const results = await pool.query(rounds.map(round => ingestRoundSql(round, LEGAL)).join('; ')) as pg.QueryResult<RoundRow> | Array<pg.QueryResult<RoundRow>>
+  const outcomes: IngestOutcome[] = []
+  for (const result of Array.isArray(results) ? results : [results]) {
+    for (const row of result.rows) outcomes[row.i] = outcome(row, reports[row.i] as StatusReport)
   }
   return outcomes
+}
+
+function outcome (row: RoundRow, report: StatusReport): IngestOutcome {
+  switch (row.outcome) {
+    case 'OK': case 'REPLAY': return { ok: true }
+    case 'NOT_YOUR_SERVER': return { ok: false, code: 'NOT_YOUR_SERVER', message: 'this server is not on your node' }
+    case 'ILLEGAL_TRANSITION': return { ok: false, code: 'ILLEGAL_TRANSITION', message: `${row.from as string} -> ${report.status} is not a legal transition` }
+  }
 }
